@@ -1,0 +1,390 @@
+"""Readers of the publishers' raw formats -> task documents (plain dicts, fixed fields, stable ids).
+
+Where data comes from, in order: the ``data_dir`` argument (``--data-dir`` flag, or lm-eval
+``--metadata '{"data_dir": ...}'``), the ``ECOMSUITE_DATA`` environment variable, and otherwise
+the embedded sample shipped with the package (hand-written, *not* real data).
+
+A data folder holds any of these sub-folders, each in its publisher's format::
+
+    esci/shopping_queries_dataset_examples.parquet + shopping_queries_dataset_products.parquet
+    queryner/{train,dev,test}.txt                    (CoNLL, token<TAB>tag)
+    fewsum_amazon/{train,val,test}.csv               (tab-separated despite the suffix)
+    ae110k/{train,test}.jsonl                        (input, category, target_scores)
+
+Example::
+
+    from ecomsuite.data import load_family
+    data = load_family("esci", data_dir="../shared/data")
+    print(data.source, {k: len(v) for k, v in data.splits.items()})
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Callable
+
+from ecomsuite import EcomError
+
+SAMPLE_DIR = Path(__file__).parent / "sample"
+ENV_VAR = "ECOMSUITE_DATA"
+
+ESCI_LABELS = ["E", "S", "C", "I"]
+ESCI_LABEL_NAMES = {"E": "exact", "S": "substitute", "C": "complement", "I": "irrelevant"}
+QUERYNER_TYPES = [
+    "UoM", "color", "condition", "content", "core_product_type", "creator", "department",
+    "material", "modifier", "occasion", "origin", "price", "product_name", "product_number",
+    "quantity", "shape", "time",
+]
+
+
+class DataError(EcomError):
+    """Bad or missing data; the message names the file, row and what is wrong."""
+
+
+@dataclass
+class FamilyData:
+    family: str
+    splits: dict[str, list[dict]]
+    source: str                      # "sample" or the resolved data folder
+    files: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)   # reason -> count (rows left out on purpose)
+
+    @property
+    def is_sample(self) -> bool:
+        return self.source == "sample"
+
+    def fingerprint(self) -> str:
+        """sha256 over the raw files read (stable across machines for the same data)."""
+        h = hashlib.sha256()
+        for f in sorted(self.files):
+            h.update(Path(f).name.encode())
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        return h.hexdigest()[:16]
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """Return (folder, source label). The label is "sample" for the embedded sample."""
+    chosen = data_dir or os.environ.get(ENV_VAR) or None
+    if not chosen:
+        return SAMPLE_DIR, "sample"
+    p = Path(chosen).expanduser()
+    if not p.is_dir():
+        origin = "data_dir" if data_dir else ENV_VAR
+        raise DataError(f"{p}: data folder not found (from {origin}); point it at a folder holding "
+                        "esci/, queryner/, fewsum_amazon/, ae110k/ or unset it to use the embedded sample")
+    return p.resolve(), str(p.resolve())
+
+
+def _need(path: Path) -> Path:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; expected the publisher's file here "
+                        "(see `ecomsuite data info --help` for the layout)")
+    return path
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+
+
+def _text(v) -> str:
+    return "" if _blank(v) else str(v).strip()
+
+
+# --------------------------------------------------------------------------------------- HTML
+class _Stripper(HTMLParser):
+    BLOCK = {"p", "br", "li", "div", "ul", "ol", "tr", "h1", "h2", "h3", "h4", "table"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.BLOCK:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag in self.BLOCK:
+            self.parts.append(" ")
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def strip_html(text: str) -> str:
+    """Remove HTML markup and entities from a product description; collapse whitespace."""
+    s = _Stripper()
+    s.feed(text)
+    s.close()
+    out = html.unescape("".join(s.parts))
+    return re.sub(r"\s+", " ", out).strip()
+
+
+# --------------------------------------------------------------------------------------- ESCI
+def _read_parquet(path: Path, columns: list[str]):
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(_need(path))
+    except DataError:
+        raise
+    except Exception as e:  # corrupt file
+        raise DataError(f"{path}: cannot read parquet ({type(e).__name__}: {e})") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
+    return df
+
+
+ESCI_EXAMPLE_COLS = ["example_id", "query", "query_id", "product_id", "product_locale", "esci_label", "split"]
+ESCI_PRODUCT_COLS = ["product_id", "product_title", "product_description", "product_bullet_point",
+                     "product_brand", "product_color", "product_locale"]
+
+
+def _esci_tables(root: Path):
+    ex_path = root / "esci" / "shopping_queries_dataset_examples.parquet"
+    pr_path = root / "esci" / "shopping_queries_dataset_products.parquet"
+    ex = _read_parquet(ex_path, ESCI_EXAMPLE_COLS)
+    pr = _read_parquet(pr_path, ESCI_PRODUCT_COLS)
+    return ex, pr, [str(ex_path), str(pr_path)]
+
+
+def _product_index(pr, pr_path: str) -> dict[tuple[str, str], dict]:
+    products: dict[tuple[str, str], dict] = {}
+    for i, row in enumerate(pr[ESCI_PRODUCT_COLS].itertuples(index=False)):
+        key = (str(row.product_id), str(row.product_locale))
+        if key in products:
+            raise DataError(f"{pr_path}: row {i}: duplicate product {key[0]} in locale {key[1]}")
+        products[key] = row._asdict()
+    return products
+
+
+def read_esci(root: Path, locale: str = "us") -> FamilyData:
+    ex, pr, files = _esci_tables(root)
+    products = _product_index(pr, files[1])
+    if locale != "all":
+        ex = ex[ex["product_locale"] == locale]
+    splits: dict[str, list[dict]] = {}
+    for i, row in zip(ex.index, ex[ESCI_EXAMPLE_COLS].itertuples(index=False)):
+        where = f"{files[0]}: row {i} (example_id {row.example_id})"
+        label = _text(row.esci_label)
+        if label not in ESCI_LABELS:
+            raise DataError(f"{where}: unknown esci_label {label!r}; expected one of E, S, C, I")
+        split = _text(row.split)
+        if split not in ("train", "test", "dev", "validation"):
+            raise DataError(f"{where}: unknown split {split!r}; expected train or test")
+        prod = products.get((str(row.product_id), str(row.product_locale)))
+        if prod is None:
+            raise DataError(f"{where}: product {row.product_id} (locale {row.product_locale}) "
+                            f"not in {files[1]}")
+        splits.setdefault(split, []).append({
+            "id": f"esci-{int(row.example_id)}",
+            "query": _text(row.query),
+            "query_id": int(row.query_id),
+            "product_id": str(row.product_id),
+            "locale": str(row.product_locale),
+            "title": _text(prod["product_title"]),
+            "brand": _text(prod["product_brand"]),
+            "color": _text(prod["product_color"]),
+            "bullets": _text(prod["product_bullet_point"]),
+            "description": strip_html(_text(prod["product_description"])),
+            "label": label,
+        })
+    return FamilyData("esci", splits, "", files)
+
+
+def desc_gen_split(product_id: str) -> str:
+    """Stable split for description generation: ~25% of products (by id hash) are test."""
+    return "test" if int(hashlib.sha1(product_id.encode()).hexdigest(), 16) % 4 == 0 else "train"
+
+
+def read_desc_gen(root: Path, locale: str = "us") -> FamilyData:
+    _ex, pr, files = _esci_tables(root)
+    pr = pr[pr["product_locale"] == locale]
+    _product_index(pr, files[1])  # duplicate check
+    splits: dict[str, list[dict]] = {"train": [], "test": []}
+    skipped = {"no description": 0, "no title": 0}
+    for row in pr[ESCI_PRODUCT_COLS].itertuples(index=False):
+        desc = strip_html(_text(row.product_description))
+        if not desc:
+            skipped["no description"] += 1
+            continue
+        if _blank(row.product_title):
+            skipped["no title"] += 1
+            continue
+        pid = str(row.product_id)
+        splits[desc_gen_split(pid)].append({
+            "id": f"desc-{pid}",
+            "product_id": pid,
+            "title": _text(row.product_title),
+            "brand": _text(row.product_brand),
+            "color": _text(row.product_color),
+            "bullets": _text(row.product_bullet_point),
+            "description": desc,
+        })
+    return FamilyData("desc_gen", splits, "", [files[1]], {k: v for k, v in skipped.items() if v})
+
+
+# ----------------------------------------------------------------------------------- QueryNER
+def validate_bio(tags: list[str], where: str, repair: bool = False) -> int:
+    """Check IOB2 tags. Unknown tags or types always raise. An I-x that does not continue an x
+    entity raises when ``repair`` is False; otherwise it becomes B-x (the conlleval convention:
+    it starts a new entity) and is counted. Returns the number of repaired tags."""
+    prev, repaired = "O", 0
+    for j, t in enumerate(tags):
+        if t != "O":
+            if len(t) < 3 or t[:2] not in ("B-", "I-"):
+                raise DataError(f"{where}: token {j}: tag {t!r} is not BIO (expected O, B-type or I-type)")
+            if t[2:] not in QUERYNER_TYPES:
+                raise DataError(f"{where}: token {j}: unknown entity type {t[2:]!r}")
+            if t.startswith("I-") and prev[2:] != t[2:]:
+                if not repair:
+                    raise DataError(f"{where}: token {j}: {t} does not continue {prev} (invalid IOB2; "
+                                    "pass bio='repair' to read it as B-)")
+                tags[j] = t = "B-" + t[2:]
+                repaired += 1
+        prev = t
+    return repaired
+
+
+def read_conll(path: Path, split: str, repair: bool = False) -> tuple[list[dict], int]:
+    docs, tokens, tags = [], [], []
+    start, repaired = 1, 0
+
+    def flush():
+        nonlocal repaired
+        if tokens:
+            where = f"{path}: line {start} (query {len(docs)})"
+            repaired += validate_bio(tags, where, repair)
+            docs.append({"id": f"queryner-{split}-{len(docs)}", "tokens": list(tokens),
+                         "tags": list(tags), "query": " ".join(tokens)})
+        tokens.clear(); tags.clear()
+
+    with open(_need(path), encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\n").rstrip("\r")
+            if not line.strip():
+                flush()
+                start = lineno + 1
+                continue
+            parts = line.split("\t")
+            if len(parts) != 2 or not parts[0] or not parts[1]:
+                raise DataError(f"{path}: line {lineno}: expected 'token<TAB>tag', got {line[:60]!r}")
+            tokens.append(parts[0]); tags.append(parts[1].strip())
+        flush()
+    return docs, repaired
+
+
+def read_queryner(root: Path, bio: str = "repair", **_) -> FamilyData:
+    """``bio``: "repair" (default; the published test set has 2 orphan I- tags, read as B- and
+    counted) or "strict" (any invalid IOB2 sequence is an error)."""
+    if bio not in ("repair", "strict"):
+        raise DataError(f"queryner: bio must be 'repair' or 'strict', got {bio!r}")
+    d = root / "queryner"
+    files = [d / f"{s}.txt" for s in ("train", "dev", "test")]
+    splits, repaired = {}, {}
+    for s, f in zip(("train", "dev", "test"), files):
+        splits[s], n = read_conll(f, s, repair=bio == "repair")
+        if n:
+            repaired[f"{s}: orphan I- tags read as B-"] = n
+    return FamilyData("queryner", splits, "", [str(f) for f in files], repaired)
+
+
+# ------------------------------------------------------------------------------------- FewSum
+FEWSUM_COLS = ["cat", "group_id"] + [f"rev{i}" for i in range(1, 9)] + [f"summ{i}" for i in range(1, 4)]
+
+
+def read_fewsum_file(path: Path, split: str) -> list[dict]:
+    with open(_need(path), encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        missing = [c for c in FEWSUM_COLS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)} (is it tab-separated?)")
+        docs = []
+        for i, row in enumerate(reader, 2):
+            where = f"{path}: line {i} (group_id {row.get('group_id')})"
+            if None in row:
+                raise DataError(f"{where}: more fields than the header has (a stray tab?)")
+            reviews = [_text(row[f"rev{k}"]) for k in range(1, 9)]
+            summaries = [_text(row[f"summ{k}"]) for k in range(1, 4)]
+            if not all(reviews):
+                raise DataError(f"{where}: empty review rev{reviews.index('') + 1}")
+            if not all(summaries):
+                raise DataError(f"{where}: empty summary summ{summaries.index('') + 1}")
+            docs.append({"id": f"fewsum-{split}-{_text(row['group_id'])}", "group_id": _text(row["group_id"]),
+                         "category": _text(row["cat"]), "reviews": reviews, "summaries": summaries})
+    return docs
+
+
+def read_fewsum(root: Path, **_) -> FamilyData:
+    d = root / "fewsum_amazon"
+    names = {"train": "train", "validation": "val", "test": "test"}
+    files = [d / f"{n}.csv" for n in names.values()]
+    splits = {s: read_fewsum_file(f, s) for s, f in zip(names, files)}
+    return FamilyData("review_summ", splits, "", [str(f) for f in files])
+
+
+# ------------------------------------------------------------------------------------ AE-110k
+def read_ae_file(path: Path, split: str) -> list[dict]:
+    docs = []
+    with open(_need(path), encoding="utf-8") as fh:
+        for i, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}: line {i}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{where}: invalid JSON ({e.msg})") from None
+            for key in ("input", "category", "target_scores"):
+                if key not in row:
+                    raise DataError(f"{where}: missing key {key!r}")
+            ts = row["target_scores"]
+            if not isinstance(ts, dict) or not ts:
+                raise DataError(f"{where}: target_scores must be a non-empty object")
+            attrs = []
+            for name, values in ts.items():
+                if not isinstance(values, dict) or not values:
+                    raise DataError(f"{where}: target_scores[{name!r}] must be an object of value: score")
+                attrs.append({"name": str(name), "values": [html.unescape(str(v)) for v in values]})
+            docs.append({"id": f"ae110k-{split}-{len(docs)}", "title": html.unescape(_text(row["input"])),
+                         "category": _text(row["category"]), "attributes": attrs})
+    return docs
+
+
+def read_ae110k(root: Path, **_) -> FamilyData:
+    d = root / "ae110k"
+    files = [d / "train.jsonl", d / "test.jsonl"]
+    splits = {s: read_ae_file(f, s) for s, f in zip(("train", "test"), files)}
+    return FamilyData("attr_extract", splits, "", [str(f) for f in files])
+
+
+READERS: dict[str, Callable[..., FamilyData]] = {
+    "esci": read_esci,
+    "queryner": read_queryner,
+    "review_summ": read_fewsum,
+    "desc_gen": read_desc_gen,
+    "attr_extract": read_ae110k,
+}
+
+
+def load_family(family: str, data_dir: str | os.PathLike | None = None, **options) -> FamilyData:
+    """Read one task family's documents from the resolved data folder."""
+    if family not in READERS:
+        raise DataError(f"unknown task family {family!r}; known: {', '.join(READERS)}")
+    root, source = resolve_data_dir(data_dir)
+    data = READERS[family](root, **options)
+    data.source = source
+    for split, docs in data.splits.items():
+        if not docs:
+            raise DataError(f"{family}: split {split!r} is empty in {source} "
+                            f"(files: {', '.join(data.files)})")
+    return data
