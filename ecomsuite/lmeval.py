@@ -86,13 +86,14 @@ def installed_status() -> str:
     return f"installed in {dest}"
 
 
-def task_manager(metadata: dict | None = None):
-    """An lm-eval TaskManager that sees the ecom tasks whether or not they are installed."""
+def task_manager(metadata: dict | None = None, include_defaults: bool = False):
+    """An lm-eval TaskManager that sees the ecom tasks whether or not they are installed.
+    By default it indexes the ecom tasks alone (seconds instead of ~40 s for lm-eval's 200+ folders)."""
     from lm_eval.tasks import TaskManager
 
-    if installed_status().startswith("installed in"):
+    if include_defaults and installed_status().startswith("installed in"):
         return TaskManager(metadata=metadata)
-    return TaskManager(include_path=str(tasks_dir()), metadata=metadata)
+    return TaskManager(include_path=str(tasks_dir()), include_defaults=include_defaults, metadata=metadata)
 
 
 # ----------------------------------------------------------------------------- data loading

@@ -57,7 +57,7 @@ def macro_f1(golds: Sequence[str], preds: Sequence[str], labels: Sequence[str] =
 def span_f1(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]], average: str = "micro") -> float:
     """Entity-level F1, IOB2 strict (seqeval ``mode='strict', scheme=IOB2``): an entity counts only
     when its type and exact token span match."""
-    from seqeval.metrics.sequence_labeling import precision_recall_fscore_support
+    from seqeval.metrics.v1 import precision_recall_fscore_support
     from seqeval.scheme import IOB2
 
     if not gold_tags:
@@ -68,13 +68,13 @@ def span_f1(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str
         if len(g) != len(p):
             raise ValueError(f"tag sequences differ in length: {len(g)} gold vs {len(p)} predicted")
     if average == "micro":
-        _, _, f, _ = precision_recall_fscore_support(gold, pred, average="micro", mode="strict",
-                                                     scheme=IOB2, zero_division=0)
+        _, _, f, _ = precision_recall_fscore_support(gold, pred, average="micro", scheme=IOB2,
+                                                     zero_division=0)
         return float(f)
     if average == "macro":
         # macro over the entity types present in gold (types only predicted count as errors of others)
-        _, _, f, s = precision_recall_fscore_support(gold, pred, average=None, mode="strict",
-                                                     scheme=IOB2, zero_division=0)
+        _, _, f, s = precision_recall_fscore_support(gold, pred, average=None, scheme=IOB2,
+                                                     zero_division=0)
         f = [fi for fi, si in zip(f, s) if si > 0]
         return float(fmean(f)) if f else 0.0
     raise ValueError(f"average must be 'micro' or 'macro', got {average!r}")

@@ -304,7 +304,7 @@ FEWSUM_COLS = ["cat", "group_id"] + [f"rev{i}" for i in range(1, 9)] + [f"summ{i
 
 def read_fewsum_file(path: Path, split: str) -> list[dict]:
     with open(_need(path), encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        reader = csv.DictReader(fh, delimiter="\t")  # default quoting, as pandas reads these files
         missing = [c for c in FEWSUM_COLS if c not in (reader.fieldnames or [])]
         if missing:
             raise DataError(f"{path}: missing column(s) {', '.join(missing)} (is it tab-separated?)")
