@@ -388,3 +388,59 @@ def load_family(family: str, data_dir: str | os.PathLike | None = None, **option
             raise DataError(f"{family}: split {split!r} is empty in {source} "
                             f"(files: {', '.join(data.files)})")
     return data
+
+
+def subsample(docs: list[dict], n: int | None, seed: int = 0, allow_fewer: bool = False,
+              what: str = "split") -> list[dict]:
+    """Seeded, *nested* subsample: documents are ordered by sha256(seed:id) and the first ``n`` are
+    kept, so the 1k set is inside the 5k set for the same seed. ``n=None`` keeps all (same order).
+    Asking for more than exists is an error unless ``allow_fewer``."""
+    order = sorted(docs, key=lambda d: hashlib.sha256(f"{seed}:{d['id']}".encode()).hexdigest())
+    if n is None:
+        return order
+    if n <= 0:
+        raise DataError(f"{what}: train_size must be positive, got {n}")
+    if n > len(order) and not allow_fewer:
+        raise DataError(f"{what}: asked for {n} documents but only {len(order)} exist "
+                        "(use a smaller size, or allow_fewer / --allow-fewer to take them all)")
+    return order[:n]
+
+
+def label_distribution(family: str, docs: list[dict]) -> str:
+    from collections import Counter
+
+    if family == "esci":
+        c = Counter(d["label"] for d in docs)
+        return " ".join(f"{k}={c.get(k, 0)}" for k in ESCI_LABELS)
+    if family == "queryner":
+        c = Counter(t[2:] for d in docs for t in d["tags"] if t.startswith("B-"))
+        return f"{sum(c.values())} entities; top: " + ", ".join(f"{k}={v}" for k, v in c.most_common(4))
+    if family == "attr_extract":
+        present = sum(any(v.lower() != "n/a" for v in a["values"]) for d in docs for a in d["attributes"])
+        total = sum(len(d["attributes"]) for d in docs)
+        return f"{total} attribute slots, {present} with a value"
+    if family == "review_summ":
+        c = Counter(d["category"] for d in docs)
+        return ", ".join(f"{k}={v}" for k, v in sorted(c.items()))
+    if family == "desc_gen":
+        words = [len(d["description"].split()) for d in docs]
+        return f"description words: mean {sum(words) / max(len(words), 1):.0f}, max {max(words, default=0)}"
+    return ""
+
+
+def info_table(data_dir: str | None = None, locale: str = "us") -> str:
+    """Per task family and split: documents, label distribution, source (``ecomsuite data info``)."""
+    rows = [("family", "split", "docs", "labels", "source")]
+    notes = []
+    for fam in READERS:
+        opts = {"locale": locale} if fam in ("esci", "desc_gen") else {}
+        data = load_family(fam, data_dir, **opts)
+        src = "embedded sample (not real data)" if data.is_sample else data.source
+        for split, docs in data.splits.items():
+            rows.append((fam, split, str(len(docs)), label_distribution(fam, docs), src))
+        for reason, n in data.skipped.items():
+            notes.append(f"{fam}: {n} row(s) left out or repaired: {reason}")
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines + ([""] + notes if notes else []))

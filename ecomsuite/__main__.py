@@ -1,0 +1,5 @@
+import sys
+
+from ecomsuite.cli import main
+
+sys.exit(main())

