@@ -136,11 +136,11 @@ def parse_attributes(text: str) -> dict[str, str] | None:
     i = text.find("{")
     while i != -1:
         try:
-            obj, _ = _DECODER.raw_decode(text, i)
+            obj, end = _DECODER.raw_decode(text, i)
         except json.JSONDecodeError:
             i = text.find("{", i + 1)
             continue
         if isinstance(obj, dict) and all(isinstance(v, (str, int, float)) or v is None for v in obj.values()):
             return {str(k): "n/a" if v is None else str(v) for k, v in obj.items()}
-        i = text.find("{", i + 1)
+        i = text.find("{", end)  # skip the whole non-flat object, not into it
     return None

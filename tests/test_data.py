@@ -1,0 +1,152 @@
+"""Readers of the publishers' formats, the embedded sample, and clear errors on bad data."""
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from ecomsuite.data import (ENV_VAR, READERS, SAMPLE_DIR, DataError, info_table, load_family, strip_html,
+                            subsample)
+
+
+def test_every_family_loads_from_the_embedded_sample():
+    for fam in READERS:
+        data = load_family(fam)
+        assert data.is_sample and data.splits and all(data.splits.values())
+        ids = [d["id"] for docs in data.splits.values() for d in docs]
+        assert len(ids) == len(set(ids)), f"{fam}: ids are not unique"
+
+
+def test_ids_are_stable_across_reads():
+    a = load_family("esci").splits["test"]
+    b = load_family("esci").splits["test"]
+    assert [d["id"] for d in a] == [d["id"] for d in b]
+
+
+def test_esci_locale_filter_and_join():
+    us = load_family("esci").splits
+    allx = load_family("esci", locale="all").splits
+    assert sum(map(len, allx.values())) > sum(map(len, us.values()))
+    assert all(d["locale"] == "us" and d["title"] for docs in us.values() for d in docs)
+
+
+def test_strip_html():
+    assert strip_html("<p>Soft &amp; warm<br>cotton</p><ul><li>A</li><li>B</li></ul>") == "Soft & warm cotton A B"
+
+
+def test_desc_gen_counts_products_left_out():
+    data = load_family("desc_gen")
+    assert data.skipped.get("no description", 0) > 0
+    assert all(d["description"] and "<" not in d["description"] for docs in data.splits.values() for d in docs)
+
+
+def test_env_var_and_missing_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "nope"))
+    with pytest.raises(DataError, match="nope: data folder not found"):
+        load_family("esci")
+
+
+def _copy_sample(tmp_path):
+    dst = tmp_path / "data"
+    shutil.copytree(SAMPLE_DIR, dst)
+    return dst
+
+
+def test_missing_file_names_the_file(tmp_path):
+    d = _copy_sample(tmp_path)
+    (d / "queryner" / "dev.txt").unlink()
+    with pytest.raises(DataError, match=r"queryner/dev.txt: file not found"):
+        load_family("queryner", d)
+
+
+def test_missing_column_and_unknown_label(tmp_path):
+    d = _copy_sample(tmp_path)
+    p = d / "esci" / "shopping_queries_dataset_examples.parquet"
+    df = pd.read_parquet(p)
+    df.drop(columns=["esci_label"]).to_parquet(p)
+    with pytest.raises(DataError, match="missing column.*esci_label"):
+        load_family("esci", d)
+    df.loc[df.index[3], "esci_label"] = "X"
+    df.to_parquet(p)
+    with pytest.raises(DataError, match=r"row 3 .*unknown esci_label 'X'"):
+        load_family("esci", d)
+
+
+def test_product_missing_from_products_table(tmp_path):
+    d = _copy_sample(tmp_path)
+    p = d / "esci" / "shopping_queries_dataset_examples.parquet"
+    df = pd.read_parquet(p)
+    df.loc[df.index[0], "product_id"] = "B0MISSING"
+    df.to_parquet(p)
+    with pytest.raises(DataError, match="B0MISSING .*not in"):
+        load_family("esci", d)
+
+
+def test_invalid_bio(tmp_path):
+    d = _copy_sample(tmp_path)
+    f = d / "queryner" / "train.txt"
+    f.write_text("red\tB-color\nshoes\tX-core\n\n")
+    with pytest.raises(DataError, match=r"train.txt: line 1 .*token 1: tag 'X-core' is not BIO"):
+        load_family("queryner", d)
+    f.write_text("red\tB-color\nshoes\tI-material\n\n")
+    with pytest.raises(DataError, match="does not continue"):
+        load_family("queryner", d, bio="strict")
+    data = load_family("queryner", d)   # default: repaired and counted, never silent
+    assert data.splits["train"][0]["tags"] == ["B-color", "B-material"]
+    assert sum(data.skipped.values()) == 1
+    f.write_text("red\tB-brandname\n\n")
+    with pytest.raises(DataError, match="unknown entity type 'brandname'"):
+        load_family("queryner", d)
+
+
+def test_empty_split_is_an_error(tmp_path):
+    d = _copy_sample(tmp_path)
+    (d / "queryner" / "dev.txt").write_text("\n")
+    with pytest.raises(DataError, match="split 'dev' is empty"):
+        load_family("queryner", d)
+
+
+def test_fewsum_and_ae_errors(tmp_path):
+    d = _copy_sample(tmp_path)
+    f = d / "fewsum_amazon" / "val.csv"
+    f.write_text("cat\tgroup_id\trev1\n")
+    with pytest.raises(DataError, match="val.csv: missing column"):
+        load_family("review_summ", d)
+    a = d / "ae110k" / "test.jsonl"
+    a.write_text(json.dumps({"input": "x", "category": "c", "target_scores": {"A": {"x": 1}}}) + "\n{oops\n")
+    with pytest.raises(DataError, match="test.jsonl: line 2: invalid JSON"):
+        load_family("attr_extract", d)
+    a.write_text(json.dumps({"input": "x", "category": "c"}) + "\n")
+    with pytest.raises(DataError, match="line 1: missing key 'target_scores'"):
+        load_family("attr_extract", d)
+
+
+def test_subsample_is_seeded_and_nested():
+    docs = [{"id": f"d{i}"} for i in range(100)]
+    small, big = subsample(docs, 10, seed=3), subsample(docs, 50, seed=3)
+    assert [d["id"] for d in small] == [d["id"] for d in big[:10]]
+    assert [d["id"] for d in subsample(docs, 10, seed=4)] != [d["id"] for d in small]
+    with pytest.raises(DataError, match="asked for 101 documents but only 100 exist"):
+        subsample(docs, 101)
+    assert len(subsample(docs, 101, allow_fewer=True)) == 100
+
+
+def test_info_table_mentions_sample():
+    out = info_table()
+    assert "embedded sample (not real data)" in out and "E=" in out
+
+
+@pytest.mark.slow
+def test_real_data_counts(real_data):
+    esci = load_family("esci", real_data)
+    assert len(esci.splits["test"]) == 632 and len(esci.splits["train"]) == 1764
+    qn = load_family("queryner", real_data)
+    assert [len(qn.splits[s]) for s in ("train", "dev", "test")] == [7841, 871, 993]
+    assert sum(qn.skipped.values()) == 2
+    fs = load_family("review_summ", real_data)
+    assert [len(fs.splits[s]) for s in ("train", "validation", "test")] == [28, 12, 20]
+    assert all(not s.startswith('"') for d in fs.splits["test"] for s in d["summaries"] + d["reviews"])
+    dg = load_family("desc_gen", real_data)
+    assert sum(map(len, dg.splits.values())) == 1298
+    ae = load_family("attr_extract", real_data)
+    assert [len(ae.splits[s]) for s in ("train", "test")] == [1568, 524]
