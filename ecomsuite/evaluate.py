@@ -60,13 +60,14 @@ def expand_tasks(patterns: list[str], tm) -> list[str]:
     return names
 
 
-def evaluate(model: str = "hf", model_args: str | dict | None = None, tasks: list[str] | None = None,
+def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] | None = None,
              limit: float | None = DEFAULT_LIMIT, num_fewshot: int | None = None,
              apply_chat_template: bool = False, data_dir: str | None = None,
              output_path: str | os.PathLike | None = None, batch_size: int | str = 8,
              device: str | None = None, log_samples: bool = True, seed: int = 1234,
              include_defaults: bool = False) -> dict:
-    """Run lm-eval on ecom tasks; write its result (+ sample) files under ``output_path``; return results."""
+    """Run lm-eval on ecom tasks; write its result (+ sample) files under ``output_path``; return results.
+    ``model`` is an lm-eval model name or an ``lm_eval.api.model.LM`` instance."""
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
 
@@ -96,12 +97,11 @@ def evaluate(model: str = "hf", model_args: str | dict | None = None, tasks: lis
     results.setdefault("total_evaluation_time_seconds", str(time.time() - t0))
     if tracker is not None:
         samples = results.pop("samples", None)
-        # samples first: a results file is written last, so its presence means the run is complete
-        if samples:
-            for name in names:
-                if name in samples:
-                    tracker.save_results_samples(task_name=name, samples=samples[name])
+        # the same order as the lm_eval CLI (samples files share the results file's timestamp)
         tracker.save_results_aggregated(results=results, samples=samples)
+        for name in names:
+            if samples and name in samples:
+                tracker.save_results_samples(task_name=name, samples=samples[name])
         if samples is not None:
             results["samples"] = samples
     return results

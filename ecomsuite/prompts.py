@@ -20,8 +20,6 @@ from ecomsuite import EcomError
 
 def load_tasks(names: Iterable[str], metadata: dict | None = None) -> dict:
     """name -> lm-eval task object (data downloaded), for the ecom tasks."""
-    from lm_eval.tasks import get_task_dict
-
     from ecomsuite.lmeval import task_manager
 
     names = list(names)
@@ -30,17 +28,8 @@ def load_tasks(names: Iterable[str], metadata: dict | None = None) -> dict:
     if unknown:
         known = sorted(t for t in tm.all_tasks if t.startswith("ecom"))
         raise EcomError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    out = {}
-
-    def walk(d):
-        for k, v in d.items():
-            if isinstance(v, dict):
-                walk(v)
-            else:
-                out[getattr(k, "group_name", k) if not isinstance(k, str) else k] = v
-
-    walk(get_task_dict(names, tm))
-    return {n: out[n] for n in names}
+    loaded = tm.load(names)["tasks"]
+    return {n: loaded[n] for n in names}
 
 
 def chat_renderer(tokenizer) -> Callable[..., str]:
