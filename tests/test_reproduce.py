@@ -1,0 +1,93 @@
+"""`ecomsuite reproduce`: plan, dry run, job export, a whole tiny study end to end (tiny models, a fake
+OpenAI-compatible API model), resume after a lost run, and the findings report."""
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ecomsuite import EcomError
+from ecomsuite.reproduce import find_study, load_study, main, plan
+
+
+def _study(tmp_path, tiny_llama, tiny_bert=None, api_url=None):
+    s = {
+        "name": "tiny",
+        "output_dir": str(tmp_path / "study"),
+        "tasks": ["ecom_esci", "ecom_queryner", "ecom_desc_gen"],
+        "eval": {"limit": 2, "num_fewshot": [0], "chat_template": [False], "batch_size": 4},
+        "base_models": [{"name": "tiny", "path": str(tiny_llama)}],
+        "sft": {"method": "lora", "tasks": ["ecom_esci", "ecom_desc_gen"], "train_sizes": [4], "seeds": [0],
+                "mixed": True, "params": {"max_steps": 2, "batch_size": 2, "lora_r": 4, "max_length": 256},
+                "extra": [{"task": "ecom_esci", "size": 4, "seed": 1}]},
+        "merges": [{"name": "within", "method": "linear",
+                    "inputs": [{"task": "ecom_esci", "size": 4, "seed": 0}, {"task": "ecom_esci", "size": 4, "seed": 1}]}],
+    }
+    if tiny_bert:
+        s["baselines"] = [{"name": "tinybert", "task": "ecom_esci", "model": str(tiny_bert), "train_sizes": [8],
+                           "params": {"epochs": 1}}]
+    if api_url:
+        s["api_models"] = [{"name": "fake-giant", "model_args": f"model=fake,base_url={api_url},num_concurrent=1,"
+                            "max_retries=1,tokenized_requests=False"}]
+    f = tmp_path / "tiny.yaml"
+    f.write_text(yaml.safe_dump(s))
+    return f, s
+
+
+def test_packaged_studies_plan(tmp_path):
+    for name in ("smoke", "paper"):
+        study = load_study(find_study(name))
+        runs = plan(study, resolve_models=False)
+        ids = [r.id for r in runs]
+        assert len(ids) == len(set(ids))
+        for r in runs:   # dependencies come earlier in the plan
+            assert all(ids.index(d) < ids.index(r.id) for d in r.deps), r.id
+    paper = plan(load_study(find_study("paper")), resolve_models=False)
+    api = [r for r in paper if r.id == "eval/api/mixtral-8x22b"][0]
+    assert "ecom_esci_gen" in api.argv and "ecom_esci" not in api.argv  # no loglikelihood over chat APIs
+
+
+def test_study_validation_reports_all_problems(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump({"tasks": [], "merges": [{"name": "m", "inputs": [{}]}], "typo": 1}))
+    with pytest.raises(EcomError) as e:
+        load_study(f)
+    msg = str(e.value)
+    assert "unknown key 'typo'" in msg and "base_models" in msg and "tasks" in msg and "at least two inputs" in msg
+
+
+def test_dry_run_and_export(tmp_path, tiny_llama, capsys):
+    f, s = _study(tmp_path, tiny_llama)
+    assert main([str(f), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "todo  sft/tiny/sft/ecom_esci/n4/s0" in out and "after: sft/tiny/sft/ecom_esci/n4/s0" in out
+    jobs = tmp_path / "jobs.jsonl"
+    assert main([str(f), "--export-jobs", str(jobs)]) == 0
+    rows = [json.loads(line) for line in jobs.read_text().splitlines()]
+    merge = [r for r in rows if r["id"] == "merge/tiny/merge/within"][0]
+    assert set(merge["deps"]) == {"sft/tiny/sft/ecom_esci/n4/s0", "sft/tiny/sft/ecom_esci/n4/s1"}
+    assert merge["command"].startswith("ecomsuite merge --adapters")
+
+
+@pytest.mark.slow
+def test_tiny_study_end_to_end_resumes_and_reports(tmp_path, tiny_llama, tiny_bert, capsys):
+    from ecomsuite.fake_openai import FakeOpenAI
+
+    with FakeOpenAI(lambda m: "exact") as url:
+        f, s = _study(tmp_path, tiny_llama, tiny_bert, url)
+        assert main([str(f)]) == 0, capsys.readouterr().out
+        out = Path(s["output_dir"])
+        assert (out / "site" / "index.html").exists()
+        first = capsys.readouterr().out
+        assert "## 1." in first and "## 4." in first
+        # lose one evaluation: only it runs again
+        lost = out / "results" / "tiny" / "merge" / "within"
+        import shutil
+        shutil.rmtree(lost)
+        assert main([str(f), "--no-site"]) == 0
+        again = capsys.readouterr().out
+        assert again.count("running") == 1 and "eval/tiny/merge/within" in again
+        assert again.count("done already") >= 8
+    assert main([str(f), "--report"]) == 0
+    rep = capsys.readouterr().out
+    assert "ecom_esci" in rep and "api/fake-giant" in rep
