@@ -286,7 +286,10 @@ def build_site(study: dict, out: Path) -> int:
 
     site = out / "site"
     dirs = [str(p) for p in (out / "results", out / "baselines") if p.exists()]
-    rc = lb_main(["build", *dirs, "--out", str(site), *(study.get("leaderboard") or {}).get("args", [])])
+    extra = list((study.get("leaderboard") or {}).get("args", []))
+    if (study.get("eval") or {}).get("limit") and "--include-limited" not in extra:
+        extra.append("--include-limited")  # the study chose a per-task limit: rank those runs (flagged)
+    rc = lb_main(["build", *dirs, "--out", str(site), *extra])
     if rc == 0:
         print(f"leaderboard: {site / 'index.html'}")
     return rc

@@ -378,3 +378,23 @@ def test_limited_runs_are_flagged(tmp_path):
     s = systems.assemble(runs).systems[0]
     assert s.limited and s.limit == 5 and "limit=5" in s.display_name
     assert s.cells["ecom_esci"].result.n_effective == 5
+
+
+def test_limit_that_covers_every_document_is_not_limited(tmp_path):
+    runs = _runs(tmp_path, synthetic.RunSpec(name="org/m", skill=0.5, tasks=["ecom_esci"], n_docs=20, limit=50))
+    assert runs[0].limit == 50 and not runs[0].limited  # lm-eval scored all 20 documents
+    assert not systems.assemble(runs).systems[0].limited
+
+
+def test_lineage_train_size_per_task_mapping(tmp_path):
+    write(tmp_path / "lineage.json", {"kind": "adapter", "train_size": {"ecom_esci": 1000, "ecom_queryner": 500}})
+    lin = collect.read_lineage(tmp_path, [])
+    assert lin.train_size == 1500 and lin.train_sizes == {"ecom_esci": 1000, "ecom_queryner": 500}
+
+
+def test_data_is_sample_flag_is_shown(tmp_path):
+    d = minimal_results()
+    d["configs"]["ecom_esci"]["metadata"] = {"headline": "macro_f1", "data_source": "/data/esci", "data_is_sample": True}
+    write(tmp_path / "results_a.json", d)
+    cell = systems.assemble(collect.collect([tmp_path]).runs).systems[0].cells["ecom_esci"]
+    assert cell.data_source == "/data/esci (sample)"

@@ -143,6 +143,20 @@ def test_rank_groups_labels():
         stats.rank_groups(["a", "b"], [])
 
 
+def test_rank_groups_do_not_chain_past_the_group_leader():
+    # a..e each 1 point apart; neighbours are never separable, but anything 2+ points apart is
+    score = {"a": 5, "b": 4, "c": 3, "d": 2, "e": 1}
+
+    def separate(x, y):
+        return stats.Separation(abs(score[x] - score[y]) >= 2, "test")
+
+    ids = list(score)
+    seps = [separate(ids[i], ids[i + 1]) for i in range(4)]
+    assert [e.rank_label for e in stats.rank_groups(ids, seps)] == ["1–5"] * 5  # plain chaining
+    entries = stats.rank_groups(ids, seps, separate)
+    assert [e.rank_label for e in entries] == ["1–2", "1–2", "3–4", "3–4", "5"]
+
+
 def test_separation_z():
     assert stats.separation_z(0.8, 0.5, 0.01, 0.01).separable is True
     assert stats.separation_z(0.51, 0.5, 0.05, 0.05).separable is False

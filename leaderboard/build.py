@@ -1,0 +1,256 @@
+"""``ecomsuite leaderboard build RESULTS_DIR... --out SITE_DIR`` — rank every model, adapter,
+merge and baseline from lm-eval result files, as a static site that works from file://.
+
+Example (synthetic runs, no model needed)::
+
+    python -m ecomsuite.leaderboard.synthetic --out /tmp/lb-runs
+    python -m ecomsuite.leaderboard.build build /tmp/lb-runs --out /tmp/lb-site
+    xdg-open /tmp/lb-site/index.html
+
+Stages: collect -> assemble -> samples -> statistics -> context -> render (see __init__).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import collect as _collect
+from .collect import Problem
+
+EXAMPLE = "example: ecomsuite leaderboard build runs/ --out site/ && open site/index.html"
+
+
+@dataclass
+class BuildOptions:
+    results: list[str]
+    out: str
+    include_limited: bool = False
+    tasks: list[str] | None = None
+    suite_group: str = "ecom"
+    bootstrap_iters: int = 1000
+    corpus_bootstrap_iters: int = 200
+    seed: int = 1234
+    jobs: int = 1
+    title: str = "ecomsuite leaderboard"
+    plots: bool = True
+    progress: bool = False
+    generated: str | None = None  # fixed timestamp text (tests, reproducible builds)
+
+
+@dataclass
+class BuildSummary:
+    out: str
+    files_seen: int
+    runs: int
+    systems: int
+    tasks: int
+    unusable_files: int
+    warnings: int
+    sample_files: int
+    index_bytes: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class BuildError(Exception):
+    """A problem with the user's input; main() prints it as one line."""
+
+
+def build_site(opts: BuildOptions) -> BuildSummary:
+    from .context import build_context, data_file, docs_file
+    from .render import prepare_out, render_site
+    from .samples import SampleJob, load_all, write_shared_docs
+    from .stats import compute
+    from .systems import assemble
+
+    if opts.bootstrap_iters < 1 or opts.corpus_bootstrap_iters < 1:
+        raise BuildError("--bootstrap-iters and --corpus-bootstrap-iters must be at least 1")
+    missing = [p for p in opts.results if not Path(p).exists()]
+    if missing:
+        raise BuildError(f"results path not found: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    out = Path(opts.out)
+    for p in opts.results:
+        if Path(p).resolve() == out.resolve():
+            raise BuildError(f"--out {out} is one of the results folders; choose another folder for the site")
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    coll = _collect.collect(opts.results, exclude=[out], progress=opts.progress)
+    times["collect"] = time.perf_counter() - t0
+    if coll.files_seen == 0:
+        raise BuildError(
+            "no lm-eval result files (results_*.json) under " + ", ".join(opts.results) + "; run lm_eval with --output_path"
+        )
+    try:
+        prepare_out(out)
+    except FileExistsError as e:
+        raise BuildError(str(e)) from None
+
+    t = time.perf_counter()
+    asm = assemble(coll.runs, suite_group=opts.suite_group, task_patterns=opts.tasks)
+    times["assemble"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    jobs = []
+    for s in asm.systems:
+        for task, cell in s.cells.items():
+            if cell.samples_path:
+                jobs.append(SampleJob(s.id, task, cell.metric, cell.filter, cell.samples_path, str(out / data_file(task, s.id))))
+    refs = {}
+    docs_files: dict[str, str] = {}
+    for job in jobs:  # one shared prompt/reference file per task, from its first system's samples
+        if job.task not in refs:
+            r = write_shared_docs(job.task, job, str(out / docs_file(job.task)))
+            refs[job.task] = r
+            if r is not None:
+                docs_files[job.task] = docs_file(job.task)
+    loaded = load_all(jobs, n_jobs=opts.jobs, progress=opts.progress, refs={t: r for t, r in refs.items() if r})
+    problems: list[Problem] = list(coll.problems)
+    sample_data = {}
+    sample_files: dict[tuple[str, str], str] = {}
+    for job, d in zip(jobs, loaded):
+        for w in d.warnings:
+            problems.append(Problem(d.path, "warning", w))
+        if d.error:
+            problems.append(Problem(d.path, "warning", d.error))
+        else:
+            sample_data[(d.system_id, d.task)] = d
+        if job.out_file and Path(job.out_file).is_file():
+            sample_files[(d.system_id, d.task)] = data_file(d.task, d.system_id)
+    times["samples"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    st = compute(
+        asm,
+        sample_data,
+        iters=opts.bootstrap_iters,
+        corpus_iters=opts.corpus_bootstrap_iters,
+        seed=opts.seed,
+        include_limited=opts.include_limited,
+        n_jobs=opts.jobs,
+        progress=opts.progress,
+    )
+    times["statistics"] = time.perf_counter() - t
+    del sample_data, loaded
+
+    t = time.perf_counter()
+    ctx = build_context(
+        asm, st, problems, sample_files, coll.files_seen, title=opts.title, include_limited=opts.include_limited,
+        generated=opts.generated, docs_files=docs_files,
+    )
+    times["context"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    info = render_site(ctx, out, plots=opts.plots, progress=opts.progress, n_jobs=opts.jobs)
+    times["render"] = time.perf_counter() - t
+    times["total"] = time.perf_counter() - t0
+    return BuildSummary(
+        out=str(out),
+        files_seen=coll.files_seen,
+        runs=len(coll.runs),
+        systems=len(asm.systems),
+        tasks=len(asm.suite) + len(asm.other_tasks),
+        unusable_files=len(ctx.report.errors),
+        warnings=len(ctx.report.warnings),
+        sample_files=len(sample_files),
+        index_bytes=info["index_bytes"],
+        seconds=times,
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ecomsuite leaderboard",
+        description="Static leaderboard site from lm-eval result files.",
+        epilog=EXAMPLE,
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    b = sub.add_parser(
+        "build",
+        help="build the site",
+        description=(
+            "Rank every model, adapter, merge and baseline found in lm-eval result files "
+            "(results_*.json, with samples_*.jsonl when logged, and lineage.json when present)."
+        ),
+        epilog=EXAMPLE,
+    )
+    b.add_argument("results", nargs="+", metavar="RESULTS_DIR", help="folders searched for results_*.json (or result files)")
+    b.add_argument("--out", required=True, metavar="SITE_DIR", help="folder to write the site into (new, empty, or a previous build)")
+    b.add_argument("--include-limited", action="store_true", help="rank runs made with --limit too (default: listed apart)")
+    b.add_argument(
+        "--tasks",
+        metavar="PATTERNS",
+        help="comma-separated task names or globs used as the index columns and overall score "
+        "(default: tasks that declare metadata.headline or belong to --suite-group)",
+    )
+    b.add_argument("--suite-group", default="ecom", metavar="GROUP", help="lm-eval group whose tasks form the suite (default: ecom)")
+    b.add_argument("--bootstrap-iters", type=int, default=1000, metavar="N", help="bootstrap resamples for mean-style metrics (default: 1000)")
+    b.add_argument(
+        "--corpus-bootstrap-iters", type=int, default=200, metavar="N",
+        help="bootstrap resamples for corpus metrics that are recomputed per resample (default: 200)",
+    )
+    b.add_argument("--seed", type=int, default=1234, help="bootstrap seed (default: 1234)")
+    b.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), metavar="N", help="worker processes (default: CPUs, at most 4)")
+    b.add_argument("--title", default="ecomsuite leaderboard", help="site title")
+    b.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
+    b.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    b.add_argument("--debug", action="store_true", help="show a traceback on unexpected errors")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry; ``argv`` starts after "leaderboard", e.g. ["build", "runs/", "--out", "site/"]."""
+    p = parser()
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command != "build":
+        p.print_help(sys.stderr)
+        return 2
+    opts = BuildOptions(
+        results=list(args.results),
+        out=args.out,
+        include_limited=args.include_limited,
+        tasks=[t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None,
+        suite_group=args.suite_group,
+        bootstrap_iters=args.bootstrap_iters,
+        corpus_bootstrap_iters=args.corpus_bootstrap_iters,
+        seed=args.seed,
+        jobs=max(1, args.jobs),
+        title=args.title,
+        plots=not args.no_plots,
+        progress=not args.quiet,
+    )
+    try:
+        summary = build_site(opts)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - one line for the user; --debug shows the traceback
+        if args.debug:
+            raise
+        print(f"error: leaderboard build failed: {type(e).__name__}: {e} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        index = Path(summary.out) / "index.html"
+        print(
+            f"wrote {index}: {summary.systems} systems, {summary.tasks} tasks from {summary.runs} of "
+            f"{summary.files_seen} result files ({summary.seconds['total']:.1f} s)"
+        )
+        if summary.unusable_files or summary.warnings:
+            print(
+                f"note: {summary.unusable_files} result file(s) not used, {summary.warnings} warning(s): see "
+                f"{Path(summary.out) / 'report.html'}"
+            )
+    if summary.runs == 0:
+        print(f"error: no usable result file; reasons in {Path(summary.out) / 'report.html'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

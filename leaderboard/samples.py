@@ -1,0 +1,409 @@
+"""Per-sample data: lm-eval's samples_<task>_<date>.jsonl -> arrays for statistics + viewer files.
+
+Each samples file is read exactly once and streamed: the per-document metric items are kept (as
+a float array, or a list of objects for corpus metrics such as macro_f1 / span_f1 / bleu) for the
+statistics stage, and the per-sample viewer data (prompt, reference, output, parsed value, score)
+is written straight to its small ``.js`` data file. Keeping millions of prompts in memory until a
+final render pass would not scale (see bench/bench_leaderboard.py); the file format itself is
+owned by :mod:`.safejson`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import safejson
+
+SAMPLES_GLOBAL = "LB_SAMPLES"
+DOCS_GLOBAL = "LB_DOCS"
+MAX_TEXT = 20000  # characters per shown field; longer text is cut with a marker
+PARSE_FAIL = "parse_fail"
+
+
+@dataclass
+class SampleJob:
+    system_id: str
+    task: str
+    metric: str
+    filter: str
+    path: str
+    out_file: str | None  # absolute path of the viewer .js file to write (None: don't write)
+
+
+@dataclass
+class SampleData:
+    system_id: str
+    task: str
+    metric: str
+    path: str
+    doc_ids: np.ndarray  # sorted; aligned with items
+    items: Any  # np.ndarray[float] when numeric, else list of JSON items
+    numeric: bool
+    parse_fail: np.ndarray | None  # aligned with doc_ids, nan where absent
+    scores: np.ndarray | None  # per-document score shown in the viewer (nan: unknown)
+    n_docs_in_file: int
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def _natural_key(k: Any) -> tuple:
+    """"gen_args_10" after "gen_args_9"."""
+    head, _, num = str(k).rpartition("_")
+    return (head, int(num), "") if num.isdigit() else (str(k), -1, str(k))
+
+
+def _ordered(d: dict) -> list:
+    if len(d) == 1:
+        return list(d.values())
+    first = next(iter(d))
+    prefix = first.rpartition("_")[0] if isinstance(first, str) else None
+    if prefix:  # lm-eval's own keys: arg_0, arg_1 ... / gen_args_0, gen_args_1 ...
+        try:
+            return [d[f"{prefix}_{i}"] for i in range(len(d))]
+        except KeyError:
+            pass
+    return [d[k] for k in sorted(d, key=_natural_key)]
+
+
+def _requests(args: Any) -> list[list[Any]]:
+    """lm-eval writes arguments as {"gen_args_0": {"arg_0": ctx, "arg_1": ...}, ...}."""
+    if isinstance(args, dict):
+        out = []
+        for v in _ordered(args):
+            if isinstance(v, dict):
+                out.append(_ordered(v))
+            elif isinstance(v, list):
+                out.append(v)
+            else:
+                out.append([v])
+        return out
+    if isinstance(args, list):
+        return [a if isinstance(a, list) else [a] for a in args]
+    return []
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    if len(s) > MAX_TEXT:
+        s = s[:MAX_TEXT] + f" … [{len(s) - MAX_TEXT} more characters not shown]"
+    return s
+
+
+def _unwrap(v: Any) -> Any:
+    while isinstance(v, list) and len(v) == 1:
+        v = v[0]
+    return v
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return float(v)
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return None
+
+
+def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -> dict:
+    """One sample as the viewer shows it (short keys keep the data files small)."""
+    reqs = _requests(s.get("arguments"))
+    prompt = _text(reqs[0][0]) if reqs and reqs[0] else ""
+    filtered = s.get("filtered_resps")
+    resps = s.get("resps")
+    target = s.get("target")
+    rec: dict[str, Any] = {"d": s.get("doc_id") if doc_id is None else doc_id, "p": prompt}
+    # multiple choice: one loglikelihood request per choice, filtered to [ll, is_greedy] pairs
+    lls = None
+    if isinstance(filtered, list) and len(reqs) > 1 and len(filtered) == len(reqs):
+        pairs = [f if isinstance(f, list) else None for f in filtered]
+        if all(p is not None and len(p) == 2 for p in pairs):
+            lls = [_num(p[0]) for p in pairs]
+            if any(v is None for v in lls):
+                lls = None
+    if lls is not None:
+        choices = [_text(r[1]) if len(r) > 1 else "" for r in reqs]
+        pred = max(range(len(lls)), key=lambda i: lls[i])
+        rec["o"] = choices[pred]
+        rec["x"] = f"choice {pred}: {choices[pred].strip()} (loglikelihood {lls[pred]:.3f})"
+        t = _num(target)
+        if t is not None and t == int(t) and 0 <= int(t) < len(choices):
+            rec["t"] = f"{int(t)}: {choices[int(t)]}"
+        else:
+            rec["t"] = _text(target)
+        rec["ch"] = [[c, round(l, 4)] for c, l in zip(choices, lls)]
+    else:
+        rec["t"] = _text(target)
+        rec["o"] = _text(_unwrap(resps))
+        rec["x"] = _text(_unwrap(filtered))
+    rec["s"] = None if score is None or not math.isfinite(score) else round(score, 6)
+    pf = _num(s.get(PARSE_FAIL))
+    if pf is not None:
+        rec["f"] = pf
+    return rec
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).digest()
+
+
+Refs = dict  # doc_id -> (digest of prompt, digest of reference) of the task's shared docs file
+
+
+def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None = None) -> SampleData:
+    """Stream one samples file; write its viewer file; return the arrays the statistics need.
+
+    With ``refs`` (the task's shared docs file), a prompt or reference identical to the shared one
+    is left out of this system's data file; the viewer takes it from the shared file."""
+    warnings: list[str] = []
+    ids: list[Any] = []
+    items: list[Any] = []
+    pfs: list[float] = []
+    scores: list[float] = []
+    records: list[dict] = []
+    seen: set = set()
+    bad = dup = other_filter = missing = 0
+    n_lines = 0
+    score_metric: str | None = None
+    try:
+        fh = open(job.path, encoding="utf-8", errors="replace")
+    except OSError as e:
+        return _failed(job, f"cannot read samples file: {e.strerror or e}")
+    with fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            n_lines += 1
+            try:
+                s = json.loads(line)
+            except ValueError:
+                bad += 1
+                continue
+            if not isinstance(s, dict) or "doc_id" not in s:
+                bad += 1
+                continue
+            f = s.get("filter")
+            if f is not None and str(f) != job.filter:
+                other_filter += 1
+                continue
+            doc_id = s["doc_id"]
+            if isinstance(doc_id, float) and doc_id == int(doc_id):
+                doc_id = int(doc_id)
+            if not isinstance(doc_id, (int, str)) or isinstance(doc_id, bool):
+                doc_id = json.dumps(doc_id, default=str)
+            if doc_id in seen:
+                dup += 1
+                continue
+            seen.add(doc_id)
+            item = s.get(job.metric)
+            score, what = _sample_score(job.metric, item, s, aggregate)
+            if what and score_metric is None:
+                score_metric = what
+            rec = view_record(s, job.metric, score, doc_id)
+            if refs is not None:
+                ref = refs.get(doc_id)
+                if ref is not None:
+                    if _digest(rec["p"]) == ref[0]:
+                        del rec["p"]
+                    if _digest(rec["t"]) == ref[1]:
+                        del rec["t"]
+            records.append(rec)
+            if item is None:
+                missing += 1
+                continue
+            ids.append(doc_id)
+            items.append(item)
+            pf = _num(s.get(PARSE_FAIL))
+            pfs.append(np.nan if pf is None else pf)
+            scores.append(np.nan if score is None else score)
+    if bad:
+        warnings.append(f"{bad} malformed line(s) skipped")
+    if dup:
+        warnings.append(f"{dup} duplicate doc_id line(s) skipped")
+    if missing:
+        warnings.append(f"{missing} document(s) without a {job.metric!r} item")
+    if not ids:
+        if job.out_file:
+            _write_view(job, records, score_metric)
+        return _failed(job, f"no usable per-sample {job.metric!r} items ({n_lines} lines)", warnings)
+
+    if all(isinstance(i, int) for i in ids):
+        doc_arr = np.asarray(ids, dtype=np.int64)
+    else:
+        doc_arr = np.asarray([str(i) for i in ids], dtype=object)
+    order = np.argsort(doc_arr, kind="stable")
+    doc_arr = doc_arr[order]
+    numeric = all(isinstance(i, (int, float)) for i in items)  # bool is an int
+    if numeric:
+        item_out: Any = np.asarray(items, dtype=np.float64)[order]
+    else:
+        item_out = [items[i] for i in order]
+    pf_arr = np.asarray(pfs, dtype=np.float64)[order]
+    if np.all(np.isnan(pf_arr)):
+        pf_arr = None
+    sc_arr = np.asarray(scores, dtype=np.float64)[order]
+    records.sort(key=_record_order)
+    if job.out_file:
+        _write_view(job, records, score_metric)
+    return SampleData(
+        system_id=job.system_id,
+        task=job.task,
+        metric=job.metric,
+        path=job.path,
+        doc_ids=doc_arr,
+        items=item_out,
+        numeric=numeric,
+        parse_fail=pf_arr,
+        scores=sc_arr,
+        n_docs_in_file=len(records),
+        warnings=warnings,
+    )
+
+
+def _record_order(r: dict) -> tuple:
+    d = r["d"]
+    if isinstance(d, int) and not isinstance(d, bool):
+        return (0, d, "")
+    return (1, 0, str(d))
+
+
+def _write_view(job: SampleJob, records: list[dict], score_metric: str | None = None) -> None:
+    payload = {"system": job.system_id, "task": job.task, "metric": job.metric,
+               "score_metric": score_metric or job.metric, "samples": records}
+    out = Path(job.out_file)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8", errors="replace") as fh:
+        fh.write(safejson.js_assign(SAMPLES_GLOBAL, job.system_id, payload))
+
+
+def _failed(job: SampleJob, reason: str, warnings: list[str] | None = None) -> SampleData:
+    return SampleData(
+        system_id=job.system_id,
+        task=job.task,
+        metric=job.metric,
+        path=job.path,
+        doc_ids=np.zeros(0, dtype=np.int64),
+        items=np.zeros(0),
+        numeric=True,
+        parse_fail=None,
+        scores=None,
+        n_docs_in_file=0,
+        warnings=warnings or [],
+        error=reason,
+    )
+
+
+SCORE_FALLBACK = ("acc", "exact_match")
+
+
+def _sample_score(metric: str, item: Any, sample: dict, aggregate: Callable | None) -> tuple[float | None, str | None]:
+    """A document's own score and what it is: the item itself for mean-style metrics; else a
+    per-document correctness metric the task also logged (acc, exact_match) — macro F1 of one
+    document is meaningless; else the corpus metric computed over this one document (span F1 of
+    one query, attribute F1 of one product)."""
+    if item is None:
+        return None, None
+    if isinstance(item, (bool, int, float)):
+        v = float(item)
+        return (v, metric) if math.isfinite(v) else (None, None)
+    for m in SCORE_FALLBACK:
+        v = sample.get(m)
+        if isinstance(v, (bool, int, float)) and math.isfinite(float(v)):
+            return float(v), m
+    if aggregate is None:
+        return None, None
+    try:
+        v = float(aggregate(metric, [item]))
+    except Exception:  # noqa: BLE001 - a metric that can't score one document shows no score
+        return None, None
+    return (v, f"{metric} of this document") if math.isfinite(v) else (None, None)
+
+
+# ----------------------------------------------------------------------------------------------
+# parallel driver
+
+
+def write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
+    """The task's shared docs file (prompt + reference per doc_id, from one system's samples),
+    so that each system's data file need not repeat identical prompts. Returns its digests."""
+    docs: dict[str, dict[str, str]] = {}
+    refs: Refs = {}
+    try:
+        with open(job.path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    s = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(s, dict) or "doc_id" not in s:
+                    continue
+                if s.get("filter") is not None and str(s.get("filter")) != job.filter:
+                    continue
+                doc_id = s["doc_id"]
+                if isinstance(doc_id, float) and doc_id == int(doc_id):
+                    doc_id = int(doc_id)
+                if not isinstance(doc_id, (int, str)) or isinstance(doc_id, bool) or doc_id in refs:
+                    continue
+                rec = view_record(s, job.metric, None, doc_id)
+                docs[str(doc_id)] = {"p": rec["p"], "t": rec["t"]}
+                refs[doc_id] = (_digest(rec["p"]), _digest(rec["t"]))
+    except OSError:
+        return None
+    if not docs:
+        return None
+    out = Path(out_file)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8", errors="replace") as fh:
+        fh.write(safejson.js_assign(DOCS_GLOBAL, task, {"task": task, "docs": docs}))
+    return refs
+
+
+_REFS: dict[str, Refs] = {}
+
+
+def _init_worker(refs: dict[str, Refs]) -> None:
+    _REFS.clear()
+    _REFS.update(refs)
+
+
+def _worker(job: SampleJob) -> SampleData:
+    from .stats import get_aggregate
+
+    try:
+        return read_samples(job, get_aggregate(), _REFS.get(job.task))
+    except Exception as e:  # noqa: BLE001 - one bad file must not stop the build; it is reported
+        return _failed(job, f"samples file could not be processed: {type(e).__name__}: {e}")
+
+
+def load_all(
+    jobs: list[SampleJob], n_jobs: int = 1, progress: bool = False, refs: dict[str, Refs] | None = None
+) -> list[SampleData]:
+    it_kwargs = dict(total=len(jobs), desc="read samples", unit="file", disable=None if progress else True)
+    from tqdm import tqdm
+
+    refs = refs or {}
+    if n_jobs <= 1 or len(jobs) < 8:
+        _init_worker(refs)
+        try:
+            return [_worker(j) for j in tqdm(jobs, **it_kwargs)]
+        finally:
+            _REFS.clear()
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+    with ctx.Pool(n_jobs, initializer=_init_worker, initargs=(refs,)) as pool:
+        out = list(tqdm(pool.imap(_worker, jobs, chunksize=4), **it_kwargs))
+    return out

@@ -1,0 +1,257 @@
+"""The built leaderboard in headless Chromium, opened from file://: sorting, filtering, the
+per-sample viewer, and proof that hostile text never runs and nothing leaves file://.
+
+Needs Debian's chromium (``apt-get install -y chromium``) and Playwright's Python package
+(``pip install playwright``; ``playwright install`` is NOT needed: we launch /usr/bin/chromium).
+Run: ``pytest -m browser tests/browser``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _leaderboard(sub: str):
+    """ecomsuite.leaderboard.<sub>, installed or (before `pip install -e .`) from the source tree."""
+    try:
+        return importlib.import_module(f"ecomsuite.leaderboard.{sub}")
+    except ImportError:
+        pass
+    root = Path(__file__).resolve().parents[2] / "leaderboard"
+    if "ecomsuite.leaderboard" not in sys.modules or not hasattr(sys.modules["ecomsuite.leaderboard"], "__path__"):
+        spec = importlib.util.spec_from_file_location(
+            "ecomsuite.leaderboard", root / "__init__.py", submodule_search_locations=[str(root)]
+        )
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["ecomsuite.leaderboard"] = mod
+        spec.loader.exec_module(mod)
+    return importlib.import_module(f"ecomsuite.leaderboard.{sub}")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    build = _leaderboard("build")
+    synthetic = _leaderboard("synthetic")
+    runs = tmp_path_factory.mktemp("runs")
+    synthetic.demo(runs, n_docs=30, xss=True, bad_files=True)
+    out = tmp_path_factory.mktemp("site") / "site"
+    build.build_site(build.BuildOptions(results=[str(runs)], out=str(out), bootstrap_iters=200, jobs=2, plots=True))
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"chromium not found at {CHROMIUM} (Debian: apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright Python package is not installed (pip install playwright)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class Watch:
+    """Everything a page did that it must not: requests off file://, dialogs, errors, CSP hits."""
+
+    def __init__(self, context):
+        self.requests: list[str] = []
+        self.leaked: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        context.on("request", lambda r: self.requests.append(r.url))
+        context.route("**/*", self._route)
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith("file://"):
+            route.continue_()
+        else:
+            self.leaked.append(url)
+            route.abort()
+
+    def attach(self, page):
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        return page
+
+    def check(self, page):
+        assert page.evaluate("typeof window.__pwned") == "undefined", "a payload script ran"
+        assert page.evaluate("window.__csp") == [], "content security policy violations"
+        assert self.dialogs == [] and self.errors == []
+        assert self.leaked == [] and all(u.startswith("file://") for u in self.requests), self.requests
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(java_script_enabled=True, service_workers="block")
+    context.add_init_script(
+        "window.__csp = [];"
+        "document.addEventListener('securitypolicyviolation', function (e) {"
+        " window.__csp.push(e.violatedDirective + ' ' + e.blockedURI); });"
+    )
+    watch = Watch(context)
+    pg = watch.attach(context.new_page())
+    yield pg, watch
+    watch.check(pg)
+    context.close()
+
+
+def wait_until(pg, js: str, timeout_ms: int = 10000) -> None:
+    """Poll a JS function in the page (wait_for_function would need 'unsafe-eval', which our CSP forbids)."""
+    waited = 0
+    while not pg.evaluate(js):
+        if waited > timeout_ms:
+            raise AssertionError(f"timed out waiting for: {js}")
+        pg.wait_for_timeout(50)
+        waited += 50
+
+
+def _column(pg, table: str, text: str) -> int:
+    heads = pg.locator(f"{table} thead th").all_inner_texts()
+    return next(i for i, h in enumerate(heads) if h.strip().startswith(text))
+
+
+def _sort_values(pg, table: str, col: int) -> list[str]:
+    return pg.evaluate(
+        "([t, c]) => Array.from(document.querySelectorAll(t + ' tbody tr'))"
+        ".filter(r => !r.hidden).map(r => r.cells[c].getAttribute('data-sort'))",
+        [table, col],
+    )
+
+
+def test_index_sorts_and_filters(site, page):
+    pg, watch = page
+    pg.goto((site / "index.html").as_uri())
+    rows = pg.locator("#board tbody tr")
+    assert rows.count() == 16
+    assert "17 of 17 shown" in pg.locator("[data-count]").inner_text()
+
+    col = _column(pg, "#board", "Overall")
+    pg.locator("#board thead th").nth(col).click()
+    vals = _sort_values(pg, "#board", col)
+    nums = [float(v) for v in vals if v]
+    assert nums == sorted(nums, reverse=True) and vals[len(nums):] == [""] * (len(vals) - len(nums))  # missing last
+    pg.locator("#board thead th").nth(col).click()
+    vals = _sort_values(pg, "#board", col)
+    nums = [float(v) for v in vals if v]
+    assert nums == sorted(nums) and all(v == "" for v in vals[len(nums):])
+
+    name_col = _column(pg, "#board", "System")
+    pg.locator("#board thead th").nth(name_col).click()
+    names = pg.evaluate("Array.from(document.querySelectorAll('#board tbody tr td.name')).map(td => td.textContent.trim())")
+    assert names == sorted(names, key=lambda s: s) or names[0] <= names[-1]
+
+    pg.select_option("select[data-filter=kind]", "adapter")
+    kinds = pg.evaluate("Array.from(document.querySelectorAll('#board tbody tr')).filter(r => !r.hidden).map(r => r.dataset.kind)")
+    assert kinds and set(kinds) == {"adapter"}
+    pg.select_option("select[data-filter=kind]", "")
+
+    task = pg.locator("select[data-filter=task] option").nth(5).get_attribute("value")
+    pg.select_option("select[data-filter=task]", task)
+    tasks = pg.evaluate("Array.from(document.querySelectorAll('#board tbody tr')).filter(r => !r.hidden).map(r => r.dataset.tasks)")
+    assert tasks and all(task in t.split() for t in tasks)
+    pg.select_option("select[data-filter=task]", "")
+
+    pg.select_option("select[data-filter=base]", "google/flan-t5-base")
+    assert pg.locator("#board tbody tr:not([hidden])").count() == 1
+    pg.select_option("select[data-filter=base]", "")
+
+    pg.fill("input[data-filter=text]", "ties")
+    visible = pg.locator("#board tbody tr:not([hidden]) td.name")
+    assert visible.count() == 1 and "ties" in visible.inner_text()
+    # hostile model names are shown as text
+    pg.fill("input[data-filter=text]", "")
+    assert "<img src=x onerror=window.__pwned=1>" in pg.locator("#board").inner_text()
+    watch.check(pg)
+
+
+def test_per_sample_viewer_opens_compares_and_filters(site, page):
+    pg, watch = page
+    task_page = next((site / "tasks").glob("ecom_esci_gen-*.html"))
+    pg.goto(task_page.as_uri())
+    pg.wait_for_selector("#viewer details.sample")
+    assert "documents match" in pg.locator("#viewer-status").inner_text()
+    first = pg.locator("#viewer details.sample").first
+    first.locator("summary").click()
+    assert first.get_attribute("open") is not None
+    prompt = first.locator("pre").first.inner_text()
+    assert "<script>window.__pwned=1</script>" in prompt  # doc 0 carries the payloads: shown, not run
+
+    options = pg.locator("#sys-b option")
+    pg.select_option("#sys-b", options.nth(options.count() - 1).get_attribute("value"))
+    wait_until(pg, "() => document.querySelectorAll('#viewer .cols').length > 0")
+    assert " — B: " in pg.locator("#viewer details.sample summary").first.inner_text()
+
+    pg.select_option("#show", "errors")
+    wait_until(pg, "() => document.getElementById('viewer-status').textContent.indexOf('match') > 0")
+    for s in pg.locator("#viewer details.sample summary").all_inner_texts():
+        a_part = s.split(" — B: ")[0]
+        assert "parse failure" in a_part or float(a_part.split()[-1]) < 1.0  # below the threshold (1)
+    pg.select_option("#show", "differ")
+    wait_until(pg, "() => document.getElementById('viewer-status').textContent.indexOf('match') > 0")
+    pg.select_option("#show", "parse")
+    for s in pg.locator("#viewer details.sample summary").all_inner_texts():
+        assert "parse failure" in s.split(" — B: ")[0]
+    pg.select_option("#show", "all")
+    pg.fill("#vsearch", "query 7 ")
+    wait_until(pg, "() => document.querySelectorAll('#viewer details.sample').length === 1")
+    if pg.locator("#next").is_enabled():
+        pg.locator("#next").click()
+    watch.check(pg)
+
+
+def test_system_page_links_to_its_samples(site, page):
+    pg, watch = page
+    sys_page = next(p for p in (site / "systems").glob("llama2-7b-ties-*.html"))
+    pg.goto(sys_page.as_uri())
+    assert "Lineage" in pg.content() and pg.locator(".lineage-node").count() >= 3
+    assert "lm_eval --model hf" in pg.locator("pre.cmd").last.inner_text()
+    pg.locator("a", has_text="view").first.click()
+    pg.wait_for_selector("#viewer details.sample")
+    sid = sys_page.stem
+    assert pg.eval_on_selector("#sys-a", "e => e.value") == sid
+    watch.check(pg)
+
+
+def test_every_page_is_inert(site, page):
+    pg, watch = page
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 20
+    for p in pages:
+        pg.goto(p.as_uri())
+        pg.wait_for_load_state("load")
+        watch.check(pg)
+    assert len(watch.requests) > len(pages)  # pages, CSS, JS and SVGs were all seen (and all file://)
+    # the exports are plain files in the site
+    pg.goto((site / "index.html").as_uri())
+    hrefs = pg.eval_on_selector_all(".exports a", "els => els.map(e => e.getAttribute('href'))")
+    assert hrefs == ["leaderboard.csv", "leaderboard.json"]
+    assert all((site / h).is_file() for h in hrefs)
+
+
+def test_the_watch_sees_a_request_leaving_file(site, page):
+    """Control: the tracking above would notice a page reaching for the network."""
+    pg, watch = page
+    pg.goto((site / "about.html").as_uri())
+    pg.evaluate("() => { var i = new Image(); i.src = 'http://127.0.0.1:9/x.png'; document.body.appendChild(i); }")
+    pg.wait_for_timeout(300)
+    assert any(u.startswith("http://127.0.0.1:9/") for u in watch.requests + watch.leaked)
+    assert pg.evaluate("window.__csp.length") >= 1  # and our CSP blocked it
+    watch.requests.clear(), watch.leaked.clear()
+    pg.evaluate("() => { window.__csp.length = 0; }")
