@@ -29,8 +29,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# the smoke study end to end: zero/few-shot, LoRA at two sizes, mixed-task, merges, MiniLM baselines,
+# leaderboard site and findings report. Real data from ../shared/data when present, else the embedded sample.
+DATA ?= $(if $(wildcard ../shared/data/esci),../shared/data,)
 demo: install
-	$(BIN)/ecomsuite eval
+	$(BIN)/ecomsuite reproduce smoke $(if $(DATA),--data-dir $(DATA),)
 
 test: install-test
 	$(BIN)/python -m pytest -q tests
