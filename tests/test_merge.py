@@ -104,7 +104,7 @@ def test_adapters_change_logits(tiny_llama, adapters, ids):
     assert (adapter_logits(tiny_llama, adapters["a"], ids) - base).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("method", ["linear", "cat", "task_arithmetic", "svd"])
+@pytest.mark.parametrize("method", ["linear", "cat"])
 def test_one_adapter_weight_one_reproduces_its_logits(tiny_llama, adapters, ids, tmp_path, method):
     out = tmp_path / method
     assert run_merge(["--adapters", adapters["a"], "--method", method, "--out", out]) == 0
@@ -212,6 +212,15 @@ def no_weights(adapters, tmp_path):
     return p
 
 
+@pytest.fixture
+def dora(adapters, tmp_path):
+    p = tmp_path / "dora"
+    shutil.copytree(adapters["a"], p)
+    cfg = json.loads((p / "adapter_config.json").read_text())
+    (p / "adapter_config.json").write_text(json.dumps({**cfg, "use_dora": True}))
+    return p
+
+
 ERRORS = {
     "different base": (lambda a, t: ["--adapters", a["a"], t["other_base"], "--method", "cat"],
                        "trained on different base models"),
@@ -239,20 +248,22 @@ ERRORS = {
                          "needs at least 2 adapters"),
     "out is input": (lambda a, t: ["--adapters", a["a"], a["b"], "--method", "cat", "--out", a["a"]],
                      "is one of the input adapters"),
+    "dora input": (lambda a, t: ["--adapters", a["a"], t["dora"], "--method", "cat"],
+                   "use_dora is set; PEFT's add_weighted_adapter merges only the plain LoRA product"),
     "bad flag": (lambda a, t: ["--adapters", a["a"], "--method", "cat", "--wieghts", "1"],
                  "unrecognized arguments: --wieghts"),
 }
 
 
 @pytest.mark.parametrize("case", list(ERRORS))
-def test_errors_are_one_line_and_come_before_any_model_loads(adapters, other_base, no_weights, tmp_path, monkeypatch,
-                                                             case):
+def test_errors_are_one_line_and_come_before_any_model_loads(adapters, other_base, no_weights, dora, tmp_path,
+                                                             monkeypatch, case):
     def no_loading(*a, **k):
         raise AssertionError("a model was loaded before the checks finished")
 
     monkeypatch.setattr(M, "merge_model", no_loading)
     argv_of, expected = ERRORS[case]
-    argv = argv_of(adapters, {"other_base": other_base, "no_weights": no_weights, "tmp": tmp_path})
+    argv = argv_of(adapters, {"other_base": other_base, "no_weights": no_weights, "dora": dora, "tmp": tmp_path})
     if "--out" not in argv:
         argv += ["--out", tmp_path / "out"]
     with pytest.raises(EcomError) as e:
@@ -268,7 +279,7 @@ def test_cli_prints_one_error_line_and_exits_2(adapters, tmp_path, capsys):
     rc = main(["merge", "--adapters", str(adapters["a"]), str(adapters["r8"]), "--method", "dare_ties",
                "--density", "0.3", "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and len(err.splitlines()) == 1 and "suggest" not in err
+    assert rc == 2 and len(err.splitlines()) == 1
     assert err.startswith("ecomsuite: error: adapters have different LoRA ranks")
 
 
@@ -331,5 +342,5 @@ def test_merged_adapter_loads_through_lm_eval_peft(tiny_llama, adapters, tmp_pat
     res = evaluate(model_args=f"pretrained={tiny_llama},peft={merged}", tasks=["ecom_esci"], limit=2,
                    output_path=tmp_path / "eval", batch_size=2, device="cpu")
     assert "ecom_esci" in res["results"]
-    assert res["config"]["model_args"].endswith(f"peft={merged}") or "peft" in str(res["config"]["model_args"])
+    assert f"peft={merged}" in str(res["config"]["model_args"])
     assert list((tmp_path / "eval").rglob("results_*.json"))

