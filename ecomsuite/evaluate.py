@@ -65,7 +65,7 @@ def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] 
              apply_chat_template: bool = False, data_dir: str | None = None,
              output_path: str | os.PathLike | None = None, batch_size: int | str = 8,
              device: str | None = None, log_samples: bool = True, seed: int = 1234,
-             include_defaults: bool = False) -> dict:
+             include_defaults: bool = False, gen_kwargs: str | dict | None = None) -> dict:
     """Run lm-eval on ecom tasks; write its result (+ sample) files under ``output_path``; return results.
     ``model`` is an lm-eval model name or an ``lm_eval.api.model.LM`` instance."""
     from lm_eval import simple_evaluate
@@ -91,7 +91,7 @@ def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] 
         batch_size=batch_size, device=device or (default_device() if model == "hf" else None),
         apply_chat_template=apply_chat_template, log_samples=log_samples, task_manager=tm,
         evaluation_tracker=tracker, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
-        fewshot_random_seed=seed, metadata=metadata)
+        fewshot_random_seed=seed, metadata=metadata, gen_kwargs=gen_kwargs)
     if results is None:
         raise EcomError("lm-eval returned no results")
     results.setdefault("total_evaluation_time_seconds", str(time.time() - t0))

@@ -62,6 +62,8 @@ def paired_diff(a: Score, b: Score, seed: int = 0) -> tuple[float, float, float,
 def _system_id(results_file: Path, root: Path) -> str:
     rel = results_file.relative_to(root).parent
     parts = rel.parts
+    if len(parts) > 2 and parts[-2] == "eval":  # baselines: OUT/eval/<model>/results_*.json
+        parts = parts[:-2] + parts[-1:]
     # results/<rid...>/<sanitized model>/results_*.json  -> rid
     return "/".join(parts[:-1]) if len(parts) > 1 else str(rel)
 

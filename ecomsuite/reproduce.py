@@ -222,9 +222,7 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
                     argv += ["--train-size", str(size)]
                 if data_dir:
                     argv += ["--data-dir", str(data_dir)]
-                runs.append(Run(rid, "baseline", argv, folder))
-                if b.get("seq2seq"):
-                    add_eval(rid, f"pretrained={folder},backend=seq2seq", [b["task"]], deps=[rid])
+                runs.append(Run(rid, "baseline", argv, folder))  # it scores itself (seq2seq: through lm-eval)
     for a in study.get("api_models") or []:
         api_tasks = [GEN_VARIANT.get(t, t) for t in tasks]
         add_eval(f"api/{a['name']}", a["model_args"], api_tasks, fewshot=a.get("num_fewshot", 0), chat=True,

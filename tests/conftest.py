@@ -107,7 +107,7 @@ def tiny_bert(tmp_path_factory) -> Path:
     wp = BertWordPieceTokenizer(lowercase=True)
     wp.train_from_iterator(_corpus(), vocab_size=800, show_progress=False)
     wp.save_model(str(out))
-    tok = BertTokenizerFast(vocab_file=str(out / "vocab.txt"))
+    tok = BertTokenizerFast(vocab=str(out / "vocab.txt"))  # transformers 5: vocab_file= is ignored
     cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                      intermediate_size=128, max_position_embeddings=512)
     torch.manual_seed(0)
