@@ -20,7 +20,7 @@ def _study(tmp_path, tiny_llama, tiny_bert=None, api_url=None):
         "sft": {"method": "lora", "tasks": ["ecom_esci", "ecom_desc_gen"], "train_sizes": [4], "seeds": [0],
                 "mixed": True, "params": {"max_steps": 2, "batch_size": 2, "lora_r": 4, "max_length": 256},
                 "extra": [{"task": "ecom_esci", "size": 4, "seed": 1}]},
-        "merges": [{"name": "within", "method": "linear",
+        "merges": [{"name": "within", "method": "task_arithmetic",
                     "inputs": [{"task": "ecom_esci", "size": 4, "seed": 0}, {"task": "ecom_esci", "size": 4, "seed": 1}]}],
     }
     if tiny_bert:

@@ -189,6 +189,8 @@ def check(cfg: MergeConfig) -> Plan:
     problems: list[str] = []
     warnings: list[str] = []
 
+    if not cfg.method:
+        raise EcomError(f"--method is missing: choose one of {', '.join(METHODS)} (see ecomsuite merge --help)")
     method = METHODS.get(cfg.method)
     if method is None:
         close = difflib.get_close_matches(str(cfg.method), METHODS, n=1)
@@ -606,7 +608,7 @@ def yaml_scalar(text: str):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if any(a in ("-h", "--help") for a in argv):
+    if not argv or any(a in ("-h", "--help") for a in argv):
         build_parser().print_help()
         return 0
     cfg = config_from_args(argv)
