@@ -45,6 +45,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-log-samples", dest="log_samples", action="store_false",
                    help="do not write per-sample files (the leaderboard's viewer and CIs need them)")
     p.add_argument("--seed", type=int, default=1234, help="few-shot sampling seed")
+    p.add_argument("--gen-kwargs", default=None, help="override generation settings, e.g. max_gen_toks=96")
 
 
 def expand_tasks(patterns: list[str], tm) -> list[str]:
@@ -117,7 +118,7 @@ def run_eval(args) -> int:
     res = evaluate(model=args.model, model_args=args.model_args, tasks=args.tasks, limit=args.limit,
                    num_fewshot=args.num_fewshot, apply_chat_template=args.apply_chat_template,
                    data_dir=args.data_dir, output_path=args.output_path, batch_size=args.batch_size,
-                   device=args.device, log_samples=args.log_samples, seed=args.seed)
+                   device=args.device, log_samples=args.log_samples, seed=args.seed, gen_kwargs=args.gen_kwargs)
     print(results_table(res))
     any_task = next(iter(res["configs"].values()), {})
     meta = any_task.get("metadata", {})

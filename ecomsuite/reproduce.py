@@ -141,6 +141,8 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
     limit = str(ev.get("limit", 0))
     tasks = list(study["tasks"])
     common_eval = ["--limit", limit, "--batch-size", str(ev.get("batch_size", 8))]
+    if ev.get("gen_kwargs"):
+        common_eval += ["--gen-kwargs", str(ev["gen_kwargs"])]
     if data_dir:
         common_eval += ["--data-dir", str(data_dir)]
     launcher = shlex.split(study.get("launcher") or "")
