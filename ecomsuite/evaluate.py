@@ -82,6 +82,11 @@ def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] 
     metadata = {"data_dir": str(Path(data_dir).resolve())} if data_dir else None
     if data_dir and not Path(data_dir).is_dir():
         raise EcomError(f"{data_dir}: data folder not found")
+    device = device or (default_device() if model == "hf" else None)
+    if model == "hf" and device == "cpu" and isinstance(model_args, str) and "dtype=" not in model_args:
+        # checkpoints saved in bf16 (like the converted SmolLM2) load as bf16 with dtype=auto, and bf16
+        # matmuls on most CPUs are several times slower than fp32
+        model_args += ",dtype=float32"
     tm = task_manager(metadata=metadata, include_defaults=include_defaults)
     names = expand_tasks(tasks or DEFAULT_TASKS, tm)
     tracker = EvaluationTracker(output_path=str(output_path)) if output_path else None
@@ -89,7 +94,7 @@ def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] 
     t0 = time.time()
     results = simple_evaluate(
         model=model, model_args=model_args, tasks=names, num_fewshot=num_fewshot, limit=limit,
-        batch_size=batch_size, device=device or (default_device() if model == "hf" else None),
+        batch_size=batch_size, device=device,
         apply_chat_template=apply_chat_template, log_samples=log_samples, task_manager=tm,
         evaluation_tracker=tracker, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
         fewshot_random_seed=seed, metadata=metadata, gen_kwargs=gen_kwargs)
