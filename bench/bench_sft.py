@@ -67,7 +67,6 @@ def main(argv=None) -> int:
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
     from ecomsuite.trainers import sft

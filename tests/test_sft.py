@@ -259,7 +259,7 @@ def test_eval_results_beside_adapter_and_plain_lm_eval_peft(lora_run, tiny_llama
     res = evaluate(model="hf", model_args=f"pretrained={tiny_llama},peft={lora_run}", tasks=["ecom_esci"],
                    limit=2, output_path=tmp_path, batch_size=2, device="cpu")
     assert res["n-samples"]["ecom_esci"]["effective"] == 2
-    assert res["config"]["model_args"].endswith(f"peft={lora_run}")
+    assert f"peft={lora_run}" in str(res["config"]["model_args"])
 
 
 def _train_rows(tok, n=4):

@@ -752,6 +752,7 @@ def run(cfg: Config, argv: list[str] | None = None, callbacks=()) -> Path:
                 seed=cfg.seed, chat_template=cfg.chat_template,
                 command=lineage.command_line(["ecomsuite", "sft", *argv]) if argv is not None else lineage.command_line())
     kind = "model" if cfg.method == "full" else "adapter"
+    prev_lin = (lineage.read(out) or {}) if plan == "resume" else {}
     if state.is_main_process:
         if plan == "fresh" and out.exists():
             _clear(out)
@@ -810,6 +811,9 @@ def run(cfg: Config, argv: list[str] | None = None, callbacks=()) -> Path:
     hyper["learning_rate"] = cfg.lr
     hyper["world_size"] = state.num_processes
     hyper["effective_batch_size"] = cfg.batch_size * cfg.grad_accum * state.num_processes
+    done_here = st.global_step - step0
+    if done_here == 0 and prev_lin.get("tokens_per_s"):  # resumed after training had finished: keep its figures
+        train_s, tokens_here = prev_lin.get("train_time_s") or train_s, (prev_lin.get("train_time_s") or 0) * prev_lin["tokens_per_s"]
     fields = {**base, "base_model_hash": lineage.model_hash(model_path),
               "data_source": info["data_source"], "data_fingerprint": info["data_fingerprint"],
               "train_docs": info["sizes"], "train_tokens": stats["tokens"], "train_stats": stats,
