@@ -11,26 +11,11 @@ from pathlib import Path
 import pytest
 
 
-def _leaderboard(sub: str):
-    """ecomsuite.leaderboard.<sub>, installed or (before `pip install -e .`) from the source tree."""
-    try:
-        return importlib.import_module(f"ecomsuite.leaderboard.{sub}")
-    except ImportError:
-        pass
-    root = Path(__file__).resolve().parents[1] / "leaderboard"
-    if "ecomsuite.leaderboard" not in sys.modules or not hasattr(sys.modules["ecomsuite.leaderboard"], "__path__"):
-        spec = importlib.util.spec_from_file_location(
-            "ecomsuite.leaderboard", root / "__init__.py", submodule_search_locations=[str(root)]
-        )
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["ecomsuite.leaderboard"] = mod
-        spec.loader.exec_module(mod)
-    return importlib.import_module(f"ecomsuite.leaderboard.{sub}")
 
 
-collect = _leaderboard("collect")
-systems = _leaderboard("systems")
-synthetic = _leaderboard("synthetic")
+collect = importlib.import_module("ecomsuite.leaderboard.collect")
+systems = importlib.import_module("ecomsuite.leaderboard.systems")
+synthetic = importlib.import_module("ecomsuite.leaderboard.synthetic")
 
 
 def minimal_results(**over) -> dict:

@@ -16,21 +16,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _leaderboard(sub: str):
-    """ecomsuite.leaderboard.<sub>, installed or (before `pip install -e .`) from the source tree."""
-    try:
-        return importlib.import_module(f"ecomsuite.leaderboard.{sub}")
-    except ImportError:
-        pass
-    root = Path(__file__).resolve().parents[1] / "leaderboard"
-    if "ecomsuite.leaderboard" not in sys.modules or not hasattr(sys.modules["ecomsuite.leaderboard"], "__path__"):
-        spec = importlib.util.spec_from_file_location(
-            "ecomsuite.leaderboard", root / "__init__.py", submodule_search_locations=[str(root)]
-        )
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["ecomsuite.leaderboard"] = mod
-        spec.loader.exec_module(mod)
-    return importlib.import_module(f"ecomsuite.leaderboard.{sub}")
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +29,8 @@ def real_runs(tmp_path_factory, tiny_llama) -> Path:
 
 
 def test_site_from_real_lm_eval_files(real_runs, tmp_path):
-    build = _leaderboard("build")
-    stats = _leaderboard("stats")
+    build = importlib.import_module("ecomsuite.leaderboard.build")
+    stats = importlib.import_module("ecomsuite.leaderboard.stats")
     stats.set_aggregate()  # the real ecomsuite.metrics.aggregate
     site = tmp_path / "site"
     summary = build.build_site(build.BuildOptions(results=[str(real_runs)], out=str(site), include_limited=True,
@@ -73,10 +58,10 @@ def test_site_from_real_lm_eval_files(real_runs, tmp_path):
 
 
 def test_corpus_metric_bootstrap_uses_real_aggregate(real_runs):
-    collect = _leaderboard("collect")
-    systems = _leaderboard("systems")
-    samples = _leaderboard("samples")
-    stats = _leaderboard("stats")
+    collect = importlib.import_module("ecomsuite.leaderboard.collect")
+    systems = importlib.import_module("ecomsuite.leaderboard.systems")
+    samples = importlib.import_module("ecomsuite.leaderboard.samples")
+    stats = importlib.import_module("ecomsuite.leaderboard.stats")
     stats.set_aggregate()
     coll = collect.collect([real_runs])
     asm = systems.assemble(coll.runs)

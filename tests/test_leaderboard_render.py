@@ -16,32 +16,17 @@ from pathlib import Path
 import pytest
 
 
-def _leaderboard(sub: str):
-    """ecomsuite.leaderboard.<sub>, installed or (before `pip install -e .`) from the source tree."""
-    try:
-        return importlib.import_module(f"ecomsuite.leaderboard.{sub}")
-    except ImportError:
-        pass
-    root = Path(__file__).resolve().parents[1] / "leaderboard"
-    if "ecomsuite.leaderboard" not in sys.modules or not hasattr(sys.modules["ecomsuite.leaderboard"], "__path__"):
-        spec = importlib.util.spec_from_file_location(
-            "ecomsuite.leaderboard", root / "__init__.py", submodule_search_locations=[str(root)]
-        )
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["ecomsuite.leaderboard"] = mod
-        spec.loader.exec_module(mod)
-    return importlib.import_module(f"ecomsuite.leaderboard.{sub}")
 
 
-build = _leaderboard("build")
-collect = _leaderboard("collect")
-context = _leaderboard("context")
-render = _leaderboard("render")
-safejson = _leaderboard("safejson")
-samples = _leaderboard("samples")
-stats = _leaderboard("stats")
-synthetic = _leaderboard("synthetic")
-systems = _leaderboard("systems")
+build = importlib.import_module("ecomsuite.leaderboard.build")
+collect = importlib.import_module("ecomsuite.leaderboard.collect")
+context = importlib.import_module("ecomsuite.leaderboard.context")
+render = importlib.import_module("ecomsuite.leaderboard.render")
+safejson = importlib.import_module("ecomsuite.leaderboard.safejson")
+samples = importlib.import_module("ecomsuite.leaderboard.samples")
+stats = importlib.import_module("ecomsuite.leaderboard.stats")
+synthetic = importlib.import_module("ecomsuite.leaderboard.synthetic")
+systems = importlib.import_module("ecomsuite.leaderboard.systems")
 
 PAYLOAD_MARKERS = ["<script>window.__pwned", "<img src=x onerror", "<svg onload", "</script><script>"]
 

@@ -24,27 +24,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _leaderboard(sub: str):
-    """ecomsuite.leaderboard.<sub>, installed or (before `pip install -e .`) from the source tree."""
-    try:
-        return importlib.import_module(f"ecomsuite.leaderboard.{sub}")
-    except ImportError:
-        pass
-    root = Path(__file__).resolve().parents[2] / "leaderboard"
-    if "ecomsuite.leaderboard" not in sys.modules or not hasattr(sys.modules["ecomsuite.leaderboard"], "__path__"):
-        spec = importlib.util.spec_from_file_location(
-            "ecomsuite.leaderboard", root / "__init__.py", submodule_search_locations=[str(root)]
-        )
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["ecomsuite.leaderboard"] = mod
-        spec.loader.exec_module(mod)
-    return importlib.import_module(f"ecomsuite.leaderboard.{sub}")
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    build = _leaderboard("build")
-    synthetic = _leaderboard("synthetic")
+    build = importlib.import_module("ecomsuite.leaderboard.build")
+    synthetic = importlib.import_module("ecomsuite.leaderboard.synthetic")
     runs = tmp_path_factory.mktemp("runs")
     synthetic.demo(runs, n_docs=30, xss=True, bad_files=True)
     out = tmp_path_factory.mktemp("site") / "site"
