@@ -79,7 +79,9 @@ def load_scores(out: Path) -> dict[tuple[str, str], Score]:
                 res = json.loads(f.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 continue
-            system = _system_id(f, root) if root.name == "results" else "baseline/" + _system_id(f, root)
+            system = _system_id(f, root)
+            if root.name != "results" and not system.startswith("baseline/"):
+                system = "baseline/" + system
             date = f.stem[len("results_"):]
             for task, cfg in (res.get("configs") or {}).items():
                 metric = (cfg.get("metadata") or {}).get("headline")
@@ -182,6 +184,14 @@ def report(out: Path, study: dict | None = None) -> str:
             if best_in:
                 lines.append(f"- {t} [{kind}]: {k} {m.fmt()} vs best single adapter {best_in.system} {best_in.fmt()}"
                              f" -> {_verdict(paired_diff(m, best_in))}")
+
+    lines.append("\n## Scores by system (headline metric per task; - = not evaluated)")
+    systems = sorted({s for s, _ in scores})
+    lines.append("| system | " + " | ".join(f"{t} ({next(iter(by_task[t].values())).metric})" for t in tasks) + " |")
+    lines.append("|---|" + "---|" * len(tasks))
+    for sysname in systems:
+        cells = [f"{by_task[t][sysname].value:.3f}" if sysname in by_task[t] else "-" for t in tasks]
+        lines.append(f"| {sysname} | " + " | ".join(cells) + " |")
 
     lines.append("\n## All scores")
     for t in tasks:

@@ -19,9 +19,11 @@ the exported job list (see docs/reproduce.md for Slurm and ``accelerate launch``
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +47,7 @@ class Run:
     out: Path
     deps: list[str] = field(default_factory=list)
     launcher: list[str] = field(default_factory=list)   # e.g. ["accelerate", "launch", "--num_processes", "4"]
+    tasks: list[str] = field(default_factory=list)      # eval runs: the tasks its results must hold
 
     def command(self) -> list[str]:
         if self.launcher:
@@ -54,9 +57,19 @@ class Run:
     def shell(self) -> str:
         return shlex.join(["ecomsuite", *self.argv] if not self.launcher else self.command())
 
+    def _has_tasks(self, f: Path) -> bool:
+        """An lm-eval results file that scored every task of this run (several runs may share a folder)."""
+        if not self.tasks:
+            return True
+        try:
+            got = json.loads(f.read_text(encoding="utf-8")).get("results") or {}
+        except (OSError, json.JSONDecodeError):
+            return False
+        return all(t in got for t in self.tasks)
+
     def done(self) -> bool:
         if self.kind == "eval":
-            return any(self.out.rglob("results_*.json"))
+            return any(self._has_tasks(f) for f in self.out.rglob("results_*.json"))
         lin = self.out / "lineage.json"
         if not lin.is_file():
             return False
@@ -128,6 +141,35 @@ def _model_path(spec: str) -> str:
     return spec
 
 
+def _limits(spec, tasks: list[str]) -> dict:
+    """eval.limit: documents per task (0 = all), one number or a mapping task -> number (+ `default`)."""
+    if isinstance(spec, dict):
+        bad = [k for k in spec if k != "default" and k not in tasks]
+        vals = [v for v in spec.values() if not isinstance(v, int) or isinstance(v, bool) or v < 0]
+        if bad or vals:
+            raise EcomError("eval.limit: " + "; ".join(
+                [f"{k!r} is not one of the study's tasks ({', '.join(tasks)})" for k in bad] +
+                [f"{v!r} is not a document count (an integer >= 0)" for v in vals]))
+        return {"default": spec.get("default", 0), **{k: v for k, v in spec.items() if k != "default"}}
+    if not isinstance(spec, int) or isinstance(spec, bool) or spec < 0:
+        raise EcomError(f"eval.limit: {spec!r} is not a document count (an integer >= 0, or a mapping task -> count)")
+    return {"default": spec}
+
+
+def _also_eval(spec, tasks: list[str], where: str) -> list[str]:
+    """``also_eval``: tasks an adapter is scored on besides its own (cross-task effects); `all` = every task."""
+    if spec in (None, [], ""):
+        return []
+    if spec == "all":
+        return list(tasks)
+    spec = [spec] if isinstance(spec, str) else spec
+    bad = [t for t in spec if t not in tasks]
+    if not isinstance(spec, list) or bad:
+        raise EcomError(f"{where}: {bad or spec!r} not among the study's tasks ({', '.join(tasks)}); "
+                        "give a list of them or `all`")
+    return list(spec)
+
+
 def _kv(d: dict | None) -> list[str]:
     return [f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in (d or {}).items()]
 
@@ -138,9 +180,9 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
     out = Path(study.get("output_dir") or f"runs/{study.get('name', 'study')}")
     data_dir = data_dir or study.get("data_dir")
     ev = study.get("eval") or {}
-    limit = str(ev.get("limit", 0))
     tasks = list(study["tasks"])
-    common_eval = ["--limit", limit, "--batch-size", str(ev.get("batch_size", 8))]
+    limits = _limits(ev.get("limit", 0), tasks)
+    common_eval = ["--batch-size", str(ev.get("batch_size", 8))]
     if ev.get("gen_kwargs"):
         common_eval += ["--gen-kwargs", str(ev["gen_kwargs"])]
     if data_dir:
@@ -149,13 +191,21 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
     runs: list[Run] = []
 
     def add_eval(rid, model_args, eval_tasks, deps=(), fewshot=0, chat=False, model="hf"):
-        argv = ["eval", "--model", model, "--model-args", model_args, "--tasks", *eval_tasks,
-                "--output-path", str(out / "results" / rid), *common_eval]
-        if fewshot:
-            argv += ["--num-fewshot", str(fewshot)]
-        if chat:
-            argv += ["--apply-chat-template"]
-        runs.append(Run(f"eval/{rid}", "eval", argv, out / "results" / rid, list(deps)))
+        # lm-eval's --limit is one number per call: tasks with different limits become separate runs,
+        # all writing into the same results folder (the leaderboard and the report read it per task)
+        groups: dict[int, list[str]] = {}
+        for t in eval_tasks:
+            base_task = next((k for k, v in GEN_VARIANT.items() if v == t), t)  # API: ecom_esci_gen ~ ecom_esci
+            groups.setdefault(limits.get(t, limits.get(base_task, limits["default"])), []).append(t)
+        for lim, group in groups.items():
+            argv = ["eval", "--model", model, "--model-args", model_args, "--tasks", *group,
+                    "--output-path", str(out / "results" / rid), "--limit", str(lim), *common_eval]
+            if fewshot:
+                argv += ["--num-fewshot", str(fewshot)]
+            if chat:
+                argv += ["--apply-chat-template"]
+            run_id = f"eval/{rid}" if len(groups) == 1 else f"eval/{rid}/{'+'.join(group)}"
+            runs.append(Run(run_id, "eval", argv, out / "results" / rid, list(deps), tasks=list(group)))
 
     adapters: dict[tuple, tuple[str, str]] = {}   # (base, tasks, size, seed) -> (run id, folder)
     for bm in study["base_models"]:
@@ -170,12 +220,14 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
             continue
         params = _kv(sft.get("params"))
         sizes = sft.get("train_sizes") or [None]
-        jobs = [([t], n, seed) for t in sft.get("tasks", []) for n in sizes for seed in sft.get("seeds", [0])]
+        also = _also_eval(sft.get("also_eval"), tasks, "sft.also_eval")
+        jobs = [([t], n, seed, also) for t in sft.get("tasks", []) for n in sizes for seed in sft.get("seeds", [0])]
         if sft.get("mixed") and len(sft.get("tasks", [])) > 1:
-            jobs += [(list(sft["tasks"]), sft.get("mixed_size", sizes[-1]), seed) for seed in sft.get("seeds", [0])]
-        for x in sft.get("extra") or []:   # single extra runs, e.g. a second seed for a within-task merge
-            jobs.append((list(x["tasks"]) if "tasks" in x else [x["task"]], x.get("size"), x.get("seed", 0)))
-        for group, size, seed in jobs:
+            jobs += [(list(sft["tasks"]), sft.get("mixed_size", sizes[-1]), seed, also) for seed in sft.get("seeds", [0])]
+        for i, x in enumerate(sft.get("extra") or []):  # single extra runs, e.g. a second seed for a within-task merge
+            jobs.append((list(x["tasks"]) if "tasks" in x else [x["task"]], x.get("size"), x.get("seed", 0),
+                         also + _also_eval(x.get("also_eval"), tasks, f"sft.extra[{i}].also_eval")))
+        for group, size, seed, also_tasks in jobs:
             tag = "mixed" if len(group) > 1 else group[0]
             rid = f"{bname}/sft/{tag}/n{size}/s{seed}"
             folder = out / "adapters" / rid
@@ -187,7 +239,8 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
                 argv.append(f"data_dir={data_dir}")
             runs.append(Run(f"sft/{rid}", "sft", argv, folder, launcher=launcher))
             adapters[(bname, tuple(group), size, seed)] = (f"sft/{rid}", str(folder))
-            eval_tasks = [t for t in tasks if t in group] or group
+            # its own tasks, then any cross-task checks the study asks for (also_eval), in the study's order
+            eval_tasks = [t for t in tasks if t in group or t in also_tasks] or group
             add_eval(rid, f"pretrained={base},peft={folder}", eval_tasks, deps=[f"sft/{rid}"])
         for mg in study.get("merges") or []:
             ins = []
@@ -211,6 +264,9 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
                 for t in (spec.get("tasks") or [spec["task"]]):
                     if t not in merged_tasks:
                         merged_tasks.append(t)
+            extra_tasks = _also_eval(mg.get("also_eval"), tasks, f"merges {mg.get('name')}: also_eval")
+            merged_tasks = [t for t in tasks if t in merged_tasks or t in extra_tasks] + \
+                [t for t in merged_tasks if t not in tasks]
             add_eval(rid, f"pretrained={base},peft={folder}", merged_tasks, deps=[f"merge/{rid}"])
     for b in study.get("baselines") or []:
         model = _model_path(b["model"]) if resolve_models else b["model"]
@@ -219,7 +275,7 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
                 rid = f"baseline/{b.get('name', Path(str(b['model'])).name)}/{b['task']}/n{size}/s{seed}"
                 folder = out / "baselines" / rid
                 argv = ["baseline", b["task"], "--model", model, "--out", str(folder), "--seed", str(seed),
-                        "--limit", limit, *[f"--{k.replace('_', '-')}={v}" for k, v in (b.get("params") or {}).items()]]
+                        "--limit", str(limits.get(b["task"], limits["default"])), *[f"--{k.replace('_', '-')}={v}" for k, v in (b.get("params") or {}).items()]]
                 if size is not None:
                     argv += ["--train-size", str(size)]
                 if data_dir:
@@ -237,7 +293,67 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
 
 
 # ----------------------------------------------------------------------------------- running
-def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going: bool = False) -> int:
+def _preload() -> None:
+    """Import the heavy libraries once in the parent; forked runs then start in a fraction of a second
+    (a fresh process spends ~10 s importing torch, transformers, lm-eval and TRL; the smoke study has ~20 runs).
+    Nothing here touches torch's thread pools or tokenizers, so forking afterwards is safe."""
+    import lm_eval.evaluator  # noqa: F401
+    import lm_eval.models.huggingface  # noqa: F401
+    import peft  # noqa: F401
+    import transformers  # noqa: F401
+    import trl  # noqa: F401
+
+    import ecomsuite.cli  # noqa: F401
+    import ecomsuite.evaluate  # noqa: F401
+
+
+def _run_forked(r: Run, log: Path) -> int:
+    """Run one job in a forked child (same command line as the subprocess way, same log)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # child: never returns
+        rc = 1
+        try:
+            fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+            # fresh streams on the redirected descriptors (the parent's may be wrapped, e.g. under pytest)
+            sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                          errors="replace", line_buffering=True)
+            sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                          errors="replace", line_buffering=True)
+            from ecomsuite.cli import main as cli_main
+
+            sys.argv = ["ecomsuite", *r.argv]
+            rc = int(cli_main(list(r.argv)) or 0)
+        except SystemExit as e:
+            rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:  # noqa: BLE001 - report everything, the parent decides
+            import traceback
+
+            traceback.print_exc()
+            rc = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(rc)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except BaseException:  # Ctrl-C / SIGTERM of the study: stop the run too, never leave it orphaned
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        raise
+    return os.waitstatus_to_exitcode(status)
+
+
+def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going: bool = False,
+            isolate: bool = False) -> int:
+    """Run what is not done, in order. Runs without a launcher are forked from this process after the
+    heavy imports (fast start); ``isolate`` (or a launcher, or no ``os.fork``) runs each as a fresh process."""
     log_dir.mkdir(parents=True, exist_ok=True)
     by_id = {r.id: r for r in runs}
     todo = [by_id[only]] if only else runs
@@ -245,6 +361,8 @@ def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going:
         raise EcomError(f"--only {only}: no such run (see --dry-run)")
     failed: set[str] = set()
     t_study = time.time()
+    fork = not isolate and hasattr(os, "fork") and os.environ.get("ECOMSUITE_ISOLATE", "") in ("", "0")
+    preloaded = False
     for i, r in enumerate(todo, 1):
         if r.done():
             print(f"[{i}/{len(todo)}] done already  {r.id}")
@@ -260,8 +378,21 @@ def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going:
         with open(log, "a", encoding="utf-8") as fh:
             fh.write(f"\n$ {r.shell()}\n")
             fh.flush()
-            env = dict(os.environ, PYTHONUNBUFFERED="1")
-            rc = subprocess.call(r.command(), stdout=fh, stderr=subprocess.STDOUT, env=env)
+            if fork and not r.launcher:
+                if not preloaded:
+                    _preload()
+                    preloaded = True
+            else:
+                env = dict(os.environ, PYTHONUNBUFFERED="1")
+                proc = subprocess.Popen(r.command(), stdout=fh, stderr=subprocess.STDOUT, env=env)
+                try:
+                    rc = proc.wait()
+                except BaseException:  # Ctrl-C / SIGTERM of the study: stop the run too
+                    proc.terminate()
+                    proc.wait()
+                    raise
+        if fork and not r.launcher:
+            rc = _run_forked(r, log)
         if rc != 0 or not r.done():
             tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
             print(f"           FAILED ({rc}) after {time.time() - t0:.0f}s: " + " | ".join(tail), flush=True)
@@ -305,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export-jobs", metavar="FILE", help="write the plan as JSON lines (id, deps, command) and exit")
     p.add_argument("--only", metavar="RUN_ID", help="run this one job (for schedulers)")
     p.add_argument("--keep-going", action="store_true", help="run what can run after a failure")
+    p.add_argument("--isolate", action="store_true",
+                   help="start every run as a fresh process (default: fork from one process that imported "
+                        "torch/lm-eval/TRL once, ~10 s faster per run; also ECOMSUITE_ISOLATE=1)")
     p.add_argument("--no-site", action="store_true", help="do not build the leaderboard at the end")
     p.add_argument("--report", action="store_true", help="print the findings report from the finished runs")
     args = p.parse_args(argv)
@@ -333,7 +467,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(runs)} runs, {n_done} done, {len(runs) - n_done} to do; output {out}")
         return 0
     print(f"study {study.get('name', path.stem)} ({path}): {len(runs)} runs -> {out}")
-    rc = execute(runs, out / "logs", only=args.only, keep_going=args.keep_going)
+    def _term(signum, frame):  # `kill` of the study stops the running job as well (see _run_forked)
+        raise SystemExit(128 + signum)
+
+    prev = signal.signal(signal.SIGTERM, _term)
+    try:
+        rc = execute(runs, out / "logs", only=args.only, keep_going=args.keep_going, isolate=args.isolate)
+    finally:
+        signal.signal(signal.SIGTERM, prev)
     if args.only or args.no_site:
         return rc
     site_rc = build_site(study, out)

@@ -91,3 +91,55 @@ def test_tiny_study_end_to_end_resumes_and_reports(tmp_path, tiny_llama, tiny_be
     assert main([str(f), "--report"]) == 0
     rep = capsys.readouterr().out
     assert "ecom_esci" in rep and "api/fake-giant" in rep
+    assert "| system |" in rep and "| tiny/merge/within |" in rep
+
+
+def test_per_task_limits_split_eval_runs(tmp_path, tiny_llama):
+    f, s = _study(tmp_path, tiny_llama)
+    s["eval"]["limit"] = {"ecom_esci": 40, "default": 3}
+    runs = plan(s, resolve_models=False)
+    base = [r for r in runs if r.id.startswith("eval/tiny/base/k0")]
+    assert sorted(r.id for r in base) == ["eval/tiny/base/k0/ecom_esci", "eval/tiny/base/k0/ecom_queryner+ecom_desc_gen"]
+    by_id = {r.id: r for r in base}
+    a = by_id["eval/tiny/base/k0/ecom_esci"].argv
+    assert a[a.index("--limit") + 1] == "40" and "ecom_queryner" not in a
+    b = by_id["eval/tiny/base/k0/ecom_queryner+ecom_desc_gen"].argv
+    assert b[b.index("--limit") + 1] == "3"
+    assert len({str(r.out) for r in base}) == 1          # one results folder per system
+    # an sft adapter evaluated on one task only keeps the plain id
+    assert "eval/tiny/sft/ecom_esci/n4/s0" in [r.id for r in runs]
+    # done() is per task: a results file holding only esci completes the esci run only
+    out = by_id["eval/tiny/base/k0/ecom_esci"].out / "m"
+    out.mkdir(parents=True)
+    (out / "results_2026.json").write_text(json.dumps({"results": {"ecom_esci": {"acc,none": 0.5}}}))
+    assert by_id["eval/tiny/base/k0/ecom_esci"].done()
+    assert not by_id["eval/tiny/base/k0/ecom_queryner+ecom_desc_gen"].done()
+    for bad in ({"ecom_nope": 3}, {"ecom_esci": -1}, "ten", True):
+        s["eval"]["limit"] = bad
+        with pytest.raises(EcomError, match="eval.limit"):
+            plan(s, resolve_models=False)
+
+
+def test_forked_run_writes_its_log_and_exit_code(tmp_path):
+    from ecomsuite.reproduce import Run, _run_forked
+
+    log = tmp_path / "ok.log"
+    assert _run_forked(Run("x", "eval", ["data", "info"], tmp_path), log) == 0
+    assert "embedded sample" in log.read_text()      # the child's stdout went to the log
+    bad = tmp_path / "bad.log"
+    assert _run_forked(Run("y", "eval", ["data", "info", "--data-dir", str(tmp_path / "none")], tmp_path), bad) == 2
+    assert "ecomsuite: error:" in bad.read_text() and str(tmp_path / "none") in bad.read_text()
+
+
+def test_also_eval_adds_cross_task_evaluations(tmp_path, tiny_llama):
+    f, s = _study(tmp_path, tiny_llama)
+    s["sft"]["extra"][0]["also_eval"] = ["ecom_desc_gen"]
+    s["merges"][0]["also_eval"] = "all"
+    runs = {r.id: r for r in plan(s, resolve_models=False)}
+    tasks_of = lambda rid: [t for t in s["tasks"] if t in runs[rid].argv]  # noqa: E731
+    assert tasks_of("eval/tiny/sft/ecom_esci/n4/s1") == ["ecom_esci", "ecom_desc_gen"]
+    assert tasks_of("eval/tiny/sft/ecom_esci/n4/s0") == ["ecom_esci"]            # not asked: own task only
+    assert tasks_of("eval/tiny/merge/within") == s["tasks"]
+    s["merges"][0]["also_eval"] = ["ecom_nope"]
+    with pytest.raises(EcomError, match="also_eval.*ecom_nope"):
+        plan(s, resolve_models=False)
