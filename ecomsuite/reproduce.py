@@ -232,7 +232,8 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
             rid = f"{bname}/sft/{tag}/n{size}/s{seed}"
             folder = out / "adapters" / rid
             argv = ["sft", "--tasks", *group, f"model={base}", f"out={folder}",
-                    f"method={sft.get('method', 'lora')}", f"seed={seed}", "resume=true", *params]
+                    f"method={sft.get('method', 'lora')}", f"seed={seed}", "resume=true",
+                    f"name={bname} {sft.get('method', 'lora')} {tag} n{size} s{seed}", *params]
             if size is not None:
                 argv.append(f"train_size={size}")
             if data_dir:
@@ -275,6 +276,7 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
                 rid = f"baseline/{b.get('name', Path(str(b['model'])).name)}/{b['task']}/n{size}/s{seed}"
                 folder = out / "baselines" / rid
                 argv = ["baseline", b["task"], "--model", model, "--out", str(folder), "--seed", str(seed),
+                        "--name", f"{b.get('name', Path(str(b['model'])).name)} {b['task']} n{size} s{seed}",
                         "--limit", str(limits.get(b["task"], limits["default"])), *[f"--{k.replace('_', '-')}={v}" for k, v in (b.get("params") or {}).items()]]
                 if size is not None:
                     argv += ["--train-size", str(size)]

@@ -163,7 +163,9 @@ class Run:
             self.system_instruction,
             self.fewshot_as_multiturn if self.chat_template else None,
             json.dumps(self.gen_kwargs, sort_keys=True, default=str) if self.gen_kwargs else None,
-            self.limit if self.limited else None,
+            # a --limit run never merges with a full one; runs with different limits (a study's per-task
+            # limits) are the same system, each cell shows its own limit
+            "limited" if self.limited else None,
         )
 
 

@@ -475,8 +475,8 @@ def build_context(
             parts.append("CI: ±1.96·stderr")
         else:
             parts.append("no CI (no samples, no stderr)")
-        if s.limited:
-            parts.append(f"run with --limit {s.limit:g}")
+        if c.run_limit is not None:
+            parts.append(f"run with --limit {c.run_limit:g}")
         return "; ".join(parts)
 
     def index_row(s: System) -> IndexRow:
@@ -719,7 +719,7 @@ def build_context(
             ("model_args", s.model_args_raw or "—"),
         ]
         if s.limited:
-            summary.append(("--limit", f"{s.limit:g} (not ranked unless --include-limited)"))
+            summary.append(("--limit", f"{s.limit_label or format(s.limit, 'g')} (not ranked unless --include-limited)"))
         runs = []
         for r in s.runs:
             cfg = [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)) for k, v in r.config.items()]

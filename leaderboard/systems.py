@@ -3,7 +3,7 @@
 A *system* is one thing that can be ranked: a base model prompted zero- or few-shot, with or
 without a chat template; an adapter; a merge; a baseline; an API model. Runs are the same system
 when their :meth:`Run.identity` matches (model type, model_args without runtime-only keys, chat
-template, system instruction, generation kwargs, ``--limit``). Runs of the same identity made with
+template, system instruction, generation kwargs, limited or not). Runs of the same identity made with
 different n-shot settings are merged into one row unless they measured the same task at different
 n-shot values — then each n-shot setting is its own row (zero-shot vs. five-shot).
 
@@ -51,6 +51,7 @@ class Cell:
     data_source: str | None
     n_docs_meta: int | None
     samples_path: str | None
+    run_limit: float | None = None   # --limit of the run this cell comes from (None: not limited)
 
 
 @dataclass
@@ -73,6 +74,7 @@ class System:
     model_type: str = ""
     model_args_raw: str = ""
     system_instruction: str | None = None
+    limit_label: str = ""              # every --limit among its runs, e.g. "8/24" (per-task limits)
     display_name: str = ""
 
 
@@ -226,6 +228,7 @@ def assemble(runs: list[Run], suite_group: str = "ecom", task_patterns: list[str
                     )
                 chosen[t] = r
                 cells[t] = _cell(t, tr, headlines[t])
+                cells[t].run_limit = r.limit if r.limited else None
         used_ids = {id(r) for r in chosen.values()}
         used = [r for r in rs if id(r) in used_ids]
         shots = sorted({c.result.n_shot for c in cells.values() if c.result.n_shot is not None})
@@ -242,6 +245,7 @@ def assemble(runs: list[Run], suite_group: str = "ecom", task_patterns: list[str
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     params = int(v)
                     break
+        lims = sorted({r.limit for r in used if r.limited and r.limit is not None})
         name = _system_name(newest, lineage)
         sid = slug(name, repr(key))
         systems.append(
@@ -255,8 +259,9 @@ def assemble(runs: list[Run], suite_group: str = "ecom", task_patterns: list[str
                 train_size=lineage.train_size if lineage else None,
                 n_shot=n_shot,
                 chat_template=newest.chat_template,
-                limited=newest.limited,
-                limit=newest.limit,
+                limited=any(r.limited for r in used),
+                limit=lims[-1] if lims else None,
+                limit_label="/".join(_fmt_limit(v) for v in lims),
                 parameters=params,
                 lineage=lineage,
                 runs=used,
@@ -306,7 +311,7 @@ def _display_names(systems: list[System]) -> None:
         if s.system_instruction:
             tags.append("system prompt")
         if s.limited:
-            tags.append(f"limit={_fmt_limit(s.limit)}")
+            tags.append(f"limit={s.limit_label or _fmt_limit(s.limit)}")
         s.display_name = s.name + (f" ({', '.join(tags)})" if tags else "")
     seen = Counter(s.display_name for s in systems)
     for s in systems:

@@ -383,3 +383,22 @@ def test_data_is_sample_flag_is_shown(tmp_path):
     write(tmp_path / "results_a.json", d)
     cell = systems.assemble(collect.collect([tmp_path]).runs).systems[0].cells["ecom_esci"]
     assert cell.data_source == "/data/esci (sample)"
+
+
+def test_per_task_limits_make_one_system_with_each_cells_limit(tmp_path):
+    # a study's per-task limits: ESCI scored on 24 docs, QueryNER on 8, as two lm-eval calls
+    from datetime import datetime
+
+    runs = _runs(tmp_path,
+                 synthetic.RunSpec(name="org/m", skill=0.5, tasks=["ecom_esci"], n_docs=50, limit=24, folder="a"),
+                 synthetic.RunSpec(name="org/m", skill=0.5, tasks=["ecom_queryner"], n_docs=50, limit=8, folder="b",
+                                   date=datetime(2025, 1, 2)),
+                 synthetic.RunSpec(name="org/m", skill=0.5, tasks=["ecom_esci"], n_docs=50, folder="full"))
+    asm = systems.assemble(runs)
+    limited = [s for s in asm.systems if s.limited]
+    full = [s for s in asm.systems if not s.limited]
+    assert len(limited) == 1 and len(full) == 1          # a limited run never merges with a full one
+    s = limited[0]
+    assert set(s.cells) == {"ecom_esci", "ecom_queryner"} and "limit=8/24" in s.display_name
+    assert (s.cells["ecom_esci"].run_limit, s.cells["ecom_queryner"].run_limit) == (24, 8)
+    assert full[0].cells["ecom_esci"].run_limit is None
