@@ -39,9 +39,18 @@ class Score:
         vals = sorted(aggregate(self.metric, [self.items[rnd.choice(ids)] for _ in ids]) for _ in range(N_BOOT))
         return vals[int(0.025 * N_BOOT)], vals[int(0.975 * N_BOOT) - 1]
 
+    def constant_answer(self) -> str | None:
+        """The one label a classifier gave for every document (a majority-class collapse), else None."""
+        if self.metric != "macro_f1" or len(self.items) < 2:
+            return None
+        preds = {str(it[1]) for it in self.items.values() if isinstance(it, (list, tuple)) and len(it) == 2}
+        return preds.pop() if len(preds) == 1 else None
+
     def fmt(self) -> str:
         ci = self.ci()
-        return f"{self.value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "") + f" (n={self.n})"
+        const = self.constant_answer()
+        return (f"{self.value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "") + f" (n={self.n})"
+                + (f" [answers {const!r} for every document]" if const else ""))
 
 
 def paired_diff(a: Score, b: Score, seed: int = 0) -> tuple[float, float, float, int] | None:
@@ -190,8 +199,11 @@ def report(out: Path, study: dict | None = None) -> str:
     lines.append("| system | " + " | ".join(f"{t} ({next(iter(by_task[t].values())).metric})" for t in tasks) + " |")
     lines.append("|---|" + "---|" * len(tasks))
     for sysname in systems:
-        cells = [f"{by_task[t][sysname].value:.3f}" if sysname in by_task[t] else "-" for t in tasks]
+        cells = [(f"{by_task[t][sysname].value:.3f}" + ("*" if by_task[t][sysname].constant_answer() else ""))
+                 if sysname in by_task[t] else "-" for t in tasks]
         lines.append(f"| {sysname} | " + " | ".join(cells) + " |")
+    if any(sc.constant_answer() for sc in scores.values()):
+        lines.append("\n`*` = the same label for every document (majority-class collapse)")
 
     lines.append("\n## All scores")
     for t in tasks:

@@ -143,3 +143,13 @@ def test_also_eval_adds_cross_task_evaluations(tmp_path, tiny_llama):
     s["merges"][0]["also_eval"] = ["ecom_nope"]
     with pytest.raises(EcomError, match="also_eval.*ecom_nope"):
         plan(s, resolve_models=False)
+
+
+def test_report_flags_a_classifier_that_gives_one_answer():
+    from ecomsuite.report import Score
+
+    const = Score("a", "ecom_esci", "macro_f1", 0.2, {i: ["exact" if i else "irrelevant", "exact"] for i in range(5)}, 5)
+    mixed = Score("b", "ecom_esci", "macro_f1", 0.4, {0: ["exact", "exact"], 1: ["substitute", "irrelevant"]}, 2)
+    assert const.constant_answer() == "exact" and "answers 'exact' for every document" in const.fmt()
+    assert mixed.constant_answer() is None and "every document" not in mixed.fmt()
+    assert Score("c", "ecom_queryner", "span_f1", 0.0, {0: 1, 1: 1}, 2).constant_answer() is None
