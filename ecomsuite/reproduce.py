@@ -141,19 +141,25 @@ def _model_path(spec: str) -> str:
     return spec
 
 
-def _limits(spec, tasks: list[str]) -> dict:
-    """eval.limit: documents per task (0 = all), one number or a mapping task -> number (+ `default`)."""
+def _per_task(spec, tasks: list[str], where: str, ok, what: str, default=None) -> dict:
+    """A study setting given once or per task: a value, or a mapping task -> value (+ `default`)."""
     if isinstance(spec, dict):
         bad = [k for k in spec if k != "default" and k not in tasks]
-        vals = [v for v in spec.values() if not isinstance(v, int) or isinstance(v, bool) or v < 0]
+        vals = [v for v in spec.values() if not ok(v)]
         if bad or vals:
-            raise EcomError("eval.limit: " + "; ".join(
+            raise EcomError(f"{where}: " + "; ".join(
                 [f"{k!r} is not one of the study's tasks ({', '.join(tasks)})" for k in bad] +
-                [f"{v!r} is not a document count (an integer >= 0)" for v in vals]))
-        return {"default": spec.get("default", 0), **{k: v for k, v in spec.items() if k != "default"}}
-    if not isinstance(spec, int) or isinstance(spec, bool) or spec < 0:
-        raise EcomError(f"eval.limit: {spec!r} is not a document count (an integer >= 0, or a mapping task -> count)")
+                [f"{v!r} is not {what}" for v in vals]))
+        return {"default": spec.get("default", default), **{k: v for k, v in spec.items() if k != "default"}}
+    if not ok(spec):
+        raise EcomError(f"{where}: {spec!r} is not {what} (or a mapping task -> value)")
     return {"default": spec}
+
+
+def _limits(spec, tasks: list[str]) -> dict:
+    """eval.limit: documents per task (0 = all), one number or a mapping task -> number (+ `default`)."""
+    return _per_task(spec, tasks, "eval.limit", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                     "a document count (an integer >= 0)", default=0)
 
 
 def _also_eval(spec, tasks: list[str], where: str) -> list[str]:
@@ -182,9 +188,9 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
     ev = study.get("eval") or {}
     tasks = list(study["tasks"])
     limits = _limits(ev.get("limit", 0), tasks)
+    gen_kwargs = _per_task(ev.get("gen_kwargs") or "", tasks, "eval.gen_kwargs",
+                           lambda v: isinstance(v, str), "a string such as max_gen_toks=64")
     common_eval = ["--batch-size", str(ev.get("batch_size", 8))]
-    if ev.get("gen_kwargs"):
-        common_eval += ["--gen-kwargs", str(ev["gen_kwargs"])]
     if data_dir:
         common_eval += ["--data-dir", str(data_dir)]
     launcher = shlex.split(study.get("launcher") or "")
@@ -193,13 +199,17 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
     def add_eval(rid, model_args, eval_tasks, deps=(), fewshot=0, chat=False, model="hf"):
         # lm-eval's --limit is one number per call: tasks with different limits become separate runs,
         # all writing into the same results folder (the leaderboard and the report read it per task)
-        groups: dict[int, list[str]] = {}
+        # (so are tasks with different gen_kwargs)
+        groups: dict[tuple, list[str]] = {}
         for t in eval_tasks:
             base_task = next((k for k, v in GEN_VARIANT.items() if v == t), t)  # API: ecom_esci_gen ~ ecom_esci
-            groups.setdefault(limits.get(t, limits.get(base_task, limits["default"])), []).append(t)
-        for lim, group in groups.items():
+            key = tuple(m.get(t, m.get(base_task, m["default"])) for m in (limits, gen_kwargs))
+            groups.setdefault(key, []).append(t)
+        for (lim, gk), group in groups.items():
             argv = ["eval", "--model", model, "--model-args", model_args, "--tasks", *group,
                     "--output-path", str(out / "results" / rid), "--limit", str(lim), *common_eval]
+            if gk:
+                argv += ["--gen-kwargs", gk]
             if fewshot:
                 argv += ["--num-fewshot", str(fewshot)]
             if chat:

@@ -153,3 +153,17 @@ def test_report_flags_a_classifier_that_gives_one_answer():
     assert const.constant_answer() == "exact" and "answers 'exact' for every document" in const.fmt()
     assert mixed.constant_answer() is None and "every document" not in mixed.fmt()
     assert Score("c", "ecom_queryner", "span_f1", 0.0, {0: 1, 1: 1}, 2).constant_answer() is None
+
+
+def test_per_task_gen_kwargs(tmp_path, tiny_llama):
+    f, s = _study(tmp_path, tiny_llama)
+    s["eval"]["gen_kwargs"] = {"ecom_desc_gen": "max_gen_toks=128"}
+    base = [r for r in plan(s, resolve_models=False) if r.id.startswith("eval/tiny/base/k0")]
+    by = {tuple(r.tasks): r.argv for r in base}
+    assert set(by) == {("ecom_esci", "ecom_queryner"), ("ecom_desc_gen",)}
+    assert "--gen-kwargs" not in by[("ecom_esci", "ecom_queryner")]       # the tasks' own settings
+    a = by[("ecom_desc_gen",)]
+    assert a[a.index("--gen-kwargs") + 1] == "max_gen_toks=128"
+    s["eval"]["gen_kwargs"] = {"ecom_desc_gen": 128}
+    with pytest.raises(EcomError, match="eval.gen_kwargs: 128 is not a string"):
+        plan(s, resolve_models=False)
