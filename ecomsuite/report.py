@@ -110,6 +110,11 @@ def load_scores(out: Path) -> dict[tuple[str, str], Score]:
     return scores
 
 
+def _trained_on(system: str, task: str, mixed: bool = True) -> bool:
+    """An adapter fine-tuned on this task (not one scored on it only as a cross-task check, `also_eval`)."""
+    return f"/sft/{task}/" in system or (mixed and "/sft/mixed/" in system)
+
+
 def _size(system: str) -> int | None:
     m = re.search(r"/n(\d+)/", system + "/")
     return int(m.group(1)) if m else None
@@ -141,7 +146,7 @@ def report(out: Path, study: dict | None = None) -> str:
     lines.append("\n## 1. Fine-tuned small model vs. zero/few-shot (incl. API giants)")
     for t in tasks:
         sc = by_task[t]
-        tuned = [s for k, s in sc.items() if "/sft/" in k]
+        tuned = [s for k, s in sc.items() if _trained_on(k, t)]
         baselines = [s for k, s in sc.items() if k.startswith("baseline/")]
         prompted = [s for k, s in sc.items() if "/base/" in k or k.startswith("api/")]
         if t == "ecom_esci":  # API models answer the generative variant
@@ -159,7 +164,7 @@ def report(out: Path, study: dict | None = None) -> str:
     for t in tasks:
         curve = {}
         for k, s in by_task[t].items():
-            if "/sft/" in k and "/mixed/" not in k and _size(k) is not None:
+            if _trained_on(k, t, mixed=False) and _size(k) is not None:
                 curve.setdefault(_size(k), []).append(s)
         base = [s for k, s in by_task[t].items() if "/base/k0" in k and not k.endswith("-chat")]
         if len(curve) < 1:
@@ -178,7 +183,7 @@ def report(out: Path, study: dict | None = None) -> str:
     for t in tasks:
         mixed = [s for k, s in by_task[t].items() if "/sft/mixed/" in k]
         for m in mixed:
-            single = [s for k, s in by_task[t].items() if "/sft/" in k and "/mixed/" not in k and _size(k) == _size(m.system)
+            single = [s for k, s in by_task[t].items() if _trained_on(k, t, mixed=False) and _size(k) == _size(m.system)
                       and k.rsplit("/", 1)[-1] == m.system.rsplit("/", 1)[-1]]
             if single:
                 lines.append(f"- {t}: mixed {m.fmt()} vs single {single[0].fmt()} -> {_verdict(paired_diff(m, single[0]))}")
@@ -187,7 +192,7 @@ def report(out: Path, study: dict | None = None) -> str:
     for t in tasks:
         merges = {k: s for k, s in by_task[t].items() if "/merge/" in k}
         for k, m in merges.items():
-            inputs = [s for kk, s in by_task[t].items() if "/sft/" in kk]
+            inputs = [s for kk, s in by_task[t].items() if _trained_on(kk, t)]
             best_in = max(inputs, key=lambda s: s.value) if inputs else None
             kind = "rigid format" if t in RIGID else "generation"
             if best_in:

@@ -167,3 +167,11 @@ def test_per_task_gen_kwargs(tmp_path, tiny_llama):
     s["eval"]["gen_kwargs"] = {"ecom_desc_gen": 128}
     with pytest.raises(EcomError, match="eval.gen_kwargs: 128 is not a string"):
         plan(s, resolve_models=False)
+
+
+def test_report_counts_an_adapter_only_for_the_task_it_was_trained_on():
+    from ecomsuite.report import _trained_on
+
+    assert _trained_on("m/sft/ecom_esci/n200/s0", "ecom_esci")
+    assert not _trained_on("m/sft/ecom_esci/n200/s0", "ecom_desc_gen")   # scored there via also_eval only
+    assert _trained_on("m/sft/mixed/n16/s0", "ecom_esci") and not _trained_on("m/sft/mixed/n16/s0", "ecom_esci", mixed=False)
