@@ -7,11 +7,11 @@ in one run, on the same model, data, LoRA config and batch size (CPU by default)
 What differs (everything else is equal: model, examples, LoRA r=16 all-linear, batch 8, lr, seed):
   trl_defaults      SFTTrainer(model=PATH, args=SFTConfig(defaults), prompt/completion strings): pads each
                     batch, gradient checkpointing on, bf16 autocast (TRL's default even on CPU)
-  ecomsuite         ecomsuite.trainers.sft: pre-tokenized rows, padding_free batches (one flattened row with
-                    position_ids: no pad tokens), no gradient checkpointing, fp32 on CPU, LM head only on
+  ecomsuite         ecomsuite.trainers.sft with its defaults: pre-tokenized rows, batching auto (padded on CPU,
+                    padding_free on CUDA), no gradient checkpointing, fp32 on CPU, LM head only on
                     the labelled (completion) positions
   --all adds: trl_defaults_fp32 (TRL defaults without bf16 autocast: how much of the gap is the CPU's
-                    bf16), ecomsuite_padded / ecomsuite_packing (the other `batching` choices)
+                    bf16), ecomsuite_padding_free / _padded / _packing (each `batching` choice)
 
 Real tokens/s counts prompt + completion + EOS tokens of the examples a step consumes (no padding);
 a packing step consumes batch_size rows of up to max_length tokens (whole examples, bfd), so its
@@ -61,6 +61,9 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--all", action="store_true", help="also time ecomsuite's padded and packing batching")
+    p.add_argument("--configs", default=None,
+                   help="comma-separated subset of: trl_defaults, ecomsuite, trl_defaults_fp32, ecomsuite_padding_free, "
+                        "ecomsuite_padded, ecomsuite_packing (default: the first two, or all with --all)")
     p.add_argument("--json", default=None, help="write the results here too")
     a = p.parse_args(argv)
 
@@ -117,11 +120,15 @@ def main(argv=None) -> int:
             return timer.t, stats["tokens"] / steps_per_epoch
         return go
 
-    configs = {"trl_defaults": trl_defaults(True), "ecomsuite": ecomsuite("padding_free")}
-    if a.all:
-        configs["trl_defaults_fp32"] = trl_defaults(False)
-        configs["ecomsuite_padded"] = ecomsuite("padded")
-        configs["ecomsuite_packing"] = ecomsuite("packing")
+    every = {"trl_defaults": trl_defaults(True), "ecomsuite": ecomsuite("auto"),
+             "trl_defaults_fp32": trl_defaults(False), "ecomsuite_padding_free": ecomsuite("padding_free"),
+             "ecomsuite_padded": ecomsuite("padded"), "ecomsuite_packing": ecomsuite("packing")}
+    names = a.configs.split(",") if a.configs else (list(every) if a.all else ["trl_defaults", "ecomsuite"])
+    unknown = [n for n in names if n not in every]
+    if unknown or "trl_defaults" not in names or "ecomsuite" not in names:
+        p.error(f"--configs: unknown {unknown}; trl_defaults and ecomsuite are always needed (the ratio)"
+                if unknown else "--configs: trl_defaults and ecomsuite are always needed (the ratio)")
+    configs = {n: every[n] for n in names}
     per_step: dict[str, list[float]] = {k: [] for k in configs}
     tokens_per_step: dict[str, float] = {}
     for rnd in range(a.repeats):
@@ -129,7 +136,8 @@ def main(argv=None) -> int:
             t, tokens_per_step[name] = go()
             dts = [t[i + 1] - t[i] for i in range(a.warmup, len(t) - 1)]
             per_step[name] += dts
-            print(f"round {rnd + 1} {name}: median step {statistics.median(dts):.2f}s", flush=True)
+            print(f"round {rnd + 1} {name}: median step {statistics.median(dts):.2f}s "
+                  f"({len(dts)} timed steps: {', '.join(f'{d:.1f}' for d in dts)})", flush=True)
     res = {}
     for name, dts in per_step.items():
         med = statistics.median(dts)

@@ -383,3 +383,17 @@ def test_ddp_two_cpu_processes(tiny_llama, tmp_path):
     assert lin["complete"] and lin["hyperparameters"]["world_size"] == 2 and lin["steps"] == 2
     assert lin["hyperparameters"]["effective_batch_size"] == 4
     PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_llama), str(out))
+
+
+def test_batching_auto_resolves_by_device(monkeypatch):
+    from ecomsuite.trainers import sft
+
+    cfg = sft.Config()
+    assert cfg.batching == "auto"
+    monkeypatch.setattr(sft, "_cuda", lambda: False)
+    assert sft.resolved_batching(cfg) == "padded"            # no varlen kernel on CPU (bench/README.md)
+    assert not sft.sft_args(cfg, "/tmp/ecomsuite_auto_cpu").padding_free
+    monkeypatch.setattr(sft, "_cuda", lambda: True)
+    assert sft.resolved_batching(cfg) == "padding_free"
+    cfg.batching = "packing"
+    assert sft.resolved_batching(cfg) == "packing"

@@ -42,7 +42,7 @@ CONFIG_FILE = "sft_config.json"
 CHECKPOINTS = "checkpoints"
 FINAL_TMP = ".final.tmp"
 METHODS = ("lora", "qlora", "full")
-BATCHING = ("padding_free", "packing", "padded")
+BATCHING = ("auto", "padding_free", "packing", "padded")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 # keys that may change between a killed run and its --resume
 RESUME_FREE = {"resume", "overwrite", "eval", "eval_limit", "eval_batch_size", "logging_steps", "name",
@@ -74,7 +74,7 @@ class Config:
     lr_scheduler: str = "linear"
     weight_decay: float = 0.0
     max_length: int = 1024                          # tokens; longer prompts are cut from the left, as lm-eval does
-    batching: str = "padding_free"                  # padding_free | packing | padded
+    batching: str = "auto"                          # auto (padding_free on CUDA, padded on CPU) | padding_free | packing | padded
     gradient_checkpointing: bool = False
     dtype: str = "auto"                             # auto: bf16 weights on a bf16 GPU (fp32 for full), fp32 on CPU
     attn_implementation: str = "sdpa"
@@ -465,6 +465,15 @@ def tokenize_rows(rows: list[dict], tokenizer, max_length: int) -> tuple[list[di
 
 
 # ============================================================================ model + trainer
+def resolved_batching(cfg: Config) -> str:
+    """`auto`: padding_free on CUDA; padded on CPU, where no varlen attention kernel exists and SDPA does L^2 work
+    over the whole flattened batch (measured on SmolLM2/ESCI, bench/bench_sft.py: padded 14.0 s/step vs
+    padding_free 16.7 s/step)."""
+    if cfg.batching != "auto":
+        return cfg.batching
+    return "padding_free" if _cuda() else "padded"
+
+
 def _cuda() -> bool:
     import torch
 
@@ -542,6 +551,7 @@ def sft_args(cfg: Config, output_dir: str, **extra):
     attention kept within each example), packing fills fixed max_length rows, padded pads per batch."""
     from trl import SFTConfig
 
+    batching = resolved_batching(cfg)
     bf16 = _bf16_ok() and cfg.dtype in ("auto", "bfloat16")
     fp16 = _cuda() and cfg.dtype == "float16"
     kw = dict(
@@ -553,9 +563,9 @@ def sft_args(cfg: Config, output_dir: str, **extra):
         save_steps=cfg.save_steps, save_total_limit=cfg.keep_checkpoints, report_to="none",
         disable_tqdm=True, bf16=bf16, fp16=fp16, use_cpu=not _cuda(),
         gradient_checkpointing=cfg.gradient_checkpointing,
-        max_length=cfg.max_length if cfg.batching == "packing" else None,  # rows are truncated already
-        packing=cfg.batching == "packing", packing_strategy="bfd",
-        padding_free=cfg.batching in ("padding_free", "packing"),
+        max_length=cfg.max_length if batching == "packing" else None,  # rows are truncated already
+        packing=batching == "packing", packing_strategy="bfd",
+        padding_free=batching in ("padding_free", "packing"),
         completion_only_loss=True, dataset_num_proc=None, dataloader_num_workers=0,
         ddp_find_unused_parameters=False if cfg.method != "full" else None,
     )
@@ -770,7 +780,7 @@ def run(cfg: Config, argv: list[str] | None = None, callbacks=()) -> Path:
     if state.is_main_process:
         print(f"ecomsuite sft: {stats['examples']} examples ({', '.join(f'{t}={n}' for t, n in info['sizes'].items())}), "
               f"{stats['tokens']:,} tokens (mean {stats['mean_len']}, max {stats['max_len']}), method {cfg.method}, "
-              f"batching {cfg.batching}, out {out}", file=sys.stderr, flush=True)
+              f"batching {resolved_batching(cfg)}, out {out}", file=sys.stderr, flush=True)
         if stats["prompts_cut"] or stats["dropped_too_long"]:
             print(f"ecomsuite sft: warning: max_length {cfg.max_length}: {stats['prompts_cut']} prompt(s) cut from the "
                   f"left, {stats['dropped_too_long']} example(s) dropped", file=sys.stderr)
