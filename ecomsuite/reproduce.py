@@ -305,67 +305,75 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
 
 
 # ----------------------------------------------------------------------------------- running
-def _preload() -> None:
-    """Import the heavy libraries once in the parent; forked runs then start in a fraction of a second
-    (a fresh process spends ~10 s importing torch, transformers, lm-eval and TRL; the smoke study has ~20 runs).
-    Nothing here touches torch's thread pools or tokenizers, so forking afterwards is safe."""
-    import lm_eval.evaluator  # noqa: F401
-    import lm_eval.models.huggingface  # noqa: F401
-    import peft  # noqa: F401
-    import transformers  # noqa: F401
-    import trl  # noqa: F401
+PRELOAD = ["lm_eval.evaluator", "lm_eval.models.huggingface", "peft", "transformers", "trl",
+           "ecomsuite.cli", "ecomsuite.evaluate"]
+_CTX = None
 
-    import ecomsuite.cli  # noqa: F401
-    import ecomsuite.evaluate  # noqa: F401
+
+def _context():
+    """A forkserver: a fresh interpreter that imports torch/transformers/lm-eval/TRL once (a new Python spends
+    ~10 s on that; the smoke study has 26 runs) and forks each run from there. It never runs a torch op, so
+    forking it is safe even when *this* process has used torch's thread pools (forking such a process can
+    deadlock the child, e.g. under pytest or in a notebook)."""
+    global _CTX
+    if _CTX is None:
+        import multiprocessing as mp
+
+        _CTX = mp.get_context("forkserver")
+        _CTX.set_forkserver_preload(PRELOAD)
+    return _CTX
+
+
+def _child(argv: list[str], log: str) -> None:
+    """Body of a forked run: output to its log, the `ecomsuite` command line, its exit code."""
+    rc = 1
+    try:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                      errors="replace", line_buffering=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                      errors="replace", line_buffering=True)
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        from ecomsuite.cli import main as cli_main
+
+        sys.argv = ["ecomsuite", *argv]
+        rc = int(cli_main(list(argv)) or 0)
+    except SystemExit as e:
+        rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report everything, the parent decides
+        import traceback
+
+        traceback.print_exc()
+        rc = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(rc)
 
 
 def _run_forked(r: Run, log: Path) -> int:
-    """Run one job in a forked child (same command line as the subprocess way, same log)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # child: never returns
-        rc = 1
-        try:
-            fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            os.close(fd)
-            # fresh streams on the redirected descriptors (the parent's may be wrapped, e.g. under pytest)
-            sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
-                                          errors="replace", line_buffering=True)
-            sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
-                                          errors="replace", line_buffering=True)
-            from ecomsuite.cli import main as cli_main
-
-            sys.argv = ["ecomsuite", *r.argv]
-            rc = int(cli_main(list(r.argv)) or 0)
-        except SystemExit as e:
-            rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except BaseException:  # noqa: BLE001 - report everything, the parent decides
-            import traceback
-
-            traceback.print_exc()
-            rc = 1
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(rc)
+    """Run one job forked from the forkserver (same command line as the subprocess way, same log)."""
+    proc = _context().Process(target=_child, args=(list(r.argv), str(log)), daemon=False)
+    proc.start()
     try:
-        _, status = os.waitpid(pid, 0)
+        proc.join()
     except BaseException:  # Ctrl-C / SIGTERM of the study: stop the run too, never leave it orphaned
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
+        proc.terminate()
+        proc.join()
         raise
-    return os.waitstatus_to_exitcode(status)
+    return proc.exitcode if proc.exitcode is not None else 1
 
 
 def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going: bool = False,
             isolate: bool = False) -> int:
-    """Run what is not done, in order. Runs without a launcher are forked from this process after the
-    heavy imports (fast start); ``isolate`` (or a launcher, or no ``os.fork``) runs each as a fresh process."""
+    """Run what is not done, in order. Runs without a launcher are forked from a forkserver that imported the
+    heavy libraries once (fast start); ``isolate`` (or a launcher, or no ``os.fork``) runs each as a fresh process."""
     log_dir.mkdir(parents=True, exist_ok=True)
     by_id = {r.id: r for r in runs}
     todo = [by_id[only]] if only else runs
@@ -374,7 +382,6 @@ def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going:
     failed: set[str] = set()
     t_study = time.time()
     fork = not isolate and hasattr(os, "fork") and os.environ.get("ECOMSUITE_ISOLATE", "") in ("", "0")
-    preloaded = False
     for i, r in enumerate(todo, 1):
         if r.done():
             print(f"[{i}/{len(todo)}] done already  {r.id}")
@@ -390,11 +397,7 @@ def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going:
         with open(log, "a", encoding="utf-8") as fh:
             fh.write(f"\n$ {r.shell()}\n")
             fh.flush()
-            if fork and not r.launcher:
-                if not preloaded:
-                    _preload()
-                    preloaded = True
-            else:
+            if not (fork and not r.launcher):
                 env = dict(os.environ, PYTHONUNBUFFERED="1")
                 proc = subprocess.Popen(r.command(), stdout=fh, stderr=subprocess.STDOUT, env=env)
                 try:
