@@ -6,3 +6,21 @@ __version__ = "0.1.0"
 
 class EcomError(Exception):
     """An error the user can fix. The CLI prints its message as one line and exits non-zero."""
+
+
+def read_yaml_mapping(path, what: str, example: str = "") -> dict:
+    """A YAML file that must hold a mapping (recipe, study); one-line EcomError otherwise. Empty file: {}."""
+    import yaml
+
+    try:
+        from pathlib import Path
+
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise EcomError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise EcomError(f"{path}: {what} is a mapping of keys to values, got {type(data).__name__}"
+                        + (f" (see {example})" if example else ""))
+    return data

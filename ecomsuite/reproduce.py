@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecomsuite import EcomError
+from ecomsuite import EcomError, read_yaml_mapping
 
 STUDIES_DIR = Path(__file__).resolve().parent / "studies"
 # an API model cannot score loglikelihoods: use the generation variant of a task
@@ -97,14 +97,7 @@ def find_study(name: str) -> Path:
 
 
 def load_study(path: Path) -> dict:
-    import yaml
-
-    try:
-        study = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise EcomError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(study, dict):
-        raise EcomError(f"{path}: a study is a mapping of keys, got {type(study).__name__}")
+    study = read_yaml_mapping(path, "a study", "ecomsuite/studies/smoke.yaml")
     problems = [f"unknown key {k!r}" for k in study if k not in TOP_KEYS]
     if not study.get("base_models"):
         problems.append("base_models: at least one base model is required")

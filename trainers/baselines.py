@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ecomsuite import EcomError
+from ecomsuite import EcomError, read_yaml_mapping
 
 # ----------------------------------------------------------------------------------- registries
 # task -> default method
@@ -242,18 +242,7 @@ def find_recipe(name: str) -> Path | None:
 
 
 def load_recipe(path: Path) -> dict:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise EcomError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise EcomError(f"{path}: a recipe is a mapping of keys to values "
-                        "(see trainers/recipes/baseline_esci_minilm.yaml)")
-    return data
+    return read_yaml_mapping(path, "a recipe", "trainers/recipes/baseline_esci_minilm.yaml")
 
 
 def _yaml_value(text: str):

@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecomsuite import EcomError
+from ecomsuite import EcomError, read_yaml_mapping
 
 MERGED = "default"  # name of the merged adapter inside the PeftModel (saved at the folder's top level)
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
@@ -560,14 +560,7 @@ def config_from_args(argv: list[str]) -> MergeConfig:
         recipe = Path(positional.pop(0))
         if not recipe.is_file():
             raise EcomError(f"{recipe}: recipe not found (expected a merge_*.yaml, or use --adapters/--method/--out)")
-        import yaml
-
-        try:
-            data = yaml.safe_load(recipe.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise EcomError(f"{recipe}: not valid YAML ({str(e).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise EcomError(f"{recipe}: expected a mapping of merge keys ({', '.join(sorted(keys))})")
+        data = read_yaml_mapping(recipe, f"a merge recipe (keys: {', '.join(sorted(keys))})")
         for k, v in data.items():
             k2 = str(k).replace("-", "_")
             if k2 not in keys:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecomsuite import EcomError
+from ecomsuite import EcomError, read_yaml_mapping
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 CONFIG_FILE = "sft_config.json"
@@ -284,17 +284,7 @@ def find_recipe(name: str) -> Path:
 
 
 def read_recipe(path: Path) -> dict:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise EcomError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise EcomError(f"{path}: a recipe is a mapping of keys to values (see trainers/recipes/sft_esci_lora.yaml)")
-    return data
+    return read_yaml_mapping(path, "a recipe", "trainers/recipes/sft_esci_lora.yaml")
 
 
 def _set_override(raw: dict, item: str, where: str) -> None:
