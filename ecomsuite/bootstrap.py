@@ -1,0 +1,504 @@
+"""The one bootstrap: confidence intervals and paired tests for every metric of the suite.
+
+    from ecomsuite.bootstrap import ci, paired_diff
+    ci("span_f1", items)                               # 95% percentile CI, 2,000 resamples
+    ci("macro_f1", items, clusters=query_ids)          # cluster bootstrap (whole queries resampled)
+    paired_diff("acc", items_a, items_b)                # dicts keyed by document id -> (a-b, lo, hi, n)
+
+The value of a resample is, by definition, ``ecomsuite.metrics.aggregate(metric, resampled items)``.
+Calling the library 2,000 times per cell is too slow for corpus metrics (seqeval re-parses every
+tag sequence), so each metric's aggregation is reduced once to **per-document sufficient
+statistics** (a row of counts per document); a resample is then a matrix product of its
+multiplicities with those rows, and the metric is finished from the summed counts:
+
+==========================  ==========================================================
+aggregation                 per-document statistics
+==========================  ==========================================================
+mean (acc, rouge, ...)      the item
+macro-F1, per-class F1      one-hot tp / fp / fn per label
+span F1 (micro / macro)     tp / n_pred / n_gold per entity type (seqeval's strict IOB2 entities)
+BLEU                        sacrebleu's sentence statistics (n-gram matches, totals, lengths)
+attribute P / R / F1        tp / fp / fn (the item itself)
+==========================  ==========================================================
+
+The statistics are matched to the aggregation *function* registered in
+``ecomsuite.metrics.AGGREGATIONS``, never to a metric name, and :func:`prepare` checks them against
+the library on the full document set (``verify=True``): when they disagree (the library changed),
+that cell falls back to calling the library once per resample and says so in ``Prepared.note``.
+``tests/test_bootstrap.py`` pins full-set and resample values against ``metrics.aggregate``.
+
+Resamples: :func:`resample_counts` gives an ``(n_boot, n)`` matrix of multiplicities drawn from
+``numpy.random.default_rng`` seeded by ``(seed, n, number of clusters)``. The same seed and the same
+(ordered) documents give the same resamples, so two systems scored on the same documents are
+*paired*: the difference of their bootstrap arrays is the paired bootstrap of the difference.
+With ``clusters`` (one label per document, e.g. the ESCI ``query_id``) whole clusters are drawn
+with replacement (cluster bootstrap): documents that share a query are not independent.
+
+CIs are percentile intervals (numpy "linear" quantiles) over the finite resample values. Items
+must be finite: a NaN item raises ``ValueError``; use :func:`finite_mask` to drop and count them.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+N_BOOT_CORPUS = 2000  # resamples for corpus metrics (and, as it is cheap, for every metric)
+N_BOOT = N_BOOT_CORPUS
+Z95 = 1.959963984540054
+VERIFY_RTOL = 1e-9
+VERIFY_ATOL = 1e-12
+
+
+# ------------------------------------------------------------------------------------ seeding
+def _entropy(seed: Any) -> list[int]:
+    """Seed material for numpy from an int, a string, or a (nested) tuple/list of them."""
+    if isinstance(seed, (bool, np.bool_)):
+        return [int(seed)]
+    if isinstance(seed, (int, np.integer)):
+        v = int(seed) % (1 << 64)
+        return [v & 0xFFFFFFFF, v >> 32]
+    if isinstance(seed, str):
+        return [zlib.crc32(seed.encode("utf-8", "surrogatepass"))]
+    if isinstance(seed, (tuple, list)):
+        out: list[int] = []
+        for s in seed:
+            out += _entropy(s)
+        return out
+    if seed is None:
+        return [0]
+    raise TypeError(f"bootstrap seed must be an int, a string or a tuple of them, got {type(seed).__name__}")
+
+
+def cluster_codes(clusters: Sequence, n: int) -> tuple[np.ndarray, int]:
+    """(cluster index of each document, number of clusters); labels compared as strings."""
+    if len(clusters) != n:
+        raise ValueError(f"clusters has {len(clusters)} labels for {n} documents")
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    labels = np.asarray([str(c) for c in clusters])
+    uniq, codes = np.unique(labels, return_inverse=True)
+    return codes.astype(np.int64).ravel(), int(len(uniq))
+
+
+def _draw(n: int, n_boot: int, seed: Any, codes: np.ndarray | None, k: int) -> np.ndarray:
+    """Raw draws: (n_boot, n) document indices, or (n_boot, k) cluster indices."""
+    m = n if codes is None else k
+    rng = np.random.default_rng(_entropy(seed) + [n, k])
+    return rng.integers(0, m, size=(n_boot, m), dtype=np.int64)
+
+
+def _row_counts(draw: np.ndarray, m: int) -> np.ndarray:
+    b = draw.shape[0]
+    flat = (draw + (np.arange(b, dtype=np.int64) * m)[:, None]).ravel()
+    return np.bincount(flat, minlength=b * m).reshape(b, m).astype(np.int32)
+
+
+_COUNTS: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_COUNTS_MAX = 16
+
+
+def resample_counts(n: int, n_boot: int, seed: Any, clusters: Sequence | None = None) -> np.ndarray:
+    """(n_boot, n) int32 multiplicities: how often each document is in each resample.
+
+    Without clusters a row sums to n; with clusters whole clusters are drawn (as many draws as
+    there are clusters), so a row's total varies. Cached (read-only) per (n, n_boot, seed, clusters)."""
+    if n_boot < 1:
+        raise ValueError("n_boot must be >= 1")
+    codes, k = (None, 0) if clusters is None else cluster_codes(clusters, n)
+    key = (n, n_boot, tuple(_entropy(seed)), None if codes is None else zlib.crc32(codes.tobytes()), k)
+    hit = _COUNTS.get(key)
+    if hit is not None:
+        _COUNTS.move_to_end(key)
+        return hit
+    if n == 0:
+        out = np.zeros((n_boot, 0), dtype=np.int32)
+    else:
+        draw = _draw(n, n_boot, seed, codes, k)
+        out = _row_counts(draw, n) if codes is None else _row_counts(draw, k)[:, codes]
+    out.setflags(write=False)
+    _COUNTS[key] = out
+    if len(_COUNTS) > _COUNTS_MAX:
+        _COUNTS.popitem(last=False)
+    return out
+
+
+def resample_indices(n: int, n_boot: int, seed: Any, clusters: Sequence | None = None) -> np.ndarray:
+    """Document indices of each resample, the same draws as :func:`resample_counts`.
+
+    Without clusters: an ``(n_boot, n)`` int array. With clusters a row is the concatenated members
+    of the drawn clusters, so rows differ in length: the array is ``(n_boot, L)`` with ``L`` the
+    longest row, shorter rows padded with -1 (use ``row[row >= 0]``)."""
+    if n_boot < 1:
+        raise ValueError("n_boot must be >= 1")
+    if clusters is None:
+        return _draw(n, n_boot, seed, None, 0) if n else np.zeros((n_boot, 0), dtype=np.int64)
+    codes, k = cluster_codes(clusters, n)
+    if n == 0:
+        return np.zeros((n_boot, 0), dtype=np.int64)
+    draw = _draw(n, n_boot, seed, codes, k)
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes, minlength=k)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rows = [np.concatenate([order[starts[c]:starts[c] + sizes[c]] for c in r]) for r in draw]
+    width = max(len(r) for r in rows)
+    out = np.full((n_boot, width), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
+
+
+# ------------------------------------------------------------------- sufficient statistics
+Finish = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (summed stats (B, k), totals (B,)) -> (B,)
+
+
+@dataclass
+class Prepared:
+    """A metric over one ordered document set, ready to be evaluated on resamples."""
+
+    metric: str
+    n: int
+    value: float  # the metric on the full set
+    stats: np.ndarray | None = field(default=None, repr=False)  # (n, k) per-document statistics
+    finish: Finish | None = field(default=None, repr=False)
+    items: list | None = field(default=None, repr=False)  # the "direct" path: the library per resample
+    note: str | None = None  # why the direct path is used
+
+    @property
+    def kind(self) -> str:
+        return "direct" if self.stats is None else "sufficient"
+
+    def boot(self, counts: np.ndarray) -> np.ndarray:
+        """The metric on each resample (rows of multiplicities)."""
+        if counts.shape[1] != self.n:
+            raise ValueError(f"resamples are over {counts.shape[1]} documents, the metric over {self.n}")
+        if self.stats is not None:
+            assert self.finish is not None
+            c = counts.astype(np.float64)
+            # einsum, not BLAS: single-threaded is faster at these sizes on a busy machine
+            sums = np.einsum("bn,nk->bk", c, self.stats)
+            return np.asarray(self.finish(sums, c.sum(axis=1)), dtype=np.float64)
+        agg = _aggregate()
+        idx = np.arange(self.n)
+        items = self.items or []
+        return np.fromiter(
+            (float(agg(self.metric, [items[i] for i in np.repeat(idx, row)])) for row in counts),
+            dtype=np.float64, count=len(counts))
+
+    def subset(self, idx: Sequence[int]) -> "Prepared":
+        """The same metric on the documents ``idx`` (statistics are per document, so rows are taken)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if self.stats is not None:
+            assert self.finish is not None
+            st = self.stats[idx]
+            c = np.ones((1, len(idx)))
+            v = float(self.finish(c @ st, c.sum(axis=1))[0]) if len(idx) else math.nan
+            return Prepared(self.metric, len(idx), v, st, self.finish, None, self.note)
+        items = [self.items[i] for i in idx] if self.items is not None else []
+        v = float(_aggregate()(self.metric, items)) if items else math.nan
+        return Prepared(self.metric, len(idx), v, None, None, items, self.note)
+
+
+def _aggregate() -> Callable:
+    from ecomsuite.metrics import aggregate
+
+    return aggregate
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den != 0)
+
+
+def _mean_stats(items: list) -> tuple[np.ndarray, Finish]:
+    x = np.asarray([float(i) for i in items], dtype=np.float64)[:, None]
+    return x, lambda s, t: _safe_div(s[:, 0], t)
+
+
+def _class_stats(labels: Sequence[str], items: list) -> np.ndarray:
+    """(n, 3L): tp, fp, fn of each label (one-vs-rest) per document."""
+    g = np.asarray([str(i[0]) for i in items], dtype=object)
+    p = np.asarray([str(i[1]) for i in items], dtype=object)
+    cols = []
+    for lab in labels:
+        gl, pl = g == lab, p == lab
+        cols += [gl & pl, ~gl & pl, gl & ~pl]
+    return np.stack(cols, axis=1).astype(np.float64) if cols else np.zeros((len(items), 0))
+
+
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    return np.where(tp > 0, _safe_div(2 * tp, 2 * tp + fp + fn), 0.0)
+
+
+def _macro_f1_builder(labels: Sequence[str]):
+    def build(items: list) -> tuple[np.ndarray, Finish]:
+        def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+            tp, fp, fn = s[:, 0::3], s[:, 1::3], s[:, 2::3]
+            f = _f1(tp, fp, fn)
+            defined = (tp + fp + fn) > 0  # a label with no gold and no predicted instance is left out
+            k = defined.sum(axis=1)
+            return _safe_div(np.where(defined, f, 0.0).sum(axis=1), k.astype(np.float64))
+
+        return _class_stats(labels, items), finish
+    return build
+
+
+def _class_f1_builder(label: str):
+    def build(items: list) -> tuple[np.ndarray, Finish]:
+        return _class_stats([label], items), lambda s, t: _f1(s[:, 0], s[:, 1], s[:, 2])
+    return build
+
+
+def _span_stats(items: list) -> tuple[np.ndarray, list[str]]:
+    """(n, 3T): tp, n_pred, n_gold of each entity type per document (seqeval strict IOB2)."""
+    from seqeval.scheme import IOB2, Entities
+
+    per_doc = []
+    types: set[str] = set()
+    for it in items:
+        gold, pred = list(it[0]), list(it[1])
+        if len(gold) != len(pred):
+            raise ValueError(f"tag sequences differ in length: {len(gold)} gold vs {len(pred)} predicted")
+        eg, ep = Entities([gold], IOB2, False), Entities([pred], IOB2, False)
+        tags = eg.unique_tags | ep.unique_tags
+        types |= tags
+        per_doc.append({t: (len(eg.filter(t) & ep.filter(t)), len(ep.filter(t)), len(eg.filter(t))) for t in tags})
+    order = sorted(types)
+    st = np.zeros((len(items), 3 * len(order)))
+    col = {t: 3 * i for i, t in enumerate(order)}
+    for r, d in enumerate(per_doc):
+        for t, (tp, npred, ngold) in d.items():
+            st[r, col[t]:col[t] + 3] = (tp, npred, ngold)
+    return st, order
+
+
+def _seqeval_f(tp: np.ndarray, npred: np.ndarray, ngold: np.ndarray) -> np.ndarray:
+    """seqeval's F1 from counts, with its own operations and zero_division=0."""
+    p = _safe_div(tp, npred)
+    r = _safe_div(tp, ngold)
+    den = p + r
+    den = np.where(den == 0.0, 1.0, den)
+    return (1 + 1.0) * p * r / den
+
+
+def _span_micro(items: list) -> tuple[np.ndarray, Finish]:
+    st, _ = _span_stats(items)
+
+    def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+        return _seqeval_f(s[:, 0::3].sum(axis=1), s[:, 1::3].sum(axis=1), s[:, 2::3].sum(axis=1))
+    return st, finish
+
+
+def _span_macro(items: list) -> tuple[np.ndarray, Finish]:
+    st, _ = _span_stats(items)
+
+    def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+        tp, npred, ngold = s[:, 0::3], s[:, 1::3], s[:, 2::3]
+        f = _seqeval_f(tp, npred, ngold)
+        support = ngold > 0  # macro over the entity types present in gold
+        return _safe_div(np.where(support, f, 0.0).sum(axis=1), support.sum(axis=1).astype(np.float64))
+    return st, finish
+
+
+def _bleu(items: list) -> tuple[np.ndarray, Finish]:
+    from sacrebleu.metrics import BLEU
+
+    scorer = BLEU()  # sacrebleu.corpus_bleu's defaults (13a, exp smoothing)
+    preds = [i[0] for i in items]
+    refs = [list(i[1]) for i in items]
+    m = max((len(r) for r in refs), default=0)
+    streams = [[r[j] if j < len(r) else None for r in refs] for j in range(m)]
+    st = np.asarray(scorer._extract_corpus_statistics(preds, streams), dtype=np.float64)
+
+    def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+        return np.asarray([scorer._compute_score_from_stats([int(round(v)) for v in row]).score for row in s])
+    return st.reshape(len(items), -1), finish
+
+
+def _attr(which: str):
+    def build(items: list) -> tuple[np.ndarray, Finish]:
+        st = np.asarray([[float(i[0]), float(i[1]), float(i[2])] for i in items], dtype=np.float64).reshape(-1, 3)
+
+        def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+            tp, fp, fn = s[:, 0], s[:, 1], s[:, 2]
+            p = _safe_div(tp, tp + fp)
+            r = _safe_div(tp, tp + fn)
+            if which == "precision":
+                return p
+            if which == "recall":
+                return r
+            return _safe_div(2 * p * r, p + r)
+        return st, finish
+    return build
+
+
+def _builders() -> dict[Callable, Callable]:
+    """Sufficient statistics per aggregation *function* of ecomsuite.metrics."""
+    from ecomsuite import metrics as M
+
+    labels = tuple(getattr(M, "ESCI_LABELS", ()))
+    table: dict[str, Callable] = {
+        "agg_mean": _mean_stats,
+        "agg_macro_f1": _macro_f1_builder(labels),
+        "agg_span_f1": _span_micro,
+        "agg_span_macro_f1": _span_macro,
+        "agg_bleu": _bleu,
+        "agg_attr_f1": _attr("f1"),
+        "agg_attr_precision": _attr("precision"),
+        "agg_attr_recall": _attr("recall"),
+    }
+    for lab in labels:
+        table[f"agg_f1_{lab}"] = _class_f1_builder(lab)
+    return {getattr(M, name): b for name, b in table.items() if callable(getattr(M, name, None))}
+
+
+_BUILDERS: dict[Callable, Callable] | None = None
+
+
+def _builder_for(metric: str) -> tuple[Callable | None, bool]:
+    """(sufficient-statistics builder or None, whether the library knows the metric)."""
+    global _BUILDERS
+    from ecomsuite.metrics import AGGREGATIONS
+
+    if _BUILDERS is None:
+        _BUILDERS = _builders()
+    fn = AGGREGATIONS.get(metric)
+    if fn is None:
+        return None, False
+    return _BUILDERS.get(fn), True
+
+
+def is_numeric(items: Sequence) -> bool:
+    return all(isinstance(i, (int, float, np.integer, np.floating)) for i in items)
+
+
+def finite_mask(items: Sequence) -> np.ndarray:
+    """True for items that can be scored: a number must be finite (NaN/inf items are to be dropped
+    and counted by the caller); structured items (pairs, counts) are kept."""
+    out = np.ones(len(items), dtype=bool)
+    for i, it in enumerate(items):
+        if isinstance(it, (int, float, np.integer, np.floating)) and not math.isfinite(float(it)):
+            out[i] = False
+    return out
+
+
+def prepare(metric: str, items: Sequence, *, verify: bool = True) -> Prepared:
+    """Reduce ``items`` (one per document, in a fixed order) to what a resample needs.
+
+    A metric unknown to ``ecomsuite.metrics`` is a mean when its items are numbers (lm-eval's
+    acc, exact_match ...); otherwise ``KeyError``. Non-finite numeric items raise ``ValueError``."""
+    items = list(items)
+    n = len(items)
+    bad = int((~finite_mask(items)).sum())
+    if bad:
+        raise ValueError(f"{bad} of {n} {metric!r} item(s) are NaN or infinite; drop them first (finite_mask)")
+    builder, known = _builder_for(metric)
+    numeric = is_numeric(items)
+    if not known:
+        if not numeric:
+            raise KeyError(f"metric {metric!r} is not in ecomsuite.metrics and its items are not numbers")
+        st, fin = _mean_stats(items)
+        return Prepared(metric, n, float(np.mean(st[:, 0])) if n else math.nan, st, fin)
+    library = float(_aggregate()(metric, items)) if (verify or builder is None) and n else math.nan
+    if builder is None:
+        return Prepared(metric, n, library, None, None, items,
+                        note="no sufficient statistics for this aggregation: the library is called per resample")
+    st, fin = builder(items)
+    ones = np.ones((1, n))
+    value = float(fin(ones @ st, ones.sum(axis=1))[0]) if n else math.nan
+    if verify and n and not math.isclose(value, library, rel_tol=VERIFY_RTOL, abs_tol=VERIFY_ATOL):
+        return Prepared(metric, n, library, None, None, items,
+                        note=f"sufficient statistics give {value!r} but ecomsuite.metrics gives {library!r}: "
+                             "the library is called per resample")
+    return Prepared(metric, n, value, st, fin)
+
+
+# --------------------------------------------------------------------------------- intervals
+def percentile_ci(boot: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
+    boot = np.asarray(boot, dtype=np.float64)
+    boot = boot[np.isfinite(boot)]
+    if boot.size == 0:
+        return None
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boot, [a, 1.0 - a])
+    return float(lo), float(hi)
+
+
+def pvalue(diffs: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "the difference is 0": twice the smaller tail, (k+1)/(B+1)."""
+    d = np.asarray(diffs, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return 1.0
+    tail = min(int((d <= 0).sum()), int((d >= 0).sum()))
+    return min(1.0, 2.0 * (tail + 1) / (d.size + 1))
+
+
+def distribution(metric: str, items: Sequence, *, clusters: Sequence | None = None,
+                 n_boot: int | None = None, seed: Any = 0, verify: bool = True) -> tuple[Prepared, np.ndarray]:
+    """(prepared metric with its full-set value, the metric on each of ``n_boot`` resamples)."""
+    p = prepare(metric, items, verify=verify)
+    counts = resample_counts(p.n, n_boot or N_BOOT_CORPUS, seed, clusters)
+    return p, p.boot(counts)
+
+
+def ci(metric: str, items: Sequence, *, clusters: Sequence | None = None, n_boot: int | None = None,
+       seed: Any = 0, level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile bootstrap CI of ``aggregate(metric, items)``; None with fewer than 2 documents."""
+    if len(items) < 2:
+        return None
+    _, boot = distribution(metric, items, clusters=clusters, n_boot=n_boot, seed=seed)
+    return percentile_ci(boot, level)
+
+
+def _key_order(k: Any) -> tuple:
+    return (0, k, "") if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else (1, 0, str(k))
+
+
+def common_keys(a: dict, b: dict) -> list:
+    """Keys of both, in a fixed order (ints numerically, then strings)."""
+    return sorted(set(a) & set(b), key=_key_order)
+
+
+def paired_distribution(metric: str, items_a: dict, items_b: dict, *, clusters: dict | None = None,
+                        n_boot: int | None = None, seed: Any = 0) -> tuple[float, np.ndarray, int] | None:
+    """(a - b on the common documents, its paired bootstrap distribution, n_common); None below 2."""
+    keys = common_keys(items_a, items_b)
+    if len(keys) < 2:
+        return None
+    cl = None if clusters is None else [clusters[k] for k in keys]
+    pa = prepare(metric, [items_a[k] for k in keys])
+    pb = prepare(metric, [items_b[k] for k in keys])
+    counts = resample_counts(len(keys), n_boot or N_BOOT_CORPUS, seed, cl)
+    return pa.value - pb.value, pa.boot(counts) - pb.boot(counts), len(keys)
+
+
+def paired_diff(metric: str, items_a: dict, items_b: dict, *, clusters: dict | None = None,
+                n_boot: int | None = None, seed: Any = 0,
+                level: float = 0.95) -> tuple[float, float, float, int] | None:
+    """a - b on the documents both were scored on (keyed by document identity, never position):
+    (difference, ci_low, ci_high, n_common); None with fewer than 2 common documents."""
+    r = paired_distribution(metric, items_a, items_b, clusters=clusters, n_boot=n_boot, seed=seed)
+    if r is None:
+        return None
+    d, dist, n = r
+    c = percentile_ci(dist, level)
+    if c is None:
+        return None
+    return d, c[0], c[1], n
+
+
+def holm(pvalues: Sequence[float], alpha: float = 0.05) -> list[bool]:
+    """Holm's step-down procedure: which hypotheses are rejected at family-wise level ``alpha``."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    rejected = [False] * m
+    for rank, i in enumerate(order):
+        if pvalues[i] <= alpha / (m - rank):
+            rejected[i] = True
+        else:
+            break
+    return rejected
