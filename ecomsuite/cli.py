@@ -3,6 +3,7 @@
     ecomsuite eval                         # embedded SmolLM2 on every ecom task (sample data, 20 docs/task)
     ecomsuite eval --data-dir ../shared/data --limit 0 --model-args pretrained=HF_ID_OR_DIR
     ecomsuite data info --data-dir ../shared/data
+    ecomsuite data download                # the real datasets -> ~/.cache/ecomsuite/data
     ecomsuite tasks install                # make `lm_eval --tasks 'ecom_*'` work without --include_path
     ecomsuite sft RECIPE.yaml [key=value ...]
     ecomsuite merge --adapters A B --method ties --out DIR
@@ -47,6 +48,11 @@ def _tasks_cmd(args) -> int:
 def _data_cmd(args) -> int:
     from ecomsuite.data import info_table
 
+    if args.action == "download":
+        from ecomsuite.data import download
+
+        return download.run(args)
+
     print(info_table(args.data_dir, locale=args.locale))
     return 0
 
@@ -69,11 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("action", choices=["install", "uninstall", "path", "status"], nargs="?", default="status")
     t.set_defaults(func=_tasks_cmd)
 
-    d = sub.add_parser("data", help="inspect task data: documents, labels, source",
-                       epilog="example: ecomsuite data info --data-dir ../shared/data")
-    d.add_argument("action", choices=["info"])
+    d = sub.add_parser("data", help="inspect task data (info) or fetch the real datasets (download)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ecomsuite data info --data-dir ../shared/data\n"
+                              "  ecomsuite data download                # all -> ~/.cache/ecomsuite/data\n"
+                              "  ecomsuite data download --tasks queryner review_summ --to ../data")
+    d.add_argument("action", choices=["info", "download"])
     d.add_argument("--data-dir", default=None, help="folder with esci/, queryner/, fewsum_amazon/, ae110k/ "
-                   "(default: $ECOMSUITE_DATA, else the embedded sample)")
+                   "(default: $ECOMSUITE_DATA, else the download location if it holds data, else the "
+                   "embedded sample)")
+    d.add_argument("--to", default=None, metavar="DIR", help="download: target folder (default: $XDG_CACHE_HOME/ecomsuite/data, "
+                   "i.e. ~/.cache/ecomsuite/data)")
+    d.add_argument("--tasks", nargs="+", default=None, metavar="NAME",
+                   help="download: datasets or tasks (esci, queryner, fewsum_amazon, ae110k, ecom_*); default all")
+    d.add_argument("--mirror", default=None, metavar="URL", help="download: base URL of a mirror laid out as "
+                   "URL/<owner>/<repo>/<path> (default: $ECOMSUITE_DATA_MIRROR, else the publishers)")
     d.add_argument("--locale", default="us", help="ESCI locale (us, es, jp, all)")
     d.set_defaults(func=_data_cmd)
 

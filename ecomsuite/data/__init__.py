@@ -72,9 +72,18 @@ class FamilyData:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """Return (folder, source label). The label is "sample" for the embedded sample."""
+    """Return (folder, source label). The label is "sample" for the embedded sample.
+
+    Order: ``data_dir``, ``$ECOMSUITE_DATA``, the download location (``ecomsuite data download``:
+    ``$XDG_CACHE_HOME/ecomsuite/data``, default ``~/.cache/ecomsuite/data``) when it holds data,
+    and otherwise the embedded sample."""
     chosen = data_dir or os.environ.get(ENV_VAR) or None
     if not chosen:
+        from ecomsuite.data.download import default_data_dir, holds_data
+
+        cache = default_data_dir()
+        if holds_data(cache):
+            return cache.resolve(), str(cache.resolve())
         return SAMPLE_DIR, "sample"
     p = Path(chosen).expanduser()
     if not p.is_dir():

@@ -1,0 +1,313 @@
+"""`ecomsuite data download` against a local HTTP server serving tiny hand-made files in the publishers'
+formats (pinned checksums monkeypatched to theirs): download + readers, checksum refusal, resume after
+a cut connection, offline message, idempotent rerun, the default location."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from ecomsuite.data import SAMPLE_DIR, DataError, load_family, resolve_data_dir
+from ecomsuite.data import download as dl
+
+QUERIES = {101: "wool hiking socks", 102: "red  dress ", 103: "usb c cable 2m", 104: "oak desk"}
+PRODUCTS = [f"B0{i:08d}" for i in range(8)]
+
+
+def _parquet(df) -> bytes:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def publisher_files() -> dict[str, bytes]:
+    """url path (= mirror layout /<owner>/<repo>/<path>) -> bytes, in each publisher's format."""
+    import pandas as pd
+
+    examples = pd.DataFrame({
+        "example_id": list(QUERIES), "query": list(QUERIES.values()), "query_id": [1, 2, 3, 4],
+        "product_id": PRODUCTS[:4], "product_locale": ["us"] * 4, "esci_label": ["E", "S", "C", "I"],
+        "small_version": [1, 0, 1, 0], "large_version": [1] * 4, "split": ["train", "train", "test", "test"]})
+    products = pd.DataFrame({
+        "product_id": PRODUCTS, "product_title": [f"Product {i}" for i in range(8)],
+        "product_description": [f"<p>Describes <b>product</b> {i}.</p>" for i in range(8)],
+        "product_bullet_point": ["bullet"] * 8, "product_brand": ["Acme"] * 8, "product_color": [None] * 8,
+        "product_locale": ["us"] * 8})
+    offsets = {
+        "train": [(101, ["B-material", "B-occasion", "B-core_product_type"]), (102, ["B-color", "B-core_product_type"])],
+        "dev": [(103, ["B-modifier", "I-modifier", "B-core_product_type", "B-UoM"])],
+        "test": [(104, ["B-material", "B-core_product_type"])],
+    }
+    header = "\t".join(["cat", "group_id"] + [f"rev{i}" for i in range(1, 9)] + [f"summ{i}" for i in range(1, 4)]
+                       + [f"rating{i}" for i in range(1, 9)])
+    files = {
+        f"/amazon-science/esci-data/{dl.ESCI_EXAMPLES.path}": _parquet(examples),
+        f"/amazon-science/esci-data/{dl.ESCI_PRODUCTS.path}": _parquet(products),
+    }
+    for split, rows in offsets.items():
+        files[f"/bltlab/query-ner/offset-splits/{split}.jsonl"] = "".join(
+            json.dumps({"example_id": e, "labels": labels}) + "\n" for e, labels in rows).encode()
+    for split in ("train", "val", "test"):
+        row = "\t".join(["shoes", f"G-{split}"] + [f"review {i} of {split}" for i in range(1, 9)]
+                        + [f"summary {i}" for i in range(1, 4)] + ["5"] * 8)
+        files[f"/abrazinskas/FewSum/artifacts/amazon/gold_summs/{split}.csv"] = f"{header}\n{row}\n".encode()
+    for split in ("train", "test"):
+        rec = {"input": f"Acme Wool Socks {split}", "category": "Socks",
+               "target_scores": {"Brand Name": {"Acme": 1}, "Material": {"n/a": 1}}}
+        files[f"/wbsg-uni-mannheim/ExtractGPT/data/processed_datasets/ae-110k/{split}.jsonl"] = \
+            (json.dumps(rec) + "\n").encode()
+    return files
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server API)
+        srv = self.server
+        rng = self.headers.get("Range")
+        srv.log.append((self.path, rng))
+        body = srv.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        start = int(re.fullmatch(r"bytes=(\d+)-", rng)[1]) if rng else 0
+        if start >= len(body) and rng:
+            self.send_response(416)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        payload = body[start:]
+        self.send_response(206 if rng else 200)
+        if rng:
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.path in srv.cut_once:          # close the connection mid-file, the first time only
+            srv.cut_once.discard(self.path)
+            self.wfile.write(payload[: len(payload) // 2])
+            self.close_connection = True
+            return
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.files, srv.log, srv.cut_once = publisher_files(), [], set()
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def pinned(server, monkeypatch):
+    """Pin every source to the served file's sha256 and size (the real table pins the publishers' files)."""
+    def pin(src: dl.Source) -> dl.Source:
+        body = server.files[f"/{src.repo}/{src.path}"]
+        return dataclasses.replace(src, sha256=hashlib.sha256(body).hexdigest(), size=len(body))
+
+    table = {n: dataclasses.replace(d, sources=tuple(pin(s) for s in d.sources)) for n, d in dl.DATASETS.items()}
+    monkeypatch.setattr(dl, "DATASETS", table)
+    return table
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("ECOMSUITE_DATA", raising=False)
+    monkeypatch.delenv(dl.MIRROR_ENV, raising=False)
+    return tmp_path / "cache" / "ecomsuite" / "data"
+
+
+def run(to, mirror, tasks=None):
+    lines: list[str] = []
+    rc = dl.download(Path(to), dl.select(tasks), mirror, out=lines.append, timeout=5)
+    return rc, lines
+
+
+# ------------------------------------------------------------------------------------------ tests
+def test_download_then_every_reader_loads(server, pinned, tmp_path):
+    rc, lines = run(tmp_path / "d", server.url)
+    assert rc == 0, lines
+    root = tmp_path / "d"
+    for ds in pinned.values():
+        assert any(f"{ds.name}: licence {ds.licence}" in line for line in lines)
+        for rel in ds.outputs:
+            assert (root / rel).is_file(), rel
+    assert not list(root.rglob("*.part"))
+    esci = load_family("esci", root)
+    assert sorted(" ".join(d["query"].split()) for d in esci.splits["train"]) == ["red dress", "wool hiking socks"]
+    ner = load_family("queryner", root)
+    assert ner.splits["dev"][0]["tokens"] == ["usb", "c", "cable", "2m"]
+    assert sorted((d["tokens"], d["tags"]) for d in ner.splits["train"]) == [
+        (["red", "dress"], ["B-color", "B-core_product_type"]),
+        (["wool", "hiking", "socks"], ["B-material", "B-occasion", "B-core_product_type"])]
+    assert len(load_family("review_summ", root).splits["validation"]) == 1
+    assert load_family("attr_extract", root).splits["test"][0]["title"] == "Acme Wool Socks test"
+    assert sum(map(len, load_family("desc_gen", root).splits.values())) == 8
+    manifest = json.loads((root / dl.MANIFEST).read_text())
+    assert manifest["files"]["fewsum_amazon/val.csv"]["url"].startswith(server.url + "/abrazinskas/FewSum/")
+    assert manifest["files"]["fewsum_amazon/val.csv"]["licence"] == "MIT"
+    assert set(manifest["derived"]) == {"queryner/train.txt", "queryner/dev.txt", "queryner/test.txt"}
+
+
+def test_rerun_downloads_nothing(server, pinned, tmp_path):
+    assert run(tmp_path, server.url)[0] == 0
+    n = len(server.log)
+    rc, lines = run(tmp_path, server.url)
+    assert rc == 0 and len(server.log) == n
+    assert sum("already verified, nothing downloaded" in line for line in lines) == 4
+
+
+def test_checksum_mismatch_is_refused_and_removed(server, pinned, tmp_path, monkeypatch):
+    bad = dataclasses.replace(pinned["ae110k"].sources[0], sha256="0" * 64)
+    monkeypatch.setitem(dl.DATASETS, "ae110k",
+                        dataclasses.replace(pinned["ae110k"], sources=(bad,) + pinned["ae110k"].sources[1:]))
+    rc, lines = run(tmp_path, server.url, ["attr_extract"])
+    assert rc == 2
+    [line] = [x for x in lines if "checksum mismatch" in x]
+    assert line.startswith("ae110k: ae110k/train.jsonl: checksum mismatch, refused and removed") and server.url in line
+    assert not (tmp_path / "ae110k" / "train.jsonl").exists()
+    assert not (tmp_path / "ae110k" / "train.jsonl.part").exists()
+
+
+def test_resume_after_cut_connection(server, pinned, tmp_path):
+    path = f"/amazon-science/esci-data/{dl.ESCI_PRODUCTS.path}"
+    server.cut_once.add(path)
+    rc, lines = run(tmp_path, server.url, ["esci"])
+    assert rc == 0, lines
+    asked = [rng for p, rng in server.log if p == path]
+    half = len(server.files[path]) // 2
+    assert asked == [None, f"bytes={half}-"]
+    assert (tmp_path / dl.ESCI_PRODUCTS.dest).read_bytes() == server.files[path]
+
+
+def test_rerun_resumes_a_leftover_part(server, pinned, tmp_path):
+    path = "/abrazinskas/FewSum/artifacts/amazon/gold_summs/val.csv"
+    body = server.files[path]
+    (tmp_path / "fewsum_amazon").mkdir()
+    (tmp_path / "fewsum_amazon" / "val.csv.part").write_bytes(body[:10])
+    assert run(tmp_path, server.url, ["review_summ"])[0] == 0
+    assert [rng for p, rng in server.log if p == path] == ["bytes=10-"]
+    assert (tmp_path / "fewsum_amazon" / "val.csv").read_bytes() == body
+
+
+def test_partial_selection_names_what_is_missing(server, pinned, tmp_path):
+    rc, lines = run(tmp_path, server.url, ["review_summ", "ae110k"])
+    assert rc == 0
+    assert any(x.startswith(f"note: {tmp_path} has no esci, queryner yet") and
+               x.endswith(f"ecomsuite data download --tasks esci queryner --to {tmp_path}") for x in lines)
+
+
+def test_cut_every_time_keeps_part_and_says_so(server, pinned, tmp_path, monkeypatch):
+    monkeypatch.setattr(dl, "_transfer", lambda url, part, size, timeout, label: part.write_bytes(b"x"))
+    rc, lines = run(tmp_path, server.url, ["ae110k"])
+    assert rc == 2
+    assert any("connection cut at 1 of" in x and "rerun resumes it" in x for x in lines)
+    assert not (tmp_path / "ae110k" / "train.jsonl").exists()
+
+
+def _refused_url() -> str:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()                                   # nothing listens there: connection refused
+    return f"http://127.0.0.1:{port}"
+
+
+def test_offline_one_line_per_dataset_and_exit_2(pinned, tmp_path, monkeypatch, capsys):
+    from ecomsuite.cli import main
+
+    url = _refused_url()
+    monkeypatch.setenv(dl.MIRROR_ENV, url)     # the environment variable is the --mirror default
+    assert main(["data", "download", "--to", str(tmp_path)]) == 2
+    failures = [x for x in capsys.readouterr().out.splitlines() if "cannot download" in x]
+    assert [x.split(":")[0] for x in failures] == ["esci", "queryner", "fewsum_amazon", "ae110k"]
+    for x, ds in zip(failures, pinned.values()):
+        assert f"cannot download {ds.sources[0].url(url)} (" in x and "Connection" in x
+        assert "; manual: git clone https://github.com/" in x
+    assert not dl.holds_data(tmp_path) and not list(tmp_path.rglob("*.part"))
+
+
+def test_missing_file_on_mirror_names_it(server, pinned, tmp_path):
+    del server.files["/wbsg-uni-mannheim/ExtractGPT/data/processed_datasets/ae-110k/test.jsonl"]
+    rc, lines = run(tmp_path, server.url, ["ecom_attr_extract"])
+    assert rc == 2
+    assert any("ae-110k/test.jsonl (HTTP 404" in x for x in lines)
+
+
+def test_default_location_is_found(server, pinned, cache, tmp_path, monkeypatch):
+    assert resolve_data_dir() == (SAMPLE_DIR, "sample")
+    from ecomsuite.cli import main
+
+    assert main(["data", "download", "--tasks", "review_summ", "--mirror", server.url]) == 0
+    assert resolve_data_dir() == (cache.resolve(), str(cache.resolve()))
+    assert load_family("review_summ").source == str(cache.resolve())
+    # --data-dir and $ECOMSUITE_DATA still come first
+    assert resolve_data_dir(tmp_path)[0] == tmp_path.resolve()
+    monkeypatch.setenv("ECOMSUITE_DATA", str(tmp_path))
+    assert resolve_data_dir()[0] == tmp_path.resolve()
+
+
+def test_partial_download_does_not_count_as_data(cache):
+    (cache / "esci").mkdir(parents=True)
+    (cache / "esci" / "shopping_queries_dataset_examples.parquet.part").write_bytes(b"half")
+    assert resolve_data_dir()[1] == "sample"
+
+
+# ------------------------------------------------------------------------ pure parts and the table
+def test_queryner_conll_matches_the_publishers_assembly():
+    lines = ['{"example_id": 7, "labels": ["B-color", "B-core_product_type"]}', "",
+             '{"example_id": 9, "labels": ["B-core_product_type"]}']
+    text = dl.queryner_conll(lines, {7: " red  dress\t", 9: "socks"}, "x.jsonl")
+    assert text == "red\tB-color\ndress\tB-core_product_type\n\nsocks\tB-core_product_type\n\n"
+
+
+@pytest.mark.parametrize("line,queries,msg", [
+    ('{"example_id": 8, "labels": ["O"]}', {7: "a"}, "x.jsonl: line 1: example_id 8 is not in the ESCI"),
+    ('{"example_id": 7, "labels": ["O", "O"]}', {7: "a"}, "x.jsonl: line 1: example_id 7 has 2 labels but"),
+    ('{"id": 7}', {7: "a"}, "x.jsonl: line 1: expected"),
+])
+def test_queryner_conll_bad_input_names_the_line(line, queries, msg):
+    with pytest.raises(DataError, match=re.escape(msg)):
+        dl.queryner_conll([line], queries, "x.jsonl")
+
+
+def test_esci_queries_reads_only_the_wanted_ids(tmp_path):
+    p = tmp_path / "ex.parquet"
+    p.write_bytes(publisher_files()[f"/amazon-science/esci-data/{dl.ESCI_EXAMPLES.path}"])
+    assert dl.esci_queries(p, {101, 104, 999}) == {101: "wool hiking socks", 104: "oak desk"}
+
+
+def test_urls_are_pinned_to_commits_and_mirror_layout():
+    assert dl.ESCI_PRODUCTS.url() == ("https://media.githubusercontent.com/media/amazon-science/esci-data/"
+                                      f"{dl.ESCI_COMMIT}/shopping_queries_dataset/"
+                                      "shopping_queries_dataset_products.parquet")
+    src = dl.DATASETS["fewsum_amazon"].sources[1]
+    assert src.url() == (f"https://raw.githubusercontent.com/abrazinskas/FewSum/{dl.FEWSUM_COMMIT}/"
+                         "artifacts/amazon/gold_summs/val.csv")
+    assert src.url("http://m/x/") == "http://m/x/abrazinskas/FewSum/artifacts/amazon/gold_summs/val.csv"
+    for ds in dl.DATASETS.values():
+        assert ds.status == "pinned" and ds.licence
+        for s in ds.sources:
+            assert re.fullmatch(r"[0-9a-f]{64}", s.sha256) and s.size > 0 and re.fullmatch(r"[0-9a-f]{40}", s.commit)
+
+
+def test_select_accepts_datasets_families_and_task_names():
+    names = lambda xs: [d.name for d in dl.select(xs)]  # noqa: E731
+    assert names(None) == ["esci", "queryner", "fewsum_amazon", "ae110k"]
+    assert names(["ecom_desc_gen", "esci", "ecom_queryner_gen", "review_summ"]) == ["esci", "queryner", "fewsum_amazon"]
+    with pytest.raises(dl.EcomError, match="unknown dataset or task 'nope'"):
+        dl.select(["nope"])
