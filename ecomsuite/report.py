@@ -1,24 +1,73 @@
-"""The study's findings from finished runs, each with 95% bootstrap confidence intervals.
+"""The study's findings from finished runs, each with a 95% bootstrap confidence interval.
 
     ecomsuite reproduce smoke --report
 
-Scores are each task's headline metric (``metadata.headline`` of the task), recomputed from the
-per-sample items lm-eval logged (``ecomsuite.metrics.aggregate``), so corpus metrics (macro-F1,
-span-F1, BLEU) are resampled as corpus metrics. Differences between two systems use a *paired*
-bootstrap over the documents both were scored on.
+A view over the same files the leaderboard reads (``ecomsuite.leaderboard.collect``), with the same
+statistics (``ecomsuite.bootstrap``): the report and the site give one CI for one cell.
+
+- **Score**: the task's headline metric (``metadata.headline``) recomputed from the per-sample items
+  lm-eval logged, so corpus metrics (macro-F1, span-F1, BLEU) are resampled as corpus metrics.
+- **Documents** are keyed by their own identity (the document's ``id``, else lm-eval's ``doc_hash``),
+  never by lm-eval's positional ``doc_id``; a score's data is its task's ``data_fingerprint`` + ``locale``
+  (lm-eval results ``configs.<task>.metadata``). Two scores are compared only within one task (one
+  scoring protocol: multiple-choice likelihood and generation are never mixed) and on the same data.
+- A task whose documents cluster (``metadata.bootstrap_cluster``, e.g. ESCI's ``query_id``) is
+  resampled by cluster.
+- **Systems** are what ``lineage.json`` says (kind, tasks, training size, seed); runs without lineage
+  (zero/few-shot models, API models) are the model named in the results file, with its n-shot.
+- **Selection**: a finding that picks "the best" system on the documents it then tests on is labelled
+  *exploratory*; when a validation twin of the task was scored (a task whose ``metadata.validation_for``
+  names it), systems are picked there and the finding is confirmatory. Within each section the paired
+  comparisons are Holm-corrected (family-wise error 5%).
+- A samples file that cannot be read (truncated, corrupt, a document without identity) leaves its
+  cell without a CI; the file and line are named once under "Problems".
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecomsuite import bootstrap
 from ecomsuite.metrics import AGGREGATIONS, HIGHER_IS_BETTER, aggregate
 
-N_BOOT = 300
-RIGID = {"ecom_esci", "ecom_esci_gen", "ecom_queryner", "ecom_queryner_pairs", "ecom_attr_extract"}
+SEED = 0
+ALPHA = 0.05
+PROMPTED = ("base", "api")                  # systems used as they are, zero/few-shot
+TRAINED = ("adapter", "model")              # ecomsuite sft outputs (LoRA/QLoRA adapters, full fine-tunes)
+RULES = ("Rules: each value is the task's headline metric recomputed from the logged per-sample items, "
+         f"with a 95% bootstrap CI (ecomsuite.bootstrap, {bootstrap.N_BOOT_CORPUS} resamples, seed {SEED}; clustered where the task names a "
+         "bootstrap_cluster). Documents are matched by their own id; two systems are compared only within one "
+         "task (one scoring protocol) and on the same data (fingerprint + locale). Paired differences are "
+         "Holm-corrected within each section (family-wise 5%). A finding is *exploratory* when its systems "
+         "were selected on the same test documents it is tested on (no validation twin of the task was scored).")
+
+
+# ------------------------------------------------------------------------------------- values
+@dataclass(frozen=True)
+class System:
+    """One system as its lineage (or, without one, its results file) identifies it."""
+    label: str
+    kind: str                                   # adapter | model | merge | baseline | base | api | ...
+    tasks: tuple[str, ...] = ()                 # trained on (lineage ``tasks``)
+    sizes: tuple[tuple[str, int], ...] = ()     # (task, training documents) pairs
+    seed: object = None
+    base: str | None = None
+    complete: bool = True
+    shots: str = "0"                            # n-shot of the evaluation
+    chat: bool = False                          # evaluated through the chat template
+
+    @property
+    def zero_shot(self) -> bool:
+        return self.kind in PROMPTED and self.shots == "0" and not self.chat
+
+    def trained_on(self, task: str, mixed: bool = True) -> bool:
+        """An sft output trained on this task (not one scored on it only as a cross-task check)."""
+        return self.kind in TRAINED and task in self.tasks and (mixed or len(self.tasks) == 1)
+
+    def size(self, task: str) -> int | None:
+        return dict(self.sizes).get(task)
 
 
 @dataclass
@@ -27,17 +76,31 @@ class Score:
     task: str
     metric: str
     value: float
-    items: dict = field(default_factory=dict)       # doc_id -> item
+    items: dict = field(default_factory=dict)       # document id -> item
     n: int = 0
     limited: bool = False
+    clusters: dict | None = None                    # document id -> cluster (bootstrap_cluster)
+    data: tuple = (None, None)                      # (data fingerprint, locale)
+    protocol: str | None = None                     # lm-eval output_type
+    rigid: bool = False
+    validation_for: str | None = None               # this task is the validation twin of that task
+    sys: System | None = None
+    problem: str | None = None                      # why there are no per-sample items
+    file_value: float | None = None                 # what the results file claims
 
-    def ci(self, seed: int = 0) -> tuple[float, float] | None:
-        if len(self.items) < 2:
+    @property
+    def higher(self) -> bool:
+        return HIGHER_IS_BETTER.get(self.metric, True)
+
+    def keys(self) -> list:
+        return bootstrap.common_keys(self.items, self.items)   # the bootstrap's own document order
+
+    def ci(self, seed: int = SEED, level: float = 0.95) -> tuple[float, float] | None:
+        if len(self.items) < 2 or self.metric not in AGGREGATIONS:
             return None
-        rnd = random.Random(seed)
-        ids = list(self.items)
-        vals = sorted(aggregate(self.metric, [self.items[rnd.choice(ids)] for _ in ids]) for _ in range(N_BOOT))
-        return vals[int(0.025 * N_BOOT)], vals[int(0.975 * N_BOOT) - 1]
+        keys = self.keys()
+        clusters = [self.clusters[k] for k in keys] if self.clusters else None
+        return bootstrap.ci(self.metric, [self.items[k] for k in keys], clusters=clusters, seed=seed, level=level)
 
     def constant_answer(self) -> str | None:
         """The one label a classifier gave for every document (a majority-class collapse), else None."""
@@ -49,169 +112,404 @@ class Score:
     def fmt(self) -> str:
         ci = self.ci()
         const = self.constant_answer()
-        return (f"{self.value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "") + f" (n={self.n})"
-                + (f" [answers {const!r} for every document]" if const else ""))
+        claim = (f" (results file says {self.file_value:.3f})"
+                 if self.file_value is not None and abs(self.file_value - self.value) > 5e-4 else "")
+        return (f"{self.value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else " [no CI]") + f" (n={self.n})"
+                + claim + (f" [answers {const!r} for every document]" if const else ""))
 
 
-def paired_diff(a: Score, b: Score, seed: int = 0) -> tuple[float, float, float, int] | None:
-    """a - b on common documents: (difference, ci_low, ci_high, n_common)."""
-    common = sorted(set(a.items) & set(b.items))
-    if len(common) < 2:
-        return None
-    rnd = random.Random(seed)
-    d0 = aggregate(a.metric, [a.items[i] for i in common]) - aggregate(b.metric, [b.items[i] for i in common])
-    diffs = []
-    for _ in range(N_BOOT):
-        s = [rnd.choice(common) for _ in common]
-        diffs.append(aggregate(a.metric, [a.items[i] for i in s]) - aggregate(b.metric, [b.items[i] for i in s]))
-    diffs.sort()
-    return d0, diffs[int(0.025 * N_BOOT)], diffs[int(0.975 * N_BOOT) - 1], len(common)
+# ------------------------------------------------------------------------------------ reading
+def doc_key(sample: dict):
+    """A logged sample's document identity: the document's own ``id``, else lm-eval's ``doc_hash``
+    (sha256 of the document), else a hash of the document; None when the line carries no document."""
+    doc = sample.get("doc")
+    if isinstance(doc, dict) and doc.get("id") not in (None, ""):
+        return str(doc["id"])
+    if isinstance(sample.get("doc_hash"), str) and sample["doc_hash"]:
+        return "sha256:" + sample["doc_hash"][:32]
+    if doc is not None:
+        import hashlib
+
+        text = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return None
 
 
-def _system_id(results_file: Path, root: Path) -> str:
-    rel = results_file.relative_to(root).parent
-    parts = rel.parts
-    if len(parts) > 2 and parts[-2] == "eval":  # baselines: OUT/eval/<model>/results_*.json
-        parts = parts[:-2] + parts[-1:]
-    # results/<rid...>/<sanitized model>/results_*.json  -> rid
-    return "/".join(parts[:-1]) if len(parts) > 1 else str(rel)
+def read_items(path: str | Path, metric: str, cluster: str | None = None, filt: str = "none"):
+    """Per-document items of ``metric`` in an lm-eval samples file -> (items, clusters, problem).
 
-
-def load_scores(out: Path) -> dict[tuple[str, str], Score]:
-    """(system, task) -> Score, the newest results file per system."""
-    scores: dict[tuple[str, str], Score] = {}
-    for root in (out / "results", out / "baselines"):
-        if not root.exists():
-            continue
-        for f in sorted(root.rglob("results_*.json")):
-            try:
-                res = json.loads(f.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                continue
-            system = _system_id(f, root)
-            if root.name != "results" and not system.startswith("baseline/"):
-                system = "baseline/" + system
-            date = f.stem[len("results_"):]
-            for task, cfg in (res.get("configs") or {}).items():
-                metric = (cfg.get("metadata") or {}).get("headline")
-                row = (res.get("results") or {}).get(task, {})
-                if not metric or f"{metric},none" not in row:
+    Any line that cannot be used (truncated or corrupt JSON, no document identity, no item, a
+    document twice, no cluster field) makes the whole file unusable: ``({}, None, "file: line N: why")``
+    — a CI from the readable part would describe documents nobody chose."""
+    items: dict = {}
+    clusters: dict | None = {} if cluster else None
+    try:
+        fh = open(path, encoding="utf-8")
+        with fh:
+            for i, line in enumerate(fh, 1):
+                if not line.strip():
                     continue
-                items = {}
-                sf = f.parent / f"samples_{task}_{date}.jsonl"
-                if sf.exists() and metric in AGGREGATIONS:
-                    for line in sf.read_text(encoding="utf-8").splitlines():
-                        s = json.loads(line)
-                        if metric in s:
-                            items[s.get("doc_id")] = s[metric]
-                n = (res.get("n-samples") or {}).get(task, {}).get("effective", len(items))
-                scores[(system, task)] = Score(system, task, metric, float(row[f"{metric},none"]), items, n,
-                                               bool((res.get("config") or {}).get("limit")))
+                try:
+                    s = json.loads(line)
+                except ValueError:
+                    return {}, None, f"{path}: line {i}: not valid JSON (truncated or corrupt file)"
+                if not isinstance(s, dict):
+                    return {}, None, f"{path}: line {i}: not a JSON object"
+                if s.get("filter") not in (None, filt):
+                    continue
+                key = doc_key(s)
+                if key is None:
+                    return {}, None, f"{path}: line {i}: no document identity ('doc' or 'doc_hash')"
+                if metric not in s:
+                    return {}, None, f"{path}: line {i}: no {metric!r} item"
+                if key in items:
+                    return {}, None, f"{path}: line {i}: document {key} appears twice"
+                items[key] = s[metric]
+                if cluster:
+                    doc = s.get("doc") if isinstance(s.get("doc"), dict) else {}
+                    if cluster not in doc:
+                        return {}, None, f"{path}: line {i}: document {key} has no {cluster!r} (bootstrap_cluster)"
+                    clusters[key] = doc[cluster]
+    except UnicodeDecodeError as e:
+        return {}, None, f"{path}: not UTF-8 text ({e.reason} at byte {e.start})"
+    except OSError as e:
+        return {}, None, f"{path}: cannot read ({e.strerror or e})"
+    if not items:
+        return {}, None, f"{path}: no per-sample lines (empty file)"
+    return items, clusters, None
+
+
+def _system(run) -> tuple[tuple, System]:
+    """(identity, System) of a collected run: its lineage, else the model of its results file."""
+    from ecomsuite.leaderboard.collect import API_MODEL_TYPES
+
+    lin = run.lineage
+    shots, chat = run.n_shot_label, run.chat_template
+    if lin is not None and lin.kind:
+        sizes = lin.extra.get("train_docs")
+        if not isinstance(sizes, dict):
+            sizes = lin.train_sizes or ({t: lin.train_size for t in lin.tasks} if lin.train_size is not None else {})
+        sizes = tuple(sorted((str(t), int(n)) for t, n in sizes.items() if isinstance(n, (int, float))))
+        label = lin.name or (Path(lin.source).parent.name if lin.source else run.model_name)
+        ident = ("lineage", lin.kind, label, lin.base_model, tuple(lin.tasks), sizes, str(lin.seed),
+                 str(lin.extra.get("created")))
+        prompted = lin.kind in PROMPTED
+        sysm = System(label, lin.kind, tuple(lin.tasks), sizes, lin.seed, lin.base_model,
+                      lin.extra.get("complete") is not False, shots, chat)
+    else:
+        kind = "api" if run.model_type in API_MODEL_TYPES else "base"
+        label = Path(run.model_name).name if Path(run.model_name).is_absolute() else run.model_name  # a local folder
+        ident = ("model", run.model_type, run.model_name)
+        prompted = True
+        sysm = System(label, kind, base=run.model_name, shots=shots, chat=chat)
+    if prompted or shots != "0" or chat:
+        sysm = dataclasses.replace(sysm, label=f"{sysm.label} ({shots}-shot{', chat' if chat else ''})")
+    return (*ident, shots, chat), sysm
+
+
+def load_scores(out: Path, problems: list[str] | None = None) -> dict[tuple[str, str], Score]:
+    """(system label, task) -> Score, the newest results file per system and task."""
+    from ecomsuite.leaderboard.collect import collect
+
+    problems = [] if problems is None else problems
+    roots = [p for p in (Path(out) / "results", Path(out) / "baselines") if p.exists()]
+    if not roots:
+        return {}
+    col = collect(roots)
+    problems += [f"{p.path}: {p.reason}" for p in col.problems if p.severity == "error"]
+    newest: dict[tuple, tuple] = {}
+    labels: dict[tuple, System] = {}
+    for run in sorted(col.runs, key=lambda r: r.timestamp):
+        ident, sysm = _system(run)
+        labels.setdefault(ident, sysm)
+        for task, tr in run.tasks.items():
+            newest[(ident, task)] = (run, tr)
+    names = _unique_labels(labels)
+    scores: dict[tuple[str, str], Score] = {}
+    for (ident, task), (run, tr) in newest.items():
+        sc = _score(run, tr, labels[ident], names[ident], problems)
+        if sc is not None:
+            scores[(sc.system, task)] = sc
     return scores
 
 
-def _trained_on(system: str, task: str, mixed: bool = True) -> bool:
-    """An adapter fine-tuned on this task (not one scored on it only as a cross-task check, `also_eval`)."""
-    return f"/sft/{task}/" in system or (mixed and "/sft/mixed/" in system)
+def _unique_labels(systems: dict[tuple, System]) -> dict[tuple, str]:
+    out, seen = {}, {}
+    for ident, s in systems.items():
+        seen[s.label] = seen.get(s.label, 0) + 1
+        out[ident] = s.label if seen[s.label] == 1 else f"{s.label} #{seen[s.label]}"
+    return out
 
 
-def _size(system: str) -> int | None:
-    m = re.search(r"/n(\d+)/", system + "/")
-    return int(m.group(1)) if m else None
+def _score(run, tr, sysm: System, label: str, problems: list[str]) -> Score | None:
+    meta = tr.metadata or {}
+    metric = meta.get("headline")
+    file_value = tr.values.get((metric, "none")) if metric else None
+    if not metric or file_value is None:
+        return None
+    cfg = run.config or {}
+    items, clusters, problem = {}, None, None
+    if metric not in AGGREGATIONS:
+        problem = f"{tr.task}: metric {metric!r} has no per-sample aggregation; shown as the results file gives it"
+    elif not tr.samples_path:
+        problem = f"{run.path}: no samples file for {tr.task} (run lm-eval with --log_samples); shown without a CI"
+    else:
+        items, clusters, problem = read_items(tr.samples_path, metric, meta.get("bootstrap_cluster"))
+    if problem:
+        problems.append(problem)
+    value = aggregate(metric, list(items.values())) if items else file_value
+    n = len(items) or tr.n_effective or 0
+    return Score(label, tr.task, metric, float(value), items, n, bool(cfg.get("limit")), clusters,
+                 (meta.get("data_fingerprint"), meta.get("locale")), tr.output_type,
+                 tr.output_type == "multiple_choice" or meta.get("rigid") is True, meta.get("validation_for"), sysm, problem,
+                 float(file_value))
 
 
-def _better(a: float, b: float, metric: str) -> bool:
-    return a > b if HIGHER_IS_BETTER.get(metric, True) else a < b
+# ------------------------------------------------------------------------------- comparisons
+@dataclass
+class Comparison:
+    """a - b on the documents both were scored on, within one task and one data set."""
+    a: Score
+    b: Score
+    exploratory: bool = False
+    refused: str | None = None
+    diff: tuple | None = None       # (difference, lo, hi, n_common): the paired bootstrap's 95% CI
+    p: float | None = None          # two-sided bootstrap p-value of "no difference"
+    separable: bool = False         # rejected by Holm's procedure over the section
+    family: int = 0                 # comparisons in the section's Holm family
+
+    def __post_init__(self):
+        self.refused = self.refused or _refusal(self.a, self.b)
+
+    def compute(self) -> None:
+        a, b = self.a, self.b
+        clusters = {**(b.clusters or {}), **(a.clusters or {})} or None
+        r = bootstrap.paired_distribution(a.metric, a.items, b.items, clusters=clusters, seed=SEED)
+        ci = None if r is None else bootstrap.percentile_ci(r[1])
+        if ci is not None:
+            self.diff, self.p = (r[0], ci[0], ci[1], r[2]), bootstrap.pvalue(r[1])
+
+    def verdict(self) -> str:
+        tag = " (exploratory: selected and tested on the same documents)" if self.exploratory else ""
+        if self.refused:
+            return f"not compared: {self.refused}{tag}"
+        if self.diff is None:
+            return f"no paired samples{tag}"
+        d, lo, hi, n = self.diff
+        sep = "separable" if self.separable else "NOT separable"
+        return (f"diff {d:+.3f} [{lo:+.3f}, {hi:+.3f}] on {n} docs, p={self.p:.3g}: {sep} "
+                f"(Holm, {self.family} comparison{'s' if self.family != 1 else ''} in this section){tag}")
 
 
-def _verdict(d) -> str:
-    if d is None:
-        return "no paired samples"
-    diff, lo, hi, n = d
-    sep = "separable" if lo > 0 or hi < 0 else "NOT separable (CI spans 0)"
-    return f"diff {diff:+.3f} [{lo:+.3f}, {hi:+.3f}] on {n} docs: {sep}"
+def _refusal(a: Score, b: Score) -> str | None:
+    if a.task != b.task or a.metric != b.metric:
+        return f"different tasks/protocols ({a.task} {a.protocol} vs {b.task} {b.protocol})"
+    if a.data != b.data:
+        return f"different data ({_data(a)} vs {_data(b)})"
+    if a.problem or b.problem:
+        return "per-sample items missing (see Problems)"
+    return None
 
 
+def _data(s: Score) -> str:
+    fp, loc = s.data
+    return f"data {fp or '?'}" + (f", locale {loc}" if loc else "")
+
+
+def holm(comparisons: list[Comparison], alpha: float = ALPHA) -> list[Comparison]:
+    """Paired bootstrap of every comparison of a section, then Holm's step-down over their p-values
+    (``ecomsuite.bootstrap.holm``): ``separable`` holds the family-wise decision."""
+    live = [c for c in comparisons if not c.refused]
+    for c in live:
+        c.compute()
+    live = [c for c in live if c.diff is not None]
+    for c, rejected in zip(live, bootstrap.holm([c.p for c in live], alpha)):
+        c.separable, c.family = rejected, len(live)
+    return comparisons
+
+
+def _best(scores: list[Score]) -> Score:
+    return max(scores, key=lambda s: s.value if s.higher else -s.value)
+
+
+def _select(candidates: list[Score], task: str, by_task: dict, twin: dict) -> tuple[Score, bool]:
+    """The best candidate, chosen on the task's validation twin when every candidate was scored
+    there -> (choice, exploratory)."""
+    val = twin.get(task)
+    if val:
+        on_val = [by_task[val].get(s.system) for s in candidates]
+        if on_val and all(v is not None for v in on_val):
+            pick = _best(on_val)
+            return next(s for s in candidates if s.system == pick.system), False
+    return _best(candidates), True
+
+
+def _twins(scores: dict) -> dict[str, str]:
+    """test task -> its validation twin (a scored task whose ``metadata.validation_for`` names it)."""
+    return {sc.validation_for: sc.task for sc in scores.values() if sc.validation_for}
+
+
+# ------------------------------------------------------------------------------------ report
 def report(out: Path, study: dict | None = None) -> str:
-    scores = load_scores(Path(out))
-    if not scores:
+    problems: list[str] = []
+    scores = load_scores(Path(out), problems)
+    if not scores and not problems:
         return f"no results under {out} yet (run the study first)"
-    lines = [f"# Findings of {study.get('name') if study else out} (headline metric per task, 95% bootstrap CI)"]
-    tasks = sorted({t for _, t in scores})
-    by_task = {t: {s: sc for (s, tt), sc in scores.items() if tt == t} for t in tasks}
-    limited = any(sc.limited for sc in scores.values())
-    if limited:
+    lines = [f"# Findings of {study.get('name') if study else out} (headline metric per task, 95% bootstrap CI)",
+             "", RULES]
+    incomplete = sorted({s.system for s in scores.values() if s.sys and not s.sys.complete})
+    if incomplete:
+        lines.append(f"note: lineage says incomplete (left out of the findings): {', '.join(incomplete)}")
+    usable = {k: s for k, s in scores.items() if not (s.sys and not s.sys.complete)}
+    if any(sc.limited for sc in usable.values()):
         lines.append("note: evaluated with a per-task document limit; CIs are wide on purpose.")
+    tasks = sorted({t for _, t in usable})
+    by_task = {t: {s: sc for (s, tt), sc in usable.items() if tt == t} for t in tasks}
+    twin = _twins(usable)
+    lines += _fine_tuned_vs_prompted(tasks, by_task, twin)
+    lines += _size_curves(tasks, by_task)
+    lines += _mixed_vs_single(tasks, by_task)
+    lines += _merges(tasks, by_task, twin)
+    lines += _table(usable, tasks, by_task)
+    if problems:
+        lines.append("\n## Problems (cells shown without a CI)")
+        lines += [f"- {p}" for p in dict.fromkeys(problems)]
+    return "\n".join(lines)
 
-    lines.append("\n## 1. Fine-tuned small model vs. zero/few-shot (incl. API giants)")
-    for t in tasks:
-        sc = by_task[t]
-        tuned = [s for k, s in sc.items() if _trained_on(k, t)]
-        baselines = [s for k, s in sc.items() if k.startswith("baseline/")]
-        prompted = [s for k, s in sc.items() if "/base/" in k or k.startswith("api/")]
-        if t == "ecom_esci":  # API models answer the generative variant
-            prompted += [s for k, s in by_task.get("ecom_esci_gen", {}).items() if k.startswith("api/")]
-        if not tuned or not prompted:
-            continue
-        bt = max(tuned, key=lambda s: s.value if HIGHER_IS_BETTER.get(s.metric, True) else -s.value)
-        bp = max(prompted, key=lambda s: s.value)
-        lines.append(f"- {t} ({bt.metric}): best fine-tuned {bt.system} {bt.fmt()} vs best prompted "
-                     f"{bp.system} {bp.fmt()} -> {_verdict(paired_diff(bt, bp) if bt.metric == bp.metric else None)}")
-        for b in baselines:
-            lines.append(f"  - baseline {b.system} {b.fmt()} vs fine-tuned: {_verdict(paired_diff(bt, b))}")
 
-    lines.append("\n## 2. Training data needed (score vs. training size, single-task adapters)")
-    for t in tasks:
-        curve = {}
-        for k, s in by_task[t].items():
-            if _trained_on(k, t, mixed=False) and _size(k) is not None:
-                curve.setdefault(_size(k), []).append(s)
-        base = [s for k, s in by_task[t].items() if "/base/k0" in k and not k.endswith("-chat")]
-        if len(curve) < 1:
-            continue
-        pts = ", ".join(f"n={n}: {sum(x.value for x in v) / len(v):.3f}" for n, v in sorted(curve.items()))
-        kind = "rigid-format/classification" if t in RIGID else "generation"
-        zs = f"zero-shot {base[0].value:.3f}; " if base else ""
-        sizes = sorted(curve)
-        trend = ""
-        if len(sizes) > 1:
-            d = paired_diff(curve[sizes[-1]][0], curve[sizes[0]][0])
-            trend = f"; largest vs smallest: {_verdict(d)}"
-        lines.append(f"- {t} [{kind}]: {zs}{pts}{trend}")
+def _by_data(scores: dict) -> dict[tuple, list[Score]]:
+    out: dict[tuple, list[Score]] = {}
+    for sc in scores.values():
+        out.setdefault(sc.data, []).append(sc)
+    return out
 
-    lines.append("\n## 3. Mixed-task vs. single-task training (same size per task)")
-    for t in tasks:
-        mixed = [s for k, s in by_task[t].items() if "/sft/mixed/" in k]
-        for m in mixed:
-            single = [s for k, s in by_task[t].items() if _trained_on(k, t, mixed=False) and _size(k) == _size(m.system)
-                      and k.rsplit("/", 1)[-1] == m.system.rsplit("/", 1)[-1]]
-            if single:
-                lines.append(f"- {t}: mixed {m.fmt()} vs single {single[0].fmt()} -> {_verdict(paired_diff(m, single[0]))}")
 
-    lines.append("\n## 4. Merging vs. output format (merged adapter vs. its inputs, per task)")
-    for t in tasks:
-        merges = {k: s for k, s in by_task[t].items() if "/merge/" in k}
-        for k, m in merges.items():
-            inputs = [s for kk, s in by_task[t].items() if _trained_on(kk, t)]
-            best_in = max(inputs, key=lambda s: s.value) if inputs else None
-            kind = "rigid format" if t in RIGID else "generation"
-            if best_in:
-                lines.append(f"- {t} [{kind}]: {k} {m.fmt()} vs best single adapter {best_in.system} {best_in.fmt()}"
-                             f" -> {_verdict(paired_diff(m, best_in))}")
+def _head(t: str, group: list[Score], n_data: int) -> str:
+    s = group[0]
+    return f"- {t} [{s.protocol or '?'}, {s.metric}" + (f", {_data(s)}" if n_data > 1 else "") + "]"
 
-    lines.append("\n## Scores by system (headline metric per task; - = not evaluated)")
+
+def _kind(sc: Score) -> str:
+    return "rigid format" if sc.rigid else "free generation"
+
+
+def _section(title: str, rows: list[tuple[str, Comparison | None]]) -> list[str]:
+    holm([c for _, c in rows if c is not None])
+    body = [text + (f" -> {c.verdict()}" if c is not None else "") for text, c in rows]
+    return [f"\n## {title}", *(body or ["- (no runs of this kind)"])]
+
+
+def _findings_tasks(tasks: list[str], by_task: dict) -> list[str]:
+    """The test tasks (validation twins only serve to select)."""
+    return [t for t in tasks if not any(s.validation_for for s in by_task[t].values())]
+
+
+def _fine_tuned_vs_prompted(tasks, by_task, twin) -> list[str]:
+    rows: list[tuple[str, Comparison | None]] = []
+    for t in _findings_tasks(tasks, by_task):
+        groups = _by_data(by_task[t])
+        for group in groups.values():
+            head = _head(t, group, len(groups))
+            tuned = [s for s in group if s.sys.trained_on(t)]
+            prompted = [s for s in group if s.sys.kind in PROMPTED]
+            if tuned and prompted:
+                bt, ex_t = _select(tuned, t, by_task, twin)
+                bp, ex_p = _select(prompted, t, by_task, twin)
+                rows.append((f"{head}: best fine-tuned {bt.system} {bt.fmt()} vs best prompted {bp.system} {bp.fmt()}",
+                             Comparison(bt, bp, exploratory=ex_t or ex_p)))
+            elif tuned or prompted:
+                only, other = ("fine-tuned", "prompted") if tuned else ("prompted", "fine-tuned")
+                b = _select(tuned or prompted, t, by_task, twin)[0]
+                rows.append((f"{head}: best {only} {b.system} {b.fmt()}; no {other} system was scored under this "
+                             "protocol (never compared across tasks)", None))
+            if tuned:
+                bt, ex_t = _select(tuned, t, by_task, twin)
+                for b in sorted((s for s in group if s.sys.kind == "baseline"), key=lambda s: s.system):
+                    rows.append((f"  - baseline {b.system} {b.fmt()} vs best fine-tuned", Comparison(bt, b, exploratory=ex_t)))
+    return _section("1. Fine-tuned small model vs. prompted (zero/few-shot, API), each within its task's own "
+                    "scoring protocol", rows)
+
+
+def _size_curves(tasks, by_task) -> list[str]:
+    rows: list[tuple[str, Comparison | None]] = []
+    for t in _findings_tasks(tasks, by_task):
+        groups = _by_data(by_task[t])
+        for group in groups.values():
+            curve: dict[int, list[Score]] = {}
+            for s in group:
+                if s.sys.trained_on(t, mixed=False) and s.sys.size(t) is not None:
+                    curve.setdefault(s.sys.size(t), []).append(s)
+            if not curve:
+                continue
+            pts = ", ".join(f"n={n}: {sum(x.value for x in v) / len(v):.3f}" + (f" (mean of {len(v)})" if len(v) > 1 else "")
+                            for n, v in sorted(curve.items()))
+            zs = "".join(f"zero-shot {s.system} {s.value:.3f}; " for s in group if s.sys.zero_shot)
+            text = f"{_head(t, group, len(groups))} [{_kind(group[0])}]: {zs}{pts}"
+            sizes = sorted(curve)
+            if len(sizes) < 2:
+                rows.append((text, None))
+                continue
+            small, large = _same_seed(curve[sizes[0]], curve[sizes[-1]])
+            rows.append((f"{text}; largest vs smallest ({large.system} vs {small.system})", Comparison(large, small)))
+    return _section("2. Training data needed (score vs. training documents, single-task adapters)", rows)
+
+
+def _same_seed(a: list[Score], b: list[Score]) -> tuple[Score, Score]:
+    """One run of each size, trained with the same seed where there is one."""
+    for x in sorted(a, key=lambda s: str(s.sys.seed)):
+        for y in b:
+            if y.sys.seed == x.sys.seed and y.sys.base == x.sys.base:
+                return x, y
+    return a[0], b[0]
+
+
+def _mixed_vs_single(tasks, by_task) -> list[str]:
+    rows: list[tuple[str, Comparison | None]] = []
+    for t in _findings_tasks(tasks, by_task):
+        group = list(by_task[t].values())
+        for m in sorted((s for s in group if s.sys.trained_on(t) and len(s.sys.tasks) > 1), key=lambda s: s.system):
+            same = [s for s in group if s.sys.trained_on(t, mixed=False) and s.sys.size(t) == m.sys.size(t)
+                    and s.sys.seed == m.sys.seed and s.sys.base == m.sys.base
+                    and (s.sys.shots, s.sys.chat) == (m.sys.shots, m.sys.chat)]
+            for single in same[:1]:
+                rows.append((f"- {t} (n={m.sys.size(t)} per task): mixed {m.system} {m.fmt()} vs single "
+                             f"{single.system} {single.fmt()}", Comparison(m, single)))
+    return _section("3. Mixed-task vs. single-task training (same documents per task, same seed)", rows)
+
+
+def _merges(tasks, by_task, twin) -> list[str]:
+    rows: list[tuple[str, Comparison | None]] = []
+    for t in _findings_tasks(tasks, by_task):
+        group = list(by_task[t].values())
+        singles = [s for s in group if s.sys.trained_on(t)]
+        for m in sorted((s for s in group if s.sys.kind == "merge" and t in s.sys.tasks), key=lambda s: s.system):
+            peers = [s for s in singles if s.data == m.data] or singles
+            if not peers:
+                continue
+            best, ex = _select(peers, t, by_task, twin)
+            rows.append((f"- {t} [{_kind(m)}]: merge {m.system} {m.fmt()} vs best single adapter {best.system} "
+                         f"{best.fmt()}", Comparison(m, best, exploratory=ex)))
+    return _section("4. Merging vs. output format (merged adapter vs. the best adapter trained on the task)", rows)
+
+
+def _table(scores, tasks, by_task) -> list[str]:
+    lines = ["\n## Scores by system (headline metric per task; - = not evaluated)"]
     systems = sorted({s for s, _ in scores})
     lines.append("| system | " + " | ".join(f"{t} ({next(iter(by_task[t].values())).metric})" for t in tasks) + " |")
     lines.append("|---|" + "---|" * len(tasks))
-    for sysname in systems:
-        cells = [(f"{by_task[t][sysname].value:.3f}" + ("*" if by_task[t][sysname].constant_answer() else ""))
-                 if sysname in by_task[t] else "-" for t in tasks]
-        lines.append(f"| {sysname} | " + " | ".join(cells) + " |")
+    for name in systems:
+        cells = []
+        for t in tasks:
+            sc = by_task[t].get(name)
+            cells.append("-" if sc is None else f"{sc.value:.3f}" + ("*" if sc.constant_answer() else "")
+                         + ("†" if sc.problem else ""))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if any(sc.constant_answer() for sc in scores.values()):
         lines.append("\n`*` = the same label for every document (majority-class collapse)")
-
+    if any(sc.problem for sc in scores.values()):
+        lines.append("\n`†` = no per-sample items (no CI; see Problems)")
     lines.append("\n## All scores")
     for t in tasks:
-        for k, s in sorted(by_task[t].items(), key=lambda kv: -kv[1].value):
-            lines.append(f"- {t:<20} {s.metric:<9} {s.fmt():<32} {k}")
-    return "\n".join(lines)
+        for name, s in sorted(by_task[t].items(), key=lambda kv: -kv[1].value if kv[1].higher else kv[1].value):
+            lines.append(f"- {t:<20} {s.metric:<9} {s.fmt():<32} {name}")
+    return lines

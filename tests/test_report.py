@@ -1,0 +1,289 @@
+"""The findings report (ecomsuite.report) over hand-made lm-eval results folders: one bootstrap with the
+leaderboard, documents keyed by identity, data + protocol in a score's identity, systems from lineage.json,
+selection labelled or done on a validation twin with Holm per section, and bad samples files named."""
+import json
+from pathlib import Path
+
+from ecomsuite import bootstrap
+from ecomsuite.report import Comparison, Score, doc_key, holm, load_scores, read_items, report
+
+DATE = "2026-01-01T00-00-00.000000"
+LABELS = ["E", "S", "C", "I"]
+
+
+def esci_docs(n=24, per_query=3):
+    return [{"id": f"esci-{i}", "query_id": i // per_query, "query": f"q{i // per_query}", "title": f"t{i}",
+             "label": LABELS[i % 4]} for i in range(n)]
+
+
+def write_run(folder: Path, tasks: dict, model_args="pretrained=tiny-base", model="hf", n_shot=0,
+              lineage: dict | None = None, limit=None, date=DATE):
+    """tasks: name -> {"docs": [doc], "items": [item per doc], "output_type", "meta": {...}, "metric"}.
+    With ``lineage``, it is written to folder/adapter/lineage.json and passed as peft=."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if lineage is not None:
+        ad = folder / "adapter"
+        ad.mkdir()
+        (ad / "lineage.json").write_text(json.dumps({"complete": True, **lineage}))
+        model_args += f",peft={ad}"
+    res = {"results": {}, "configs": {}, "n-shot": {}, "n-samples": {}, "higher_is_better": {},
+           "config": {"model": model, "model_args": model_args, "limit": limit}}
+    for task, spec in tasks.items():
+        metric = spec.get("metric", "macro_f1")
+        items = spec["items"]
+        from ecomsuite.metrics import aggregate
+
+        res["results"][task] = {"alias": task, f"{metric},none": spec.get("claim", aggregate(metric, items)),
+                                f"{metric}_stderr,none": "N/A"}
+        meta = {"headline": metric, "data_fingerprint": "fp-A", "locale": "us", **spec.get("meta", {})}
+        res["configs"][task] = {"task": task, "output_type": spec.get("output_type", "multiple_choice"),
+                                "test_split": "test", "metadata": meta}
+        res["n-shot"][task] = n_shot
+        res["n-samples"][task] = {"original": len(items), "effective": len(items)}
+        res["higher_is_better"][task] = {metric: True}
+        docs = spec["docs"]
+        order = spec.get("order", range(len(docs)))
+        lines = [json.dumps({"doc_id": pos, "doc": docs[i], "filter": "none", metric: items[i]})
+                 for pos, i in enumerate(order)]
+        (folder / f"samples_{task}_{date}.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / f"results_{date}.json").write_text(json.dumps(res))
+    return folder
+
+
+def esci_items(docs, correct):
+    """[gold, pred]: right on the first ``correct`` documents, 'irrelevant' after."""
+    return [[d["label"], d["label"] if i < correct else "I"] for i, d in enumerate(docs)]
+
+
+def adapter_lineage(task="ecom_esci", size=64, seed=0, name=None, tasks=None):
+    return {"kind": "adapter", "name": name or f"lora {task} n{size} s{seed}", "base_model": "tiny-base",
+            "tasks": tasks or [task], "train_size": size, "seed": seed,
+            "train_docs": {t: size for t in (tasks or [task])}}
+
+
+# ------------------------------------------------------------------------ 1. one bootstrap
+def test_a_cells_ci_and_paired_difference_are_the_shared_bootstraps(tmp_path):
+    docs = esci_docs()
+    meta = {"bootstrap_cluster": "query_id"}
+    write_run(tmp_path / "results" / "a" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 20), "meta": meta}},
+              lineage=adapter_lineage())
+    write_run(tmp_path / "results" / "b" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 8), "meta": meta}})
+    scores = load_scores(tmp_path)
+    a = scores[("lora ecom_esci n64 s0", "ecom_esci")]
+    b = scores[("tiny-base (0-shot)", "ecom_esci")]
+    keys = bootstrap.common_keys(a.items, a.items)
+    assert a.clusters == {d["id"]: d["query_id"] for d in docs}             # clustered by query (task metadata)
+    assert a.ci() == bootstrap.ci("macro_f1", [a.items[k] for k in keys], clusters=[a.clusters[k] for k in keys], seed=0)
+    assert a.ci() != bootstrap.ci("macro_f1", [a.items[k] for k in keys], seed=0)   # the clusters were passed
+    c = holm([Comparison(a, b)])[0]
+    ref = bootstrap.paired_diff("macro_f1", a.items, b.items, clusters=a.clusters, seed=0)
+    assert c.diff == ref and c.separable
+
+
+# --------------------------------------------------------- 2. identity of documents and data
+def test_documents_are_matched_by_identity_not_position(tmp_path):
+    docs = esci_docs(12)
+    items = esci_items(docs, 6)
+    write_run(tmp_path / "results" / "a" / "m", {"ecom_esci": {"docs": docs, "items": items}})
+    # the same predictions, logged in reverse order (lm-eval's doc_id is the position)
+    write_run(tmp_path / "results" / "b" / "m", {"ecom_esci": {"docs": docs, "items": items,
+                                                                "order": list(range(11, -1, -1))}},
+              model_args="pretrained=other")
+    s = load_scores(tmp_path)
+    a, b = s[("tiny-base (0-shot)", "ecom_esci")], s[("other (0-shot)", "ecom_esci")]
+    assert set(a.items) == {d["id"] for d in docs} and a.items == b.items
+    c = holm([Comparison(a, b)])[0]
+    assert c.diff[0] == 0 and c.diff[1] == 0 and c.diff[2] == 0 and not c.separable
+    assert doc_key({"doc_id": 3, "doc": {"query": "x"}, "doc_hash": "ab" * 32}) == "sha256:" + "ab" * 16
+    assert doc_key({"doc_id": 3, "doc": {"query": "x"}}).startswith("sha256:")
+    assert doc_key({"doc_id": 3}) is None
+
+
+def test_comparisons_across_different_data_are_refused(tmp_path):
+    docs = esci_docs(12)
+    write_run(tmp_path / "results" / "ft" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 11)}},
+              lineage=adapter_lineage())
+    write_run(tmp_path / "results" / "zs" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 2),
+                                                                 "meta": {"data_fingerprint": "fp-B"}}})
+    rep = report(tmp_path)
+    line = next(ln for ln in rep.splitlines() if ln.startswith("- ecom_esci") and "fine-tuned" in ln)
+    assert "data fp-A" in line and "no prompted system" in line      # each data set is its own group
+    s = load_scores(tmp_path)
+    c = Comparison(s[("lora ecom_esci n64 s0", "ecom_esci")], s[("tiny-base (0-shot)", "ecom_esci")])
+    assert c.refused == "different data (data fp-A, locale us vs data fp-B, locale us)"
+    assert "not compared: different data" in holm([c])[0].verdict() and c.diff is None
+
+
+# --------------------------------------------------------------------- 3. systems from lineage
+def test_systems_come_from_lineage_not_folder_names(tmp_path):
+    docs = esci_docs(12)
+    # folder names that the old regexes would have misread (n999, sft/ecom_esci)
+    write_run(tmp_path / "results" / "x" / "sft" / "ecom_esci" / "n999" / "s5" / "m",
+              {"ecom_esci": {"docs": docs, "items": esci_items(docs, 5)}}, lineage=adapter_lineage(size=16, seed=1))
+    write_run(tmp_path / "results" / "y" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 9)}},
+              lineage=adapter_lineage(size=64, seed=1))
+    write_run(tmp_path / "results" / "z" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 3)}},
+              model_args="pretrained=tiny-base", n_shot=0)
+    s = load_scores(tmp_path)
+    a = s[("lora ecom_esci n16 s1", "ecom_esci")]
+    assert a.sys.kind == "adapter" and a.sys.size("ecom_esci") == 16 and a.sys.seed == 1 and a.sys.trained_on("ecom_esci")
+    assert s[("tiny-base (0-shot)", "ecom_esci")].sys.zero_shot
+    rep = report(tmp_path)
+    curve = next(ln for ln in rep.splitlines() if ln.startswith("- ecom_esci") and "n=16" in ln)
+    assert "n=999" not in rep and "zero-shot tiny-base (0-shot) 0.500" in curve and "n=64" in curve
+    assert "largest vs smallest (lora ecom_esci n64 s1 vs lora ecom_esci n16 s1)" in curve
+    assert "[rigid format]" in curve                   # multiple_choice output: a task fact from the results file
+
+
+def test_rigid_format_is_read_from_the_task_config(tmp_path):
+    docs = esci_docs(8)
+    gen = {"docs": docs, "items": esci_items(docs, 4), "output_type": "generate_until"}
+    write_run(tmp_path / "results" / "a" / "m", {"ecom_free": gen, "ecom_rigid": {**gen, "meta": {"rigid": True}},
+                                                "ecom_mc": {"docs": docs, "items": esci_items(docs, 4)}})
+    s = load_scores(tmp_path)
+    assert [s[("tiny-base (0-shot)", t)].rigid for t in ("ecom_free", "ecom_rigid", "ecom_mc")] == [False, True, True]
+
+
+# -------------------------------------------------------- 4. selection on test, Holm per section
+def _two_adapters_and_a_prompt(root, with_validation):
+    docs = esci_docs(24)
+    vdocs = [{**d, "id": "val-" + d["id"]} for d in docs]
+    for name, seed, test_ok, val_ok in (("a", 0, 22, 10), ("b", 1, 14, 20)):
+        tasks = {"ecom_esci": {"docs": docs, "items": esci_items(docs, test_ok)}}
+        if with_validation:
+            tasks["ecom_esci_val"] = {"docs": vdocs, "items": esci_items(vdocs, val_ok),
+                                      "meta": {"validation_for": "ecom_esci"}}
+        write_run(root / "results" / name / "m", tasks, lineage=adapter_lineage(seed=seed))
+    tasks = {"ecom_esci": {"docs": docs, "items": esci_items(docs, 2)}}
+    if with_validation:
+        tasks["ecom_esci_val"] = {"docs": vdocs, "items": esci_items(vdocs, 2), "meta": {"validation_for": "ecom_esci"}}
+    write_run(root / "results" / "zs" / "m", tasks)
+
+
+def test_findings_selected_on_test_are_labelled_exploratory(tmp_path):
+    _two_adapters_and_a_prompt(tmp_path, with_validation=False)
+    rep = report(tmp_path)
+    assert "exploratory" in rep.split("\n## 1.")[0]               # the rule is stated at the top
+    line = next(ln for ln in rep.splitlines() if "best fine-tuned" in ln)
+    assert "best fine-tuned lora ecom_esci n64 s0" in line       # the best on test (22 right)
+    assert "(exploratory: selected and tested on the same documents)" in line and "Holm, 1 comparison" in line
+
+
+def test_a_validation_twin_selects_and_the_finding_is_confirmatory(tmp_path):
+    _two_adapters_and_a_prompt(tmp_path, with_validation=True)
+    rep = report(tmp_path)
+    line = next(ln for ln in rep.splitlines() if "best fine-tuned" in ln)
+    assert line.startswith("- ecom_esci [") and "best fine-tuned lora ecom_esci n64 s1" in line   # chosen on validation
+    assert "exploratory" not in line
+    assert not any(ln.startswith("- ecom_esci_val [") for ln in rep.split("## Scores")[0].splitlines())
+    assert "| lora ecom_esci n64 s1 |" in rep                      # the twin still shows in the table
+
+
+def test_holm_step_down_over_a_sections_p_values():
+    sc = Score("x", "t", "acc", 0.5)
+
+    def comp(p):
+        c = Comparison(sc, sc)
+        c.compute = lambda c=c, p=p: (setattr(c, "diff", (0.1, 0.01, 0.2, 10)), setattr(c, "p", p))
+        return c
+
+    assert [c.separable for c in holm([comp(0.01), comp(0.02), comp(0.04)])] == [True, True, True]
+    assert [c.separable for c in holm([comp(0.04), comp(0.01), comp(0.03)])] == [False, True, False]
+    assert [c.separable for c in holm([comp(0.03)])] == [True]
+
+
+# ------------------------------------------------------------------ 5. one protocol per comparison
+def test_fine_tuned_and_prompted_are_compared_only_within_one_protocol(tmp_path):
+    docs = esci_docs(12)
+    write_run(tmp_path / "results" / "ft" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 10)}},
+              lineage=adapter_lineage())
+    write_run(tmp_path / "results" / "api" / "m", {"ecom_esci_gen": {"docs": docs, "items": esci_items(docs, 11),
+                                                                      "output_type": "generate_until"}},
+              model="local-chat-completions", model_args="model=giant,base_url=http://x")
+    rep = report(tmp_path)
+    sec = rep.split("## 1.")[1].split("## 2.")[0]
+    mc = next(ln for ln in sec.splitlines() if ln.startswith("- ecom_esci ["))
+    gen = next(ln for ln in sec.splitlines() if ln.startswith("- ecom_esci_gen ["))
+    assert "multiple_choice" in mc and "no prompted system was scored under this protocol" in mc
+    assert "generate_until" in gen and "best prompted giant (0-shot)" in gen and "no fine-tuned" in gen
+    assert "diff" not in sec
+    s = load_scores(tmp_path)
+    c = Comparison(s[("lora ecom_esci n64 s0", "ecom_esci")], s[("giant (0-shot)", "ecom_esci_gen")])
+    assert c.refused.startswith("different tasks/protocols")
+    assert s[("giant (0-shot)", "ecom_esci_gen")].sys.kind == "api"
+
+
+# ------------------------------------------------------------------- 6. bad samples files
+def test_a_truncated_samples_file_leaves_the_cell_without_a_ci_and_is_named_once(tmp_path):
+    docs = esci_docs(12)
+    write_run(tmp_path / "results" / "ft" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 10)}},
+              lineage=adapter_lineage())
+    zs = write_run(tmp_path / "results" / "zs" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 3)}})
+    f = zs / f"samples_ecom_esci_{DATE}.jsonl"
+    text = f.read_text()
+    f.write_text(text[: len(text) // 2])                                   # cut inside line 6 or 7
+    rep = report(tmp_path)
+    assert f"{f}: line " in rep and rep.count(str(f)) == 1 and "truncated or corrupt" in rep
+    line = next(ln for ln in rep.splitlines() if "best fine-tuned" in ln)
+    assert "tiny-base (0-shot) 0.500 [no CI]" in line and "not compared: per-sample items missing" in line
+    assert "| tiny-base (0-shot) | 0.500\u2020 |" in rep                   # the results file's value, marked
+
+
+def test_read_items_names_each_kind_of_bad_line(tmp_path):
+    f = tmp_path / "s.jsonl"
+    good = {"doc_id": 0, "doc": {"id": "a", "query_id": 1}, "filter": "none", "acc": 1.0}
+    cases = [
+        ([good, {"doc_id": 1, "filter": "none", "acc": 1.0}], "line 2: no document identity"),
+        ([good, {**good, "doc": {"id": "b"}}], "line 2: document b has no 'query_id'"),
+        ([good, good], "line 2: document a appears twice"),
+        ([good, {**good, "doc": {"id": "b", "query_id": 1}}], None),
+    ]
+    for rows, want in cases:
+        f.write_text("\n".join(json.dumps(r) for r in rows))
+        items, clusters, problem = read_items(f, "acc", "query_id")
+        assert (problem is None) if want is None else (want in problem and items == {}), (want, problem)
+    f.write_text("")
+    assert "empty" in read_items(f, "acc")[2]
+    f.write_text(json.dumps({**good, "filter": "other"}) + "\n" + json.dumps(good))
+    assert read_items(f, "acc")[0] == {"a": 1.0}                         # another filter's lines are not this cell's
+
+
+# --------------------------------------------------------------------------- kept features
+def test_report_flags_a_classifier_that_gives_one_answer():
+    const = Score("a", "ecom_esci", "macro_f1", 0.2, {i: ["exact" if i else "irrelevant", "exact"] for i in range(5)}, 5)
+    mixed = Score("b", "ecom_esci", "macro_f1", 0.4, {0: ["exact", "exact"], 1: ["substitute", "irrelevant"]}, 2)
+    assert const.constant_answer() == "exact" and "answers 'exact' for every document" in const.fmt()
+    assert mixed.constant_answer() is None and "every document" not in mixed.fmt()
+    assert Score("c", "ecom_queryner", "span_f1", 0.0, {0: 1, 1: 1}, 2).constant_answer() is None
+
+
+def test_table_mixed_vs_single_merges_and_cross_task_checks(tmp_path):
+    docs = esci_docs(12)
+    ddocs = [{"id": f"desc-{i}", "title": f"t{i}"} for i in range(6)]
+    rouge = {"docs": ddocs, "items": [0.1, 0.2, 0.3, 0.2, 0.1, 0.4], "metric": "rougeL", "output_type": "generate_until"}
+    write_run(tmp_path / "results" / "single" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 9)},
+                                                     "ecom_desc_gen": rouge},     # also_eval: scored, not trained on
+              lineage=adapter_lineage(size=16))
+    write_run(tmp_path / "results" / "mixed" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 7)}},
+              lineage=adapter_lineage(size=16, name="lora mixed n16 s0", tasks=["ecom_esci", "ecom_desc_gen"]))
+    write_run(tmp_path / "results" / "merge" / "m", {"ecom_esci": {"docs": docs, "items": [[d["label"], "E"] for d in docs]}},
+              lineage={"kind": "merge", "name": "within", "tasks": ["ecom_esci"], "base_model": "tiny-base"})
+    rep = report(tmp_path)
+    assert "| system | ecom_desc_gen (rougeL) | ecom_esci (macro_f1) |" in rep
+    assert "| within | - | 0.100* |" in rep and "majority-class collapse" in rep
+    sec3 = rep.split("## 3.")[1].split("## 4.")[0]
+    assert "mixed lora mixed n16 s0" in sec3 and "vs single lora ecom_esci n16 s0" in sec3 and "Holm, 1 comparison" in sec3
+    sec4 = rep.split("## 4.")[1].split("## Scores")[0]
+    assert "merge within" in sec4 and "best single adapter lora ecom_esci n16 s0" in sec4 and "exploratory" in sec4
+    assert "ecom_desc_gen" not in rep.split("## 2.")[1].split("## 3.")[0]   # not trained on it: no size curve
+    assert "ecom_desc_gen" not in sec4
+
+
+def test_incomplete_lineage_is_left_out_and_no_results_says_so(tmp_path):
+    assert "no results under" in report(tmp_path)
+    docs = esci_docs(8)
+    write_run(tmp_path / "results" / "a" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 4)}},
+              lineage={**adapter_lineage(), "complete": False})
+    rep = report(tmp_path)
+    assert "lineage says incomplete (left out of the findings): lora ecom_esci n64 s0" in rep
+    assert "| lora ecom_esci n64 s0 |" not in rep
