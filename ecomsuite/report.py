@@ -32,12 +32,14 @@ from pathlib import Path
 from ecomsuite import bootstrap
 from ecomsuite.metrics import AGGREGATIONS, HIGHER_IS_BETTER, aggregate
 
-SEED = 0
+SEED = 1234     # the leaderboard's build seed (leaderboard/build.py --seed): a cell's resamples are seeded by
+                # (SEED, task) there and here, so the report and the site give one CI for one cell
 ALPHA = 0.05
 PROMPTED = ("base", "api")                  # systems used as they are, zero/few-shot
 TRAINED = ("adapter", "model")              # ecomsuite sft outputs (LoRA/QLoRA adapters, full fine-tunes)
 RULES = ("Rules: each value is the task's headline metric recomputed from the logged per-sample items, "
-         f"with a 95% bootstrap CI (ecomsuite.bootstrap, {bootstrap.N_BOOT_CORPUS} resamples, seed {SEED}; clustered where the task names a "
+         f"with a 95% bootstrap CI (ecomsuite.bootstrap, {bootstrap.N_BOOT_CORPUS} resamples, seed ({SEED}, task) as on "
+         "the leaderboard; clustered where the task names a "
          "bootstrap_cluster). Documents are matched by their own id; two systems are compared only within one "
          "task (one scoring protocol) and on the same data (fingerprint + locale). Paired differences are "
          "Holm-corrected within each section (family-wise 5%). A finding is *exploratory* when its systems "
@@ -95,12 +97,16 @@ class Score:
     def keys(self) -> list:
         return bootstrap.common_keys(self.items, self.items)   # the bootstrap's own document order
 
-    def ci(self, seed: int = SEED, level: float = 0.95) -> tuple[float, float] | None:
+    @property
+    def seed(self) -> tuple:
+        return (SEED, self.task)
+
+    def ci(self, level: float = 0.95) -> tuple[float, float] | None:
         if len(self.items) < 2 or self.metric not in AGGREGATIONS:
             return None
         keys = self.keys()
         clusters = [self.clusters[k] for k in keys] if self.clusters else None
-        return bootstrap.ci(self.metric, [self.items[k] for k in keys], clusters=clusters, seed=seed, level=level)
+        return bootstrap.ci(self.metric, [self.items[k] for k in keys], clusters=clusters, seed=self.seed, level=level)
 
     def constant_answer(self) -> str | None:
         """The one label a classifier gave for every document (a majority-class collapse), else None."""
@@ -255,6 +261,10 @@ def _score(run, tr, sysm: System, label: str, problems: list[str]) -> Score | No
         problem = f"{run.path}: no samples file for {tr.task} (run lm-eval with --log_samples); shown without a CI"
     else:
         items, clusters, problem = read_items(tr.samples_path, metric, meta.get("bootstrap_cluster"))
+    nan = [k for k, ok in zip(list(items), bootstrap.finite_mask(list(items.values()))) if not ok]
+    if nan:   # as the leaderboard does: left out and counted
+        problems.append(f"{tr.samples_path}: {len(nan)} document(s) with a NaN/infinite {metric!r} item left out")
+        items = {k: v for k, v in items.items() if k not in set(nan)}
     if problem:
         problems.append(problem)
     value = aggregate(metric, list(items.values())) if items else file_value
@@ -284,7 +294,7 @@ class Comparison:
     def compute(self) -> None:
         a, b = self.a, self.b
         clusters = {**(b.clusters or {}), **(a.clusters or {})} or None
-        r = bootstrap.paired_distribution(a.metric, a.items, b.items, clusters=clusters, seed=SEED)
+        r = bootstrap.paired_distribution(a.metric, a.items, b.items, clusters=clusters, seed=a.seed)
         ci = None if r is None else bootstrap.percentile_ci(r[1])
         if ci is not None:
             self.diff, self.p = (r[0], ci[0], ci[1], r[2]), bootstrap.pvalue(r[1])
@@ -372,7 +382,7 @@ def report(out: Path, study: dict | None = None) -> str:
     lines += _merges(tasks, by_task, twin)
     lines += _table(usable, tasks, by_task)
     if problems:
-        lines.append("\n## Problems (cells shown without a CI)")
+        lines.append("\n## Problems")
         lines += [f"- {p}" for p in dict.fromkeys(problems)]
     return "\n".join(lines)
 

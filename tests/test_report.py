@@ -73,10 +73,11 @@ def test_a_cells_ci_and_paired_difference_are_the_shared_bootstraps(tmp_path):
     b = scores[("tiny-base (0-shot)", "ecom_esci")]
     keys = bootstrap.common_keys(a.items, a.items)
     assert a.clusters == {d["id"]: d["query_id"] for d in docs}             # clustered by query (task metadata)
-    assert a.ci() == bootstrap.ci("macro_f1", [a.items[k] for k in keys], clusters=[a.clusters[k] for k in keys], seed=0)
-    assert a.ci() != bootstrap.ci("macro_f1", [a.items[k] for k in keys], seed=0)   # the clusters were passed
+    seed = (1234, "ecom_esci")                                               # the leaderboard's (seed, task)
+    assert a.ci() == bootstrap.ci("macro_f1", [a.items[k] for k in keys], clusters=[a.clusters[k] for k in keys], seed=seed)
+    assert a.ci() != bootstrap.ci("macro_f1", [a.items[k] for k in keys], seed=seed)   # the clusters were passed
     c = holm([Comparison(a, b)])[0]
-    ref = bootstrap.paired_diff("macro_f1", a.items, b.items, clusters=a.clusters, seed=0)
+    ref = bootstrap.paired_diff("macro_f1", a.items, b.items, clusters=a.clusters, seed=seed)
     assert c.diff == ref and c.separable
 
 
@@ -246,6 +247,16 @@ def test_read_items_names_each_kind_of_bad_line(tmp_path):
     assert "empty" in read_items(f, "acc")[2]
     f.write_text(json.dumps({**good, "filter": "other"}) + "\n" + json.dumps(good))
     assert read_items(f, "acc")[0] == {"a": 1.0}                         # another filter's lines are not this cell's
+
+
+def test_nan_items_are_left_out_and_counted(tmp_path):
+    docs = [{"id": f"d{i}"} for i in range(6)]
+    write_run(tmp_path / "results" / "a" / "m", {"ecom_x": {"docs": docs, "items": [1.0, 0.0, float("nan"), 1.0, 1.0, 0.0],
+                                                           "metric": "acc", "claim": 0.6}})
+    rep = report(tmp_path)
+    sc = load_scores(tmp_path)[("tiny-base (0-shot)", "ecom_x")]
+    assert len(sc.items) == 5 and sc.value == 0.6 and sc.ci() is not None
+    assert "1 document(s) with a NaN/infinite 'acc' item left out" in rep
 
 
 # --------------------------------------------------------------------------- kept features
