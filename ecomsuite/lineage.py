@@ -97,3 +97,16 @@ def read(folder: str | os.PathLike) -> dict | None:
         return json.loads(f.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def require_complete(folder: str | os.PathLike, role: str = "input") -> dict | None:
+    """Refuse (one-line EcomError) a folder whose lineage.json says ``complete: false``, i.e. the output of a
+    killed or still-running command; returns its lineage (None when it has none, e.g. a Hub model)."""
+    from ecomsuite import EcomError
+
+    lin = read(folder)
+    if lin is not None and lin.get("complete") is False:
+        status = f" (status: {lin['status']})" if lin.get("status") else ""
+        raise EcomError(f"{role} {folder} is incomplete: its lineage.json says complete: false{status}; finish it "
+                        "(ecomsuite sft ... --resume) or retrain it")
+    return lin

@@ -179,7 +179,7 @@ def test_every_method_writes_a_loadable_adapter_with_lineage(tiny_llama, adapter
     model = PeftModel.from_pretrained(_base(tiny_llama), str(out)).eval()
     assert torch.isfinite(logits(model, ids)).all()
     assert (out / "adapter_model.safetensors").is_file() and (out / "tokenizer_config.json").is_file()
-    assert not list(tmp_path.glob("*.tmp*")), "temporary folder left behind"
+    assert not list(tmp_path.glob(".*.partial")) and not list(tmp_path.glob(".*.old")), "staging folder left behind"
 
     lin = lineage.read(out)
     assert lin["kind"] == "merge" and lin["method"] == method and lin["weights"] == [0.6, 0.4]
@@ -283,14 +283,132 @@ def test_cli_prints_one_error_line_and_exits_2(adapters, tmp_path, capsys):
     assert err.startswith("ecomsuite: error: adapters have different LoRA ranks")
 
 
-def test_non_empty_out_needs_overwrite(adapters, tmp_path):
+def test_non_empty_out_needs_overwrite_and_only_our_own_output_is_replaced(adapters, tmp_path):
     out = tmp_path / "o"
     out.mkdir()
     (out / "keep.txt").write_text("x")
     with pytest.raises(EcomError, match="exists and is not empty"):
         run_merge(["--adapters", adapters["a"], "--method", "cat", "--out", out])
-    run_merge(["--adapters", adapters["a"], "--method", "cat", "--out", out, "--overwrite"])
-    assert (out / "adapter_config.json").is_file() and not (out / "keep.txt").exists()
+    with pytest.raises(EcomError, match="was not written by ecomsuite merge"):   # a folder merge did not create
+        run_merge(["--adapters", adapters["a"], "--method", "cat", "--out", out, "--overwrite"])
+    assert (out / "keep.txt").read_text() == "x"
+    mine = tmp_path / "mine"
+    run_merge(["--adapters", adapters["a"], "--method", "cat", "--out", mine])
+    (mine / "stale.txt").write_text("old output")
+    run_merge(["--adapters", adapters["b"], "--method", "cat", "--out", mine, "--overwrite"])
+    assert lineage.read(mine)["inputs"][0]["path"] == str(adapters["b"].resolve()) and not (mine / "stale.txt").exists()
+    assert not list(tmp_path.glob(".mine.*")), "staging or aside folder left behind"
+
+
+# --------------------------------------------------------------------------------------------- no lost work
+
+@pytest.fixture
+def parent_of_inputs(adapters, tmp_path):
+    root = tmp_path / "work"
+    root.mkdir()
+    a, b = shutil.copytree(adapters["a"], root / "a"), shutil.copytree(adapters["b"], root / "b")
+    (root / "notes.txt").write_text("unrelated")
+    return root, Path(a), Path(b)
+
+
+def one_error_line(err: str) -> str:
+    """The single `ecomsuite: error:` line of a failed command (progress bars aside), no traceback."""
+    assert "Traceback" not in err, err
+    lines = [x for x in err.splitlines() if x.startswith("ecomsuite: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_overwrite_never_deletes_the_parent_of_its_inputs(parent_of_inputs, capsys):
+    from ecomsuite.cli import main
+
+    root, a, b = parent_of_inputs
+    before = _snapshot(root)
+    rc = main(["merge", "--adapters", str(a), str(b), "--method", "cat", "--out", str(root), "--overwrite"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "contains the input" in one_error_line(err)
+    assert _snapshot(root) == before                                  # both adapters and notes.txt intact
+    with pytest.raises(EcomError, match="is inside the input"):
+        run_merge(["--adapters", a, b, "--method", "cat", "--out", a / "merged"])
+
+
+def test_incomplete_adapter_is_refused(adapters, tmp_path):
+    p = shutil.copytree(adapters["a"], tmp_path / "killed")
+    lineage.write(p, kind="adapter", method="lora", complete=False, status="training")
+    with pytest.raises(EcomError, match=r"killed is incomplete: its lineage.json says complete: false \(status: training\)"):
+        run_merge(["--adapters", adapters["b"], p, "--method", "cat", "--out", tmp_path / "m"])
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage header"])
+def test_corrupted_safetensors_is_one_line(adapters, tmp_path, damage, capsys):
+    from ecomsuite.cli import main
+
+    p = shutil.copytree(adapters["a"], tmp_path / "bad")
+    f = p / "adapter_model.safetensors"
+    data = f.read_bytes()
+    f.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"\xff" * 64)
+    rc = main(["merge", "--adapters", str(p), "--method", "cat", "--out", str(tmp_path / "m")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "adapter_model.safetensors: corrupted or truncated" in one_error_line(err)
+
+
+def test_corrupted_weights_that_pass_the_header_check_are_one_line_too(adapters, tmp_path, monkeypatch):
+    p = shutil.copytree(adapters["a"], tmp_path / "bad")
+    monkeypatch.setattr(M, "_safetensors_problem", lambda f: None)
+    (p / "adapter_model.safetensors").write_bytes(b"\x00" * 100)
+    with pytest.raises(EcomError, match="bad cannot be loaded"):
+        run_merge(["--adapters", p, "--method", "cat", "--out", tmp_path / "m"])
+
+
+def test_out_is_a_file_is_one_line(adapters, tmp_path):
+    f = tmp_path / "file.txt"
+    f.write_text("mine")
+    with pytest.raises(EcomError, match="is a file; give a folder"):
+        run_merge(["--adapters", adapters["a"], "--method", "cat", "--out", f])
+    assert f.read_text() == "mine"
+
+
+def test_disk_full_while_writing_keeps_the_old_output(adapters, tmp_path, monkeypatch, capsys):
+    import errno
+
+    from ecomsuite.cli import main
+
+    out = tmp_path / "m"
+    run_merge(["--adapters", adapters["a"], "--method", "cat", "--out", out])
+    before = _snapshot(out)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(out) + "/tokenizer.json")
+
+    monkeypatch.setattr(M, "_save_tokenizer", full)
+    rc = main(["merge", "--adapters", str(adapters["b"]), "--method", "cat", "--out", str(out), "--overwrite"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "no space left on device" in one_error_line(err)
+    assert _snapshot(out) == before and not list(tmp_path.glob(".m.*"))
+
+
+def test_read_only_out_fails_before_loading(adapters, tmp_path, monkeypatch):
+    """A read-only parent (chmod has no effect as root, so os.access is what reports it) stops the merge up front."""
+    import os as _os
+
+    from ecomsuite import outputs
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    if _os.geteuid() == 0:
+        monkeypatch.setattr(outputs.os, "access", lambda p, mode: Path(p) != ro)
+    monkeypatch.setattr(M, "merge_model", lambda plan: (_ for _ in ()).throw(AssertionError("loaded a model")))
+    try:
+        with pytest.raises(EcomError, match="is not writable"):
+            run_merge(["--adapters", adapters["a"], "--method", "cat", "--out", ro / "m"])
+    finally:
+        ro.chmod(0o755)
 
 
 def test_quantized_base_warns(adapters, tiny_llama, tmp_path, capsys):

@@ -23,14 +23,12 @@ import dataclasses
 import difflib
 import json
 import math
-import os
 import shlex
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecomsuite import EcomError, read_yaml_mapping
+from ecomsuite import EcomError, lineage, outputs, read_yaml_mapping
 
 MERGED = "default"  # name of the merged adapter inside the PeftModel (saved at the folder's top level)
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
@@ -40,6 +38,7 @@ WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 VARIANTS = ("use_dora", "lora_bias", "kasa_config", "velora_config", "monteclora_config", "alora_invocation_tokens",
             "use_qalora", "use_bdlora", "arrow_config", "target_parameters", "layer_replication")
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "tokenizer.model", "vocab.json")
+OURS = ("merge",)  # lineage kinds `--overwrite` may replace (besides any folder holding outputs.MARKER)
 
 
 @dataclass(frozen=True)
@@ -146,6 +145,10 @@ def _read_adapter(path: Path, problems: list[str]) -> dict | None:
         return None
     if not any((path / w).is_file() for w in WEIGHT_FILES):
         problems.append(f"{path}: no adapter weights ({' or '.join(WEIGHT_FILES)}); re-save the adapter")
+    elif (path / WEIGHT_FILES[0]).is_file():
+        bad = _safetensors_problem(path / WEIGHT_FILES[0])
+        if bad:
+            problems.append(f"{path / WEIGHT_FILES[0]}: corrupted or truncated ({bad}); re-save the adapter")
     if cfg.get("peft_type", "LORA") != "LORA":
         problems.append(f"{cf}: peft_type {cfg.get('peft_type')!r}; only LoRA adapters can be merged")
     for key in VARIANTS:
@@ -161,6 +164,31 @@ def _read_adapter(path: Path, problems: list[str]) -> dict | None:
                             "trained copies, so the merged adapter would silently lose them: retrain without "
                             f"{key}")
     return cfg
+
+
+def _safetensors_problem(f: Path) -> str | None:
+    """Why a safetensors file cannot be read (header, and data length against it), or None. Reads no tensors."""
+    import struct
+
+    try:
+        size = f.stat().st_size
+        with open(f, "rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                return "shorter than its 8-byte header length"
+            n = struct.unpack("<Q", head)[0]
+            if n > size - 8:
+                return f"header of {n} bytes in a {size}-byte file"
+            meta = json.loads(fh.read(n))
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    if not isinstance(meta, dict):
+        return "header is not a JSON object"
+    ends = [v.get("data_offsets", [0, 0])[1] for k, v in meta.items() if k != "__metadata__" and isinstance(v, dict)]
+    need = 8 + n + max(ends, default=0)
+    if need != size:
+        return f"{size} bytes, its header describes {need}"
+    return None
 
 
 def _load_base_config(base: str, source: str):
@@ -246,6 +274,14 @@ def check(cfg: MergeConfig) -> Plan:
             problems.append(f"--out {out} is one of the input adapters; choose a new folder")
     if problems:
         raise _problems(problems)
+    lineages = []
+    for p in paths:
+        try:
+            lineages.append(lineage.require_complete(p, "adapter"))
+        except EcomError as e:
+            problems.append(str(e))
+    if problems:
+        raise _problems(problems)
 
     ranks = [_rank(c) for c in configs]
     if n > 1 and method.equal_ranks and len(set(ranks)) > 1:
@@ -277,10 +313,16 @@ def check(cfg: MergeConfig) -> Plan:
                             "(if these name the same model, pass --base to say which)")
         base = bases[0]
         base_source = f"{paths[0] / 'adapter_config.json'} base_model_name_or_path"
-    if out.exists() and not out.is_dir():
-        problems.append(f"--out {out} is a file; give a folder")
-    elif out.exists() and any(out.iterdir()) and not cfg.overwrite:
-        problems.append(f"--out {out} exists and is not empty; choose a new folder or pass --overwrite")
+    try:  # a file, an input (or inside / above one), not writable
+        outputs.check_out(out, [*paths, base if base and Path(base).expanduser().is_dir() else None],
+                          inputs_name="input adapters or the base model")
+        if not outputs.is_empty(out):
+            if not cfg.overwrite:
+                problems.append(f"--out {out} exists and is not empty; choose a new folder or pass --overwrite")
+            else:
+                outputs.refuse_foreign(out, OURS, "merge")
+    except EcomError as e:
+        problems.append(str(e))
     if problems:
         raise _problems(problems)
 
@@ -289,7 +331,6 @@ def check(cfg: MergeConfig) -> Plan:
     if quant:
         warnings.append(f"base model {base} is {quant}: merging into quantized weights degrades quality "
                         "(and needs its quantization backend); pass --base with the unquantized model")
-    lineages = [_read_lineage(p) for p in paths]
     for p, lin in zip(paths, lineages):
         if lin and str(lin.get("method", "")).lower() == "qlora" and cfg.full:
             warnings.append(f"{p} was trained with QLoRA against a 4-bit base; --full adds its delta to the "
@@ -309,12 +350,6 @@ def _problems(problems: list[str]) -> EcomError:
     if len(problems) == 1:
         return EcomError(problems[0])
     return EcomError(f"{len(problems)} problems: " + "; ".join(problems))
-
-
-def _read_lineage(path: Path) -> dict | None:
-    from ecomsuite import lineage
-
-    return lineage.read(path)
 
 
 def _tokenizer_fingerprint(path: Path) -> str | None:
@@ -352,9 +387,17 @@ def merge_model(plan: Plan):
     except Exception as e:  # noqa: BLE001
         raise EcomError(f"loading base model {plan.base} failed: {str(e).splitlines()[0] if str(e) else e!r}") from None
     names = [f"input{i}" for i in range(len(plan.adapters))]
-    model = PeftModel.from_pretrained(base, str(plan.adapters[0]), adapter_name=names[0])
-    for name, path in zip(names[1:], plan.adapters[1:]):
-        model.load_adapter(str(path), adapter_name=name)
+    model = None
+    for name, path in zip(names, plan.adapters):
+        try:
+            if model is None:
+                model = PeftModel.from_pretrained(base, str(path), adapter_name=name)
+            else:
+                model.load_adapter(str(path), adapter_name=name)
+        except Exception as e:  # noqa: BLE001 - a corrupted / unreadable adapter file is the user's to fix
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise EcomError(f"adapter {path} cannot be loaded ({type(e).__name__}: {first[:200]}); "
+                            "re-save or retrain it") from None
 
     kwargs = {}
     if plan.method.density:
@@ -401,15 +444,23 @@ def _save_tokenizer(source: str, out: Path) -> bool:
 
 
 def run(plan: Plan, command: str | None = None) -> Path:
-    """Merge and write ``plan.out`` (via a temporary sibling folder, so a crash leaves no half-written output)."""
-    from ecomsuite import lineage
-
+    """Merge and write ``plan.out``: into a marked sibling staging folder, swapped in at the end, so a crash or
+    a full disk leaves the old output (if any) intact and no half-written one."""
     cfg = plan.config
     model = merge_model(plan)
-    tmp = plan.out.with_name(plan.out.name + f".tmp{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    with outputs.writing(plan.out, "merged output"):
+        tmp = outputs.staging(plan.out, OURS)
+        try:
+            _write(plan, model, tmp, command)
+            outputs.swap_in(tmp, plan.out, OURS)  # the old output (ours: check() made sure) goes only now
+        except BaseException:
+            outputs.discard(tmp)
+            raise
+    return plan.out
+
+
+def _write(plan: Plan, model, tmp: Path, command: str | None) -> None:
+    cfg = plan.config
     merged_cfg = model.peft_config[MERGED]
     merged_rank = merged_cfg.r
     if cfg.full:
@@ -443,11 +494,6 @@ def run(plan: Plan, command: str | None = None) -> Path:
                          "seed": cfg.seed, "dtype": cfg.dtype or "float32"},
         config=dataclasses.asdict(cfg), command=command or _command_of(cfg), warnings=plan.warnings,
         tokenizer_from=plan.tokenizer_from, complete=True)
-
-    if plan.out.exists():  # only reached with --overwrite (check() refuses a non-empty folder otherwise)
-        shutil.rmtree(plan.out)
-    tmp.rename(plan.out)
-    return plan.out
 
 
 def _checkpoint_dtype(base_config):
