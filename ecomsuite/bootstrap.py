@@ -248,7 +248,10 @@ def _macro_f1_builder(labels: Sequence[str]):
 
 def _class_f1_builder(label: str):
     def build(items: list) -> tuple[np.ndarray, Finish]:
-        return _class_stats([label], items), lambda s, t: _f1(s[:, 0], s[:, 1], s[:, 2])
+        def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+            tp, fp, fn = s[:, 0], s[:, 1], s[:, 2]
+            return np.where(tp + fp + fn > 0, _f1(tp, fp, fn), np.nan)  # no gold, none predicted: undefined
+        return _class_stats([label], items), finish
     return build
 
 
@@ -371,6 +374,12 @@ def _builder_for(metric: str) -> tuple[Callable | None, bool]:
     return _BUILDERS.get(fn), True
 
 
+def _mean_fn() -> Callable | None:
+    from ecomsuite import metrics as M
+
+    return getattr(M, "agg_mean", None)
+
+
 def is_numeric(items: Sequence) -> bool:
     return all(isinstance(i, (int, float, np.integer, np.floating)) for i in items)
 
@@ -402,6 +411,15 @@ def prepare(metric: str, items: Sequence, *, verify: bool = True) -> Prepared:
             raise KeyError(f"metric {metric!r} is not in ecomsuite.metrics and its items are not numbers")
         st, fin = _mean_stats(items)
         return Prepared(metric, n, float(np.mean(st[:, 0])) if n else math.nan, st, fin)
+    if numeric and n and builder is not _BUILDERS.get(_mean_fn()):
+        try:
+            _aggregate()(metric, items[:1])
+        except (TypeError, IndexError, KeyError, ValueError):
+            # plain numbers logged for a corpus metric (lm-eval tasks that score each document):
+            # they are per-document scores, and their mean is the value
+            st, fin = _mean_stats(items)
+            return Prepared(metric, n, float(np.mean(st[:, 0])), st, fin,
+                            note=f"{metric!r} items are numbers, not what ecomsuite.metrics aggregates: averaged")
     library = float(_aggregate()(metric, items)) if (verify or builder is None) and n else math.nan
     if builder is None:
         return Prepared(metric, n, library, None, None, items,
@@ -435,6 +453,20 @@ def pvalue(diffs: np.ndarray) -> float:
         return 1.0
     tail = min(int((d <= 0).sum()), int((d >= 0).sum()))
     return min(1.0, 2.0 * (tail + 1) / (d.size + 1))
+
+
+def pvalue_normal(d0: float, diffs: np.ndarray) -> float:
+    """Two-sided p-value of "the difference is 0" from the bootstrap standard error (normal
+    approximation). Unlike :func:`pvalue` its resolution is not limited to 1/B, so Holm's thresholds
+    (alpha / number of pairs) stay reachable with many systems."""
+    d = np.asarray(diffs, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if d.size < 2 or not math.isfinite(d0):
+        return 1.0
+    se = float(np.std(d, ddof=1))
+    if se == 0.0:
+        return 0.0 if d0 != 0 else 1.0
+    return math.erfc(abs(d0) / se / math.sqrt(2.0))
 
 
 def distribution(metric: str, items: Sequence, *, clusters: Sequence | None = None,

@@ -32,8 +32,7 @@ class BuildOptions:
     include_limited: bool = False
     tasks: list[str] | None = None
     suite_group: str = "ecom"
-    bootstrap_iters: int = 1000
-    corpus_bootstrap_iters: int = 200
+    bootstrap_iters: int = 2000  # every metric; corpus metrics from per-document sufficient statistics
     seed: int = 1234
     jobs: int = 1
     title: str = "ecomsuite leaderboard"
@@ -64,11 +63,11 @@ def build_site(opts: BuildOptions) -> BuildSummary:
     from .context import build_context, data_file, docs_file
     from .render import prepare_out, render_site
     from .samples import SampleJob, load_all, write_shared_docs
-    from .stats import compute
+    from .stats import cluster_field, compute
     from .systems import assemble
 
-    if opts.bootstrap_iters < 1 or opts.corpus_bootstrap_iters < 1:
-        raise BuildError("--bootstrap-iters and --corpus-bootstrap-iters must be at least 1")
+    if opts.bootstrap_iters < 1:
+        raise BuildError("--bootstrap-iters must be at least 1")
     missing = [p for p in opts.results if not Path(p).exists()]
     if missing:
         raise BuildError(f"results path not found: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
@@ -98,7 +97,8 @@ def build_site(opts: BuildOptions) -> BuildSummary:
     for s in asm.systems:
         for task, cell in s.cells.items():
             if cell.samples_path:
-                jobs.append(SampleJob(s.id, task, cell.metric, cell.filter, cell.samples_path, str(out / data_file(task, s.id))))
+                jobs.append(SampleJob(s.id, task, cell.metric, cell.filter, cell.samples_path, str(out / data_file(task, s.id)),
+                                      cluster_field(cell.result.metadata)))
     refs = {}
     docs_files: dict[str, str] = {}
     for job in jobs:  # one shared prompt/reference file per task, from its first system's samples
@@ -127,7 +127,6 @@ def build_site(opts: BuildOptions) -> BuildSummary:
         asm,
         sample_data,
         iters=opts.bootstrap_iters,
-        corpus_iters=opts.corpus_bootstrap_iters,
         seed=opts.seed,
         include_limited=opts.include_limited,
         n_jobs=opts.jobs,
@@ -187,11 +186,8 @@ def parser() -> argparse.ArgumentParser:
         "(default: tasks that declare metadata.headline or belong to --suite-group)",
     )
     b.add_argument("--suite-group", default="ecom", metavar="GROUP", help="lm-eval group whose tasks form the suite (default: ecom)")
-    b.add_argument("--bootstrap-iters", type=int, default=1000, metavar="N", help="bootstrap resamples for mean-style metrics (default: 1000)")
-    b.add_argument(
-        "--corpus-bootstrap-iters", type=int, default=200, metavar="N",
-        help="bootstrap resamples for corpus metrics that are recomputed per resample (default: 200)",
-    )
+    b.add_argument("--bootstrap-iters", type=int, default=2000, metavar="N",
+                   help="bootstrap resamples for every metric, corpus metrics included (default: 2000)")
     b.add_argument("--seed", type=int, default=1234, help="bootstrap seed (default: 1234)")
     b.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), metavar="N", help="worker processes (default: CPUs, at most 4)")
     b.add_argument("--title", default="ecomsuite leaderboard", help="site title")
@@ -215,7 +211,6 @@ def main(argv: list[str] | None = None) -> int:
         tasks=[t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None,
         suite_group=args.suite_group,
         bootstrap_iters=args.bootstrap_iters,
-        corpus_bootstrap_iters=args.corpus_bootstrap_iters,
         seed=args.seed,
         jobs=max(1, args.jobs),
         title=args.title,

@@ -330,14 +330,17 @@ class SiteContext:
 def _sep_note(sep: Separation | None) -> tuple[str, bool]:
     if sep is None:
         return "", False
+    if sep.method == "different data":
+        return "not compared with the next row: scored on different data", False
     if sep.separable is None:
-        return "not tested against the next row (no per-sample scores or stderr)", False
+        return "not tested against the next row (no common per-sample scores, or no stderr)", False
     d = f"difference {fmt_num(sep.diff)}"
     ci = f", 95% CI {fmt_ci(sep.ci)}" if sep.ci else ""
     n = f", {sep.n_common:,} common documents" if sep.n_common else ""
+    p = f", p={sep.p:.3g} before Holm's correction" if sep.p is not None else ""
     if sep.separable:
-        return f"separable from the next row ({sep.method}: {d}{ci}{n})", False
-    return f"NOT separable from the next row ({sep.method}: {d}{ci}{n})", True
+        return f"separable from the next row ({sep.method}: {d}{ci}{n}{p})", False
+    return f"NOT separable from the next row ({sep.method}: {d}{ci}{n}{p})", True
 
 
 def command_for_run(run: Run) -> str:
@@ -469,7 +472,14 @@ def build_context(
         parts.append(f"data: {c.data_source}" if c.data_source else "data source not recorded")
         parts.append(f"{c.result.n_shot}-shot" if c.result.n_shot is not None else "n-shot not recorded")
         parts.append("chat template" if s.chat_template else "no chat template")
-        if cs.ci_method == "bootstrap":
+        if cs.mismatch:
+            parts.append(f"the results file claims {fmt_num(cs.claimed)}; its samples give {fmt_num(cs.recomputed)} "
+                         "(shown and ranked)")
+        if cs.n_nan:
+            parts.append(f"{cs.n_nan} NaN item(s) left out")
+        if cs.ci_method == "cluster bootstrap":
+            parts.append(f"CI: cluster bootstrap over {cs.cluster_field} ({len(cs.boot) if cs.boot is not None else st.iters})")
+        elif cs.ci_method == "bootstrap":
             parts.append(f"CI: bootstrap ({len(cs.boot) if cs.boot is not None else st.iters})")
         elif cs.ci_method == "stderr":
             parts.append("CI: ±1.96·stderr")
@@ -623,6 +633,13 @@ def build_context(
             for (m, f), v in c.result.values.items():
                 vals[m if f == "none" else f"{m} ({f})"] = v
             note, tied = _sep_note(e.sep_next if e else None)
+            if e is None and s.id in ranking.reasons:
+                note = "not ranked: " + ranking.reasons[s.id]
+            cim = cs.ci_method or "none"
+            if cs.mismatch:
+                cim += f"; the results file claims {fmt_num(cs.claimed)}, its samples give {fmt_num(cs.recomputed)} (shown)"
+            if cs.n_nan:
+                cim += f"; {cs.n_nan} NaN item(s) left out"
             return TaskRow(
                 system_id=s.id,
                 href=f"../systems/{s.id}.html",
@@ -634,7 +651,7 @@ def build_context(
                 tied_with_next=tied,
                 value=fmt_num(cs.value),
                 ci=fmt_ci(cs.ci),
-                ci_method=cs.ci_method or "none",
+                ci_method=cim,
                 n_docs=fmt_int(cs.n_docs),
                 n_original=fmt_int(c.result.n_original),
                 n_shot="?" if c.result.n_shot is None else str(c.result.n_shot),

@@ -85,11 +85,12 @@ def export_json(ctx: SiteContext) -> str:
         "rows": [r.export for r in ctx.rows],
         "limited_rows": [r.export for r in ctx.limited_rows],
     }
-    return json.dumps(doc, indent=1, ensure_ascii=False, default=str)
+    return json.dumps(safejson.clean(doc), indent=1, ensure_ascii=False, default=str, allow_nan=False)
 
 
 def report_json(ctx: SiteContext) -> str:
-    return json.dumps(dataclasses.asdict(ctx.report), indent=1, ensure_ascii=False, default=str)
+    return json.dumps(safejson.clean(dataclasses.asdict(ctx.report)), indent=1, ensure_ascii=False, default=str,
+                      allow_nan=False)
 
 
 def prepare_out(out: Path) -> None:

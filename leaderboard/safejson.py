@@ -20,14 +20,14 @@ _ESCAPES = {
 }
 
 
-def _clean(o: Any) -> Any:
+def clean(o: Any) -> Any:
     """NaN/inf are not JSON; they become null."""
     if isinstance(o, float):
         return o if math.isfinite(o) else None
     if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
+        return {str(k): clean(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
+        return [clean(v) for v in o]
     return o
 
 
@@ -36,7 +36,7 @@ def dumps(obj: Any) -> str:
     try:
         text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
     except ValueError:
-        text = json.dumps(_clean(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+        text = json.dumps(clean(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
     return text.translate(_ESCAPES)
 
 

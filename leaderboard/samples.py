@@ -36,6 +36,7 @@ class SampleJob:
     filter: str
     path: str
     out_file: str | None  # absolute path of the viewer .js file to write (None: don't write)
+    cluster_field: str | None = None  # doc field whose value groups documents (cluster bootstrap)
 
 
 @dataclass
@@ -44,7 +45,7 @@ class SampleData:
     task: str
     metric: str
     path: str
-    doc_ids: np.ndarray  # sorted; aligned with items
+    doc_ids: np.ndarray  # document identity keys (see doc_key), sorted; aligned with items
     items: Any  # np.ndarray[float] when numeric, else list of JSON items
     numeric: bool
     parse_fail: np.ndarray | None  # aligned with doc_ids, nan where absent
@@ -52,6 +53,9 @@ class SampleData:
     n_docs_in_file: int
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    clusters: list | None = None  # cluster label per document (aligned with doc_ids), or None
+    n_nan: int = 0  # numeric items that were NaN/inf, left out of the statistics (and counted)
+    key_source: str = "position"  # how documents are identified: "id", "hash", "position" (mixed: worst)
 
 
 def _natural_key(k: Any) -> tuple:
@@ -156,6 +160,24 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
     return rec
 
 
+_KEY_RANK = {"id": 0, "hash": 1, "position": 2}
+
+
+def doc_key(doc: Any, position: Any) -> tuple[str, str]:
+    """(identity key, its source) of a logged document: the document's own ``id`` field; else a
+    hash of the document itself; only as a last resort lm-eval's positional ``doc_id``. Items are
+    paired across systems by this key, never by position (a reordered or different split would
+    otherwise be paired line by line)."""
+    if isinstance(doc, dict):
+        v = doc.get("id")
+        if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != "":
+            return f"id:{v}", "id"
+        if doc:
+            text = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
+            return "h:" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest(), "hash"
+    return f"pos:{position}", "position"
+
+
 def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).digest()
 
@@ -170,6 +192,10 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     is left out of this system's data file; the viewer takes it from the shared file."""
     warnings: list[str] = []
     ids: list[Any] = []
+    keys_seen: set = set()
+    clusters: list[Any] = []
+    no_cluster = nan = dup_key = 0
+    key_source = "id"
     items: list[Any] = []
     pfs: list[float] = []
     scores: list[float] = []
@@ -224,7 +250,23 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
             if item is None:
                 missing += 1
                 continue
-            ids.append(doc_id)
+            if isinstance(item, (int, float)) and not isinstance(item, bool) and not math.isfinite(float(item)):
+                nan += 1  # a NaN score must not erase the CI: left out, and counted
+                continue
+            key, src = doc_key(s.get("doc"), doc_id)
+            if key in keys_seen:
+                dup_key += 1
+                continue
+            keys_seen.add(key)
+            if _KEY_RANK[src] > _KEY_RANK[key_source]:
+                key_source = src
+            if job.cluster_field:
+                doc = s.get("doc")
+                cv = doc.get(job.cluster_field) if isinstance(doc, dict) else None
+                if cv is None:
+                    no_cluster += 1
+                clusters.append(None if cv is None else str(cv))
+            ids.append(key)
             items.append(item)
             pf = _num(s.get(PARSE_FAIL))
             pfs.append(np.nan if pf is None else pf)
@@ -235,16 +277,20 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
         warnings.append(f"{dup} duplicate doc_id line(s) skipped")
     if missing:
         warnings.append(f"{missing} document(s) without a {job.metric!r} item")
+    if nan:
+        warnings.append(f"{nan} NaN/infinite {job.metric!r} item(s) left out of the value and its CI")
+    if dup_key:
+        warnings.append(f"{dup_key} line(s) repeat a document already seen (same document id/content) and were skipped")
+    if job.cluster_field and no_cluster:
+        warnings.append(f"{no_cluster} document(s) lack the cluster field {job.cluster_field!r}: "
+                        "documents resampled one by one instead of by cluster")
     if not ids:
         if job.out_file:
             _write_view(job, records, score_metric)
         return _failed(job, f"no usable per-sample {job.metric!r} items ({n_lines} lines)", warnings)
 
-    if all(isinstance(i, int) for i in ids):
-        doc_arr = np.asarray(ids, dtype=np.int64)
-    else:
-        doc_arr = np.asarray([str(i) for i in ids], dtype=object)
-    order = np.argsort(doc_arr, kind="stable")
+    doc_arr = np.asarray(ids, dtype=object)
+    order = np.asarray(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
     doc_arr = doc_arr[order]
     numeric = all(isinstance(i, (int, float)) for i in items)  # bool is an int
     if numeric:
@@ -270,6 +316,9 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
         scores=sc_arr,
         n_docs_in_file=len(records),
         warnings=warnings,
+        clusters=[clusters[i] for i in order] if job.cluster_field and not no_cluster else None,
+        n_nan=nan,
+        key_source=key_source,
     )
 
 

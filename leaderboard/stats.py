@@ -1,181 +1,55 @@
-"""Stage 4 — statistics: confidence intervals, overall score, rank groups. Pure and seeded.
+"""Stage 4 — statistics: confidence intervals, overall score, rank intervals. Pure and seeded.
 
-Confidence intervals (95%):
-- With per-sample items: percentile bootstrap over documents. Resample b draws n document
-  positions with replacement; the metric is recomputed on the resample — the mean for mean-style
-  items (acc, parse_fail, rouge per document), ``ecomsuite.metrics.aggregate(metric, items)`` for
-  corpus metrics (macro_f1, span_f1, bleu ...). CI = [2.5%, 97.5%] quantiles (numpy "linear").
-- Without samples: value ± 1.96·stderr when lm-eval reported a stderr; otherwise none.
+Every interval and test comes from :mod:`ecomsuite.bootstrap` (the one bootstrap):
 
-Determinism: the resample matrix for a task and document count n comes from
-``numpy.random.default_rng([seed, crc32(task), n])``, so a build is reproducible, and two systems
-scored on the same documents get the *same* resamples. Their bootstrap distributions are then
-paired, and the difference of the two arrays is the paired bootstrap of the difference.
+- **Cells with per-sample items**: the shown and ranked value is the one *recomputed* from the
+  samples (``ecomsuite.metrics.aggregate``); a results file whose value disagrees is flagged
+  (``CellStats.mismatch``) and ranked by what its samples show. CI: percentile bootstrap, 2,000
+  resamples of the documents (corpus metrics from per-document sufficient statistics), or of whole
+  clusters when the task's metadata names a ``bootstrap_cluster`` doc field (ESCI: ``query_id``).
+  NaN items are left out and counted.
+- **Without samples**: value ± 1.96·stderr when lm-eval reported a stderr; otherwise none.
 
-Rank groups: systems are sorted by their score; each neighbour pair is compared with a paired
-bootstrap on their common doc_ids (two-sided 95%: separable when the interval of the difference
-excludes 0). Without samples for a pair, a z-test on the stderrs is used; with neither, the pair
-counts as untested (never as a tie). A system joins the rank group above it when it can be
-separated neither from its neighbour above nor from the group's first (best) member; otherwise it
-starts a new group. So every member of a group is statistically tied with the group's best.
+Documents are keyed by their own identity (``samples.doc_key``), never by position. A cell's
+*data identity* is the task metadata's ``(data_fingerprint, locale)``: cells on different data
+are never compared; each task ranks the systems on its reference data (the data identity most
+systems were scored on) and lists the others apart.
+
+Resamples for a task are seeded by ``(seed, task)`` and the document count, so two systems scored on
+the same documents get the same resamples (paired). **Rank intervals**: every pair of ranked
+systems is compared by a paired bootstrap test on their common documents (p-value from the
+bootstrap standard error of the difference, normal approximation) (a z-test on the stderrs
+when there are no samples; untested when neither), with Holm's correction over all pairs of the
+ranking. A pair is *separable* when Holm rejects "no difference" and the difference's 95% CI lies
+on the side the order claims. A system's rank interval is ``[1 + #systems separably better,
+n - #systems separably worse]``.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-Z95 = 1.959963984540054
-_UNSET = object()
-_override: Any = _UNSET
-_imported: Any = _UNSET
+from ecomsuite import bootstrap as bs
+
+Z95 = bs.Z95
+ALPHA = 0.05
+MISMATCH_RTOL, MISMATCH_ATOL = 1e-4, 1e-6
 
 
-# ----------------------------------------------------------------------------------------------
-# the corpus-metric function (ecomsuite.metrics.aggregate), looked up by name
+def get_aggregate() -> Callable:
+    """``ecomsuite.metrics.aggregate(metric_name, items) -> float`` (per-document viewer scores)."""
+    from ecomsuite.metrics import aggregate
 
-
-def set_aggregate(fn: Callable | None | object = _UNSET) -> None:
-    """Use ``fn`` as the aggregate function (None: none available); no argument: auto again."""
-    global _override
-    _override = fn
-
-
-def get_aggregate() -> Callable | None:
-    """``ecomsuite.metrics.aggregate(metric_name, items) -> float`` when importable, else None."""
-    global _imported
-    if _override is not _UNSET:
-        return _override  # type: ignore[return-value]
-    if _imported is _UNSET:
-        try:
-            from ecomsuite.metrics import aggregate  # type: ignore[import-not-found]
-
-            _imported = aggregate if callable(aggregate) else None
-        except Exception:  # noqa: BLE001 - absent or broken: fall back to means, stderr CIs
-            _imported = None
-    return _imported  # type: ignore[return-value]
-
-
-def classify(metric: str, items: Any, numeric: bool, aggregate: Callable | None) -> str | None:
-    """'mean' (vectorisable), 'corpus' (needs aggregate per resample) or None (can't bootstrap).
-
-    Numeric items count as mean-style when ``aggregate`` doesn't know the metric (KeyError) or
-    agrees with the mean on the full set and on two fixed resamples.
-    """
-    if numeric:
-        if aggregate is None:
-            return "mean"
-        arr = np.asarray(items, dtype=np.float64)
-        try:
-            checks = [arr]
-            if len(arr) > 2:
-                rng = np.random.default_rng(12345)
-                checks += [arr[rng.integers(0, len(arr), len(arr))] for _ in range(2)]
-            for c in checks:
-                v = float(aggregate(metric, c.tolist()))
-                m = float(np.mean(c))
-                if not (math.isclose(v, m, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(v) and math.isnan(m))):
-                    return "corpus"
-            return "mean"
-        except KeyError:
-            return "mean"
-        except Exception:  # noqa: BLE001
-            return "mean"
-    if aggregate is None:
-        return None
-    try:
-        aggregate(metric, list(items[: min(len(items), 3)]))
-    except KeyError:
-        return None
-    except Exception:  # noqa: BLE001 - items in a shape the metric doesn't take
-        return None
-    return "corpus"
-
-
-def point_value(metric: str, items: Any, kind: str, aggregate: Callable | None) -> float:
-    if kind == "mean":
-        return float(np.mean(np.asarray(items, dtype=np.float64)))
-    assert aggregate is not None
-    return float(aggregate(metric, list(items)))
-
-
-# ----------------------------------------------------------------------------------------------
-# resampling
-
-
-class Resampler:
-    """Seeded bootstrap resamples, one fixed matrix per (task, n)."""
-
-    def __init__(self, iters: int = 1000, seed: int = 1234, cache_size: int = 24):
-        if iters < 1:
-            raise ValueError("bootstrap iterations must be >= 1")
-        self.iters = int(iters)
-        self.seed = int(seed)
-        self._cache: OrderedDict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._cache_size = cache_size
-
-    def _get(self, task: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        key = (task, n)
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        rng = np.random.default_rng([self.seed, zlib.crc32(task.encode("utf-8", "replace")), n])
-        idx = rng.integers(0, n, size=(self.iters, n), dtype=np.int64)
-        counts = np.bincount(
-            (idx + (np.arange(self.iters, dtype=np.int64) * n)[:, None]).ravel(), minlength=self.iters * n
-        ).reshape(self.iters, n)
-        weights = counts.astype(np.float64) / n
-        self._cache[key] = (idx, weights)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return idx, weights
-
-    def indices(self, task: str, n: int) -> np.ndarray:
-        return self._get(task, n)[0]
-
-    def weights(self, task: str, n: int) -> np.ndarray:
-        """weights @ x == the mean of x over each resample."""
-        return self._get(task, n)[1]
-
-
-def bootstrap(
-    metric: str,
-    items: Any,
-    kind: str,
-    aggregate: Callable | None,
-    idx: np.ndarray,
-    weights: np.ndarray | None = None,
-    iters: int | None = None,
-) -> np.ndarray:
-    """The metric over each resample (rows of ``idx``; the first ``iters`` rows if given)."""
-    rows = idx if iters is None else idx[:iters]
-    if kind == "mean":
-        x = np.asarray(items, dtype=np.float64)
-        if weights is not None:
-            w = weights if iters is None else weights[:iters]
-            # einsum, not BLAS: a matrix-vector product this size is faster single-threaded, and
-            # BLAS threads spin badly when the machine is busy
-            return np.einsum("ij,j->i", w, x)
-        return x[rows].mean(axis=1)
-    assert aggregate is not None
-    return np.fromiter(
-        (float(aggregate(metric, [items[i] for i in row])) for row in rows), dtype=np.float64, count=len(rows)
-    )
+    return aggregate
 
 
 def percentile_ci(boot: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    a = (1.0 - level) / 2.0
-    boot = boot[np.isfinite(boot)]
-    if boot.size == 0:
-        return (math.nan, math.nan)
-    lo, hi = np.quantile(boot, [a, 1.0 - a])
-    return float(lo), float(hi)
+    c = bs.percentile_ci(boot, level)
+    return (math.nan, math.nan) if c is None else c
 
 
 def normal_ci(value: float, se: float) -> tuple[float, float]:
@@ -183,25 +57,26 @@ def normal_ci(value: float, se: float) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------------------------
-# comparisons and rank groups
+# comparisons
 
 
 @dataclass
 class Separation:
-    """Can system i be told apart from the next one down the ranking?"""
+    """The paired test of two systems (a listed above b)."""
 
     separable: bool | None  # None: could not be tested
-    method: str  # "paired bootstrap" | "z-test on stderr" | "untested"
-    diff: float | None = None  # score(i) - score(i+1)
+    method: str  # "paired bootstrap" | "z-test on stderr" | "untested" | "different data"
+    diff: float | None = None  # score(a) - score(b) on the common documents
     ci: tuple[float, float] | None = None
     n_common: int | None = None
+    p: float | None = None  # two-sided p-value before Holm's correction
 
 
-def separation_from_diffs(d: np.ndarray, n_common: int | None, level: float = 0.95) -> Separation:
-    lo, hi = percentile_ci(d, level)
-    if math.isnan(lo):
+def separation_from_dist(d0: float, dist: np.ndarray, n_common: int | None) -> Separation:
+    c = bs.percentile_ci(dist)
+    if c is None:
         return Separation(None, "untested")
-    return Separation(not (lo <= 0.0 <= hi), "paired bootstrap", float(np.mean(d)), (lo, hi), n_common)
+    return Separation(not (c[0] <= 0.0 <= c[1]), "paired bootstrap", float(d0), c, n_common, bs.pvalue_normal(d0, dist))
 
 
 def separation_z(a: float, b: float, se_a: float | None, se_b: float | None) -> Separation:
@@ -209,54 +84,13 @@ def separation_z(a: float, b: float, se_a: float | None, se_b: float | None) -> 
         return Separation(None, "untested", a - b)
     se = math.sqrt(se_a**2 + se_b**2)
     if se == 0:
-        return Separation(a != b, "z-test on stderr", a - b, (a - b, a - b))
-    return Separation(abs(a - b) > Z95 * se, "z-test on stderr", a - b, normal_ci(a - b, se))
-
-
-@dataclass
-class RankEntry:
-    system_id: str
-    position: int  # 1-based place in the sorted order
-    group: int  # 0-based rank group
-    rank_label: str  # "3" or "2–4" (ranks that cannot be separated)
-    sep_next: Separation | None = None  # versus the next system down
-
-
-def rank_groups(
-    ids: Sequence[str], seps: Sequence[Separation], separate: Callable[[str, str], Separation] | None = None
-) -> list[RankEntry]:
-    """``seps[i]`` compares ids[i] with ids[i+1]. A system joins the group above when it cannot be
-    separated from its neighbour above nor (given ``separate``) from the group's first member, so
-    groups do not chain on indefinitely through many close neighbours."""
-    if len(seps) != max(0, len(ids) - 1):
-        raise ValueError("need one separation per neighbour pair")
-    groups: list[int] = []
-    g = 0
-    leader = 0
-    for i in range(len(ids)):
-        if i > 0:
-            joins = seps[i - 1].separable is False
-            if joins and separate is not None and leader != i - 1:
-                joins = separate(ids[leader], ids[i]).separable is False
-            if not joins:
-                g += 1
-                leader = i
-        groups.append(g)
-    first: dict[int, int] = {}
-    last: dict[int, int] = {}
-    for i, gi in enumerate(groups):
-        first.setdefault(gi, i + 1)
-        last[gi] = i + 1
-    out = []
-    for i, sid in enumerate(ids):
-        gi = groups[i]
-        lo, hi = first[gi], last[gi]
-        out.append(RankEntry(sid, i + 1, gi, str(lo) if lo == hi else f"{lo}\u2013{hi}", seps[i] if i < len(seps) else None))
-    return out
+        return Separation(a != b, "z-test on stderr", a - b, (a - b, a - b), p=0.0 if a != b else 1.0)
+    p = math.erfc(abs(a - b) / se / math.sqrt(2.0))
+    return Separation(abs(a - b) > Z95 * se, "z-test on stderr", a - b, normal_ci(a - b, se), p=p)
 
 
 # ----------------------------------------------------------------------------------------------
-# the whole site's statistics
+# cells
 
 
 @dataclass
@@ -264,17 +98,112 @@ class CellStats:
     system_id: str
     task: str
     metric: str
-    value: float | None  # as reported by lm-eval
+    value: float | None  # shown and ranked: recomputed from the samples when there are any
     ci: tuple[float, float] | None
-    ci_method: str | None  # "bootstrap" | "stderr" | None
+    ci_method: str | None  # "bootstrap" | "cluster bootstrap" | "stderr" | None
     se: float | None
     boot: np.ndarray | None = field(default=None, repr=False)
-    kind: str | None = None  # mean / corpus
-    doc_ids: np.ndarray | None = field(default=None, repr=False)
+    kind: str | None = None  # "sufficient" | "direct" (see ecomsuite.bootstrap.Prepared)
+    doc_ids: np.ndarray | None = field(default=None, repr=False)  # document identity keys
     items: Any = field(default=None, repr=False)
     n_docs: int | None = None
     recomputed: float | None = None
     parse_fail: float | None = None
+    claimed: float | None = None  # the value the results file reports
+    mismatch: bool = False  # claimed and recomputed disagree
+    data_id: tuple = (None, None)  # (data_fingerprint, locale) of the task metadata
+    clusters: list | None = field(default=None, repr=False)
+    cluster_field: str | None = None
+    n_nan: int = 0
+    prepared: Any = field(default=None, repr=False)
+    seed: Any = None
+
+
+def _same_docs(a: CellStats, b: CellStats) -> bool:
+    return (a.doc_ids is not None and b.doc_ids is not None and len(a.doc_ids) == len(b.doc_ids)
+            and a.clusters == b.clusters and bool(np.all(a.doc_ids == b.doc_ids)))
+
+
+def paired(a: CellStats, b: CellStats, iters: int) -> tuple[float, np.ndarray, int] | None:
+    """(a - b, its paired bootstrap distribution, n_common) on the documents both were scored on."""
+    if a.prepared is None or b.prepared is None or a.boot is None or b.boot is None or a.data_id != b.data_id:
+        return None
+    if _same_docs(a, b) and a.seed == b.seed:  # same documents, same resamples
+        return a.prepared.value - b.prepared.value, a.boot - b.boot, len(a.doc_ids)
+    pos_b = {k: i for i, k in enumerate(b.doc_ids)}
+    ia = [i for i, k in enumerate(a.doc_ids) if k in pos_b]
+    if len(ia) < 2:
+        return None
+    ib = [pos_b[a.doc_ids[i]] for i in ia]
+    cl = None
+    if a.clusters is not None and b.clusters is not None:
+        cl = [a.clusters[i] for i in ia]
+    pa, pb = a.prepared.subset(ia), b.prepared.subset(ib)
+    counts = bs.resample_counts(len(ia), iters, a.seed, cl)
+    return pa.value - pb.value, pa.boot(counts) - pb.boot(counts), len(ia)
+
+
+def compare(a: CellStats, b: CellStats, iters: int = bs.N_BOOT_CORPUS) -> Separation:
+    if a.data_id != b.data_id:
+        return Separation(None, "different data", None)
+    pd = paired(a, b, iters)
+    if pd is not None:
+        return separation_from_dist(*pd)
+    if a.value is None or b.value is None:
+        return Separation(None, "untested")
+    if a.prepared is not None or b.prepared is not None:  # per-sample values are not the file's: no z-test mix
+        return Separation(None, "untested", a.value - b.value)
+    return separation_z(a.value, b.value, a.se, b.se)
+
+
+# ----------------------------------------------------------------------------------------------
+# rank intervals
+
+
+@dataclass
+class RankEntry:
+    system_id: str
+    position: int  # 1-based place in the sorted order
+    group: int  # 0-based index of its distinct rank interval (for shading)
+    rank_label: str  # "3" or "2–4"
+    sep_next: Separation | None = None  # versus the next system down
+    rank_lo: int = 0
+    rank_hi: int = 0
+    better: int = 0  # systems separably better
+    worse: int = 0  # systems separably worse
+
+
+def rank_intervals(ids: Sequence[str], seps: dict[tuple[int, int], Separation], higher_is_better: bool = True,
+                   alpha: float = ALPHA) -> list[RankEntry]:
+    """``seps[(i, j)]`` (i < j) tests ids[i] (listed above) against ids[j]. Holm's correction over
+    every tested pair; a pair is separable when rejected *and* its CI lies on the claimed side.
+    Sets ``separable`` of each Separation to that decision."""
+    n = len(ids)
+    tested = [k for k, s in seps.items() if s.p is not None and s.ci is not None]
+    rejected = bs.holm([seps[k].p for k in tested], alpha)  # type: ignore[misc]
+    better = [0] * n
+    worse = [0] * n
+    sign = 1.0 if higher_is_better else -1.0
+    for s in seps.values():
+        s.separable = None if s.p is None or s.ci is None else False
+    for (i, j), rej in zip(tested, rejected):
+        s = seps[(i, j)]
+        lo, hi = s.ci  # type: ignore[misc]
+        on_side = sign * lo > 0 if higher_is_better else sign * hi > 0
+        if rej and on_side:
+            s.separable = True
+            better[j] += 1
+            worse[i] += 1
+    out: list[RankEntry] = []
+    group, prev = -1, None
+    for k, sid in enumerate(ids):
+        lo, hi = 1 + better[k], n - worse[k]
+        if (lo, hi) != prev:
+            group += 1
+            prev = (lo, hi)
+        out.append(RankEntry(sid, k + 1, group, str(lo) if lo == hi else f"{lo}\u2013{hi}",
+                             seps.get((k, k + 1)), lo, hi, better[k], worse[k]))
+    return out
 
 
 @dataclass
@@ -282,7 +211,21 @@ class Ranking:
     task: str | None  # None: the overall score
     higher_is_better: bool
     entries: list[RankEntry]
-    unranked: list[str]  # system ids with a value but left out (e.g. --limit runs)
+    unranked: list[str]  # system ids with a value but left out (e.g. --limit runs, other data)
+    reasons: dict[str, str] = field(default_factory=dict)  # system id -> why it is not ranked
+    data_id: tuple | None = None
+
+
+def rank(task: str | None, values: dict[str, float], names: dict[str, str], higher_is_better: bool,
+         separate: Callable[[str, str], Separation], unranked: list[str],
+         reasons: dict[str, str] | None = None, data_id: tuple | None = None) -> Ranking:
+    ids = sorted(values, key=lambda s: (-values[s] if higher_is_better else values[s], names.get(s, s).lower(), s))
+    seps = {(i, j): separate(ids[i], ids[j]) for i in range(len(ids)) for j in range(i + 1, len(ids))}
+    return Ranking(task, higher_is_better, rank_intervals(ids, seps, higher_is_better), unranked, reasons or {}, data_id)
+
+
+# ----------------------------------------------------------------------------------------------
+# overall
 
 
 @dataclass
@@ -295,70 +238,6 @@ class OverallStats:
     tasks: tuple[str, ...] = ()
 
 
-def _se(cell: CellStats) -> float | None:
-    if cell.se is not None:
-        return cell.se
-    return None
-
-
-def paired_diff(
-    a: CellStats, b: CellStats, resampler: Resampler, aggregate: Callable | None, iters: int | None
-) -> tuple[np.ndarray, int] | None:
-    """Bootstrap distribution of score(a) - score(b) over their common documents."""
-    if a.boot is None or b.boot is None or a.doc_ids is None or b.doc_ids is None:
-        return None
-    if a.kind != b.kind or a.kind is None:
-        return None
-    if a.doc_ids.shape == b.doc_ids.shape and np.array_equal(a.doc_ids, b.doc_ids):
-        m = min(len(a.boot), len(b.boot))
-        return a.boot[:m] - b.boot[:m], int(len(a.doc_ids))
-    try:
-        common, ia, ib = np.intersect1d(a.doc_ids, b.doc_ids, assume_unique=True, return_indices=True)
-    except TypeError:
-        return None
-    n = len(common)
-    if n < 2:
-        return None
-    idx = resampler.indices(a.task, n)
-    w = resampler.weights(a.task, n) if a.kind == "mean" else None
-    m = min(len(a.boot), len(b.boot))
-
-    def sub(c: CellStats, ii: np.ndarray) -> Any:
-        if c.kind == "mean":
-            return np.asarray(c.items, dtype=np.float64)[ii]
-        return [c.items[i] for i in ii]
-
-    try:
-        da = bootstrap(a.metric, sub(a, ia), a.kind, aggregate, idx, w, m)
-        db = bootstrap(b.metric, sub(b, ib), b.kind, aggregate, idx, w, m)
-    except Exception:  # noqa: BLE001
-        return None
-    return da - db, n
-
-
-def compare(
-    a: CellStats, b: CellStats, resampler: Resampler, aggregate: Callable | None, iters: int | None
-) -> Separation:
-    pd = paired_diff(a, b, resampler, aggregate, iters)
-    if pd is not None:
-        return separation_from_diffs(pd[0], pd[1])
-    assert a.value is not None and b.value is not None
-    return separation_z(a.value, b.value, _se(a), _se(b))
-
-
-def rank(
-    task: str | None,
-    values: dict[str, float],
-    names: dict[str, str],
-    higher_is_better: bool,
-    separate: Callable[[str, str], Separation],
-    unranked: list[str],
-) -> Ranking:
-    ids = sorted(values, key=lambda s: (-values[s] if higher_is_better else values[s], names.get(s, s).lower(), s))
-    seps = [separate(ids[i], ids[i + 1]) for i in range(len(ids) - 1)]
-    return Ranking(task, higher_is_better, rank_groups(ids, seps, separate), unranked)
-
-
 def overall_from_cells(cells: list[CellStats]) -> OverallStats:
     """Unweighted mean of the headline values; CI from the mean of the per-task bootstraps when
     every task has one, else from the per-task standard errors."""
@@ -369,7 +248,6 @@ def overall_from_cells(cells: list[CellStats]) -> OverallStats:
     tasks = tuple(c.task for c in cells)
     if all(c.boot is not None for c in cells):
         m = min(len(c.boot) for c in cells)  # type: ignore[arg-type]
-        # centre each task's bootstrap on its reported value (they agree when samples match)
         boot = np.mean([c.boot[:m] for c in cells], axis=0)  # type: ignore[index]
         lo, hi = percentile_ci(boot)
         return OverallStats(value, (lo, hi), "bootstrap", float(np.std(boot, ddof=1)) if m > 1 else None, boot, tasks)
@@ -399,101 +277,103 @@ class Statistics:
     seed: int
 
 
-def _corpus_job(args: tuple) -> tuple[tuple[str, str], np.ndarray | None, str | None]:
-    key, metric, items, task, iters, seed = args
+def _meta_str(meta: dict, key: str) -> str | None:
+    v = meta.get(key)
+    return None if v is None or isinstance(v, (dict, list)) else str(v)
+
+
+def data_identity(metadata: dict) -> tuple:
+    """(data_fingerprint, locale) of a task result: part of a cell's identity."""
+    return (_meta_str(metadata, "data_fingerprint"), _meta_str(metadata, "locale"))
+
+
+def cluster_field(metadata: dict) -> str | None:
+    """The doc field a task names for a cluster bootstrap (``metadata.bootstrap_cluster``)."""
+    v = metadata.get("bootstrap_cluster")
+    return v.strip() if isinstance(v, str) and v.strip() else None
+
+
+def _fmt_data(d: tuple) -> str:
+    fp, loc = d
+    return f"data {fp or 'unrecorded'}" + (f", locale {loc}" if loc else "")
+
+
+def _cell_stats(sysm: Any, task: str, cell: Any, sd: Any, iters: int, seed: int, problems: list) -> CellStats:
+    from .collect import Problem
+
+    cs = CellStats(sysm.id, task, cell.metric, cell.value, None, None, cell.stderr)
+    cs.claimed = cell.value
+    cs.n_docs = cell.result.n_effective
+    cs.parse_fail = cell.parse_fail
+    cs.data_id = data_identity(cell.result.metadata)
+    cs.cluster_field = cluster_field(cell.result.metadata)
+    cs.seed = (seed, task)
+    if sd is None or sd.error is not None or len(sd.doc_ids) == 0:
+        return cs
+    cs.n_nan = sd.n_nan
+    cs.n_docs = len(sd.doc_ids)
+    if cs.parse_fail is None and sd.parse_fail is not None:
+        cs.parse_fail = float(np.nanmean(sd.parse_fail))
     try:
-        rs = Resampler(iters, seed, cache_size=2)
-        idx = rs.indices(task, len(items))
-        return key, bootstrap(metric, items, "corpus", get_aggregate(), idx), None
+        prep = bs.prepare(cell.metric, sd.items)
+    except KeyError:
+        problems.append(Problem(sd.path, "warning", f"{cell.metric!r} items are not numbers and ecomsuite.metrics "
+                                "does not know the metric; CI from stderr"))
+        return cs
+    except Exception as e:  # noqa: BLE001 - items the metric cannot take: reported, CI from stderr
+        problems.append(Problem(sd.path, "warning", f"aggregate({cell.metric!r}) failed on the samples: {e}"))
+        return cs
+    if prep.note:
+        problems.append(Problem(sd.path, "info" if prep.kind == "sufficient" else "warning", f"{cell.metric}: {prep.note}"))
+    cs.prepared, cs.kind, cs.doc_ids, cs.items = prep, prep.kind, sd.doc_ids, sd.items
+    cs.recomputed = prep.value
+    cs.clusters = sd.clusters if cs.cluster_field else None
+    try:
+        cs.boot = prep.boot(bs.resample_counts(prep.n, iters, cs.seed, cs.clusters))
     except Exception as e:  # noqa: BLE001
-        return key, None, f"{type(e).__name__}: {e}"
+        problems.append(Problem(sd.path, "warning", f"bootstrap of {cell.metric} failed: {type(e).__name__}: {e}"))
+    if cs.claimed is not None and math.isfinite(cs.recomputed) and not math.isclose(
+            cs.recomputed, cs.claimed, rel_tol=MISMATCH_RTOL, abs_tol=MISMATCH_ATOL):
+        cs.mismatch = True
+        problems.append(Problem(sd.path, "warning", f"per-sample {cell.metric} gives {cs.recomputed:.6g} but the "
+                                f"results file reports {cs.claimed:.6g}: shown and ranked by the per-sample value"))
+    cs.value = cs.recomputed if math.isfinite(cs.recomputed) else cs.value
+    return cs
+
+
+def _reference_data(cells: list[CellStats]) -> tuple:
+    """The data identity most cells share (ties: more documents, then the name)."""
+    groups: dict[tuple, list[CellStats]] = {}
+    for c in cells:
+        groups.setdefault(c.data_id, []).append(c)
+    return max(groups, key=lambda d: (len(groups[d]), max(c.n_docs or 0 for c in groups[d]), str(d)))
 
 
 def compute(
     assembly: Any,
     sample_data: dict[tuple[str, str], Any],
-    iters: int = 1000,
-    corpus_iters: int = 200,
+    iters: int = bs.N_BOOT_CORPUS,
     seed: int = 1234,
     include_limited: bool = False,
     n_jobs: int = 1,
     progress: bool = False,
 ) -> Statistics:
     """Statistics for every system x task of an :class:`~.systems.Assembly`."""
-    from .collect import Problem
-
-    aggregate = get_aggregate()
-    resampler = Resampler(iters, seed)
-    corpus_iters = max(1, min(int(corpus_iters), int(iters)))
-    problems: list[Problem] = []
+    iters = int(iters)
+    if iters < 1:
+        raise ValueError("bootstrap iterations must be >= 1")
+    problems: list = []
     cells: dict[tuple[str, str], CellStats] = {}
-    corpus_jobs: list[tuple] = []
     for sysm in assembly.systems:
         for task, cell in sysm.cells.items():
-            se = cell.stderr
-            cs = CellStats(sysm.id, task, cell.metric, cell.value, None, None, se)
-            cs.n_docs = cell.result.n_effective
-            cs.parse_fail = cell.parse_fail
-            sd = sample_data.get((sysm.id, task))
-            if sd is not None and sd.error is None and len(sd.doc_ids) > 0:
-                kind = classify(cell.metric, sd.items, sd.numeric, aggregate)
-                if cs.n_docs is None:
-                    cs.n_docs = len(sd.doc_ids)
-                if cs.parse_fail is None and sd.parse_fail is not None:
-                    cs.parse_fail = float(np.nanmean(sd.parse_fail))
-                if kind is None:
-                    problems.append(
-                        Problem(sd.path, "warning", f"{cell.metric!r} items are not numbers and no aggregate "
-                                "function knows them; CI from stderr")
-                    )
-                else:
-                    cs.kind, cs.doc_ids, cs.items = kind, sd.doc_ids, sd.items
-                    try:
-                        cs.recomputed = point_value(cell.metric, sd.items, kind, aggregate)
-                    except Exception as e:  # noqa: BLE001
-                        problems.append(Problem(sd.path, "warning", f"aggregate({cell.metric!r}) failed: {e}"))
-                        cs.kind = None
-                    if cs.kind == "mean":
-                        n = len(sd.doc_ids)
-                        cs.boot = bootstrap(cell.metric, sd.items, "mean", None, resampler.indices(task, n), resampler.weights(task, n))
-                    elif cs.kind == "corpus":
-                        corpus_jobs.append(((sysm.id, task), cell.metric, sd.items, task, corpus_iters, seed))
-                if cs.recomputed is not None and cs.value is not None:
-                    if not math.isclose(cs.recomputed, cs.value, rel_tol=1e-4, abs_tol=1e-6):
-                        problems.append(
-                            Problem(sd.path, "warning", f"per-sample {cell.metric} gives {cs.recomputed:.6g} but the "
-                                    f"results file reports {cs.value:.6g} (samples from another run?)")
-                        )
-                if cs.value is None and cs.recomputed is not None:
-                    cs.value = cs.recomputed
-            cells[(sysm.id, task)] = cs
-
-    if corpus_jobs:
-        from tqdm import tqdm
-
-        kw = dict(total=len(corpus_jobs), desc="bootstrap corpus metrics", unit="cell", disable=None if progress else True)
-        if n_jobs > 1 and len(corpus_jobs) > 1:
-            import multiprocessing as mp
-            import os
-
-            ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-            with ctx.Pool(n_jobs) as pool:
-                results = list(tqdm(pool.imap_unordered(_corpus_job, corpus_jobs), **kw))
-        else:
-            results = [_corpus_job(j) for j in tqdm(corpus_jobs, **kw)]
-        for key, boot, err in results:
-            cs = cells[key]
-            if boot is None:
-                problems.append(Problem(key[0], "warning", f"bootstrap of {cs.metric} on {key[1]} failed: {err}"))
-                cs.kind = None
-            else:
-                cs.boot = boot
+            cells[(sysm.id, task)] = _cell_stats(sysm, task, cell, sample_data.get((sysm.id, task)), iters, seed, problems)
 
     for cs in cells.values():
-        if cs.boot is not None and len(cs.boot) > 1:
+        if cs.boot is not None and len(cs.boot) > 1 and bs.percentile_ci(cs.boot) is not None:
             cs.ci = percentile_ci(cs.boot)
-            cs.ci_method = "bootstrap"
-            cs.se = float(np.std(cs.boot, ddof=1))
+            cs.ci_method = "cluster bootstrap" if cs.clusters is not None else "bootstrap"
+            fin = cs.boot[np.isfinite(cs.boot)]
+            cs.se = float(np.std(fin, ddof=1)) if len(fin) > 1 else None
         elif cs.se is not None and cs.value is not None:
             cs.ci = normal_ci(cs.value, cs.se)
             cs.ci_method = "stderr"
@@ -502,40 +382,71 @@ def compute(
     eligible = {s.id for s in assembly.systems if include_limited or not s.limited}
     all_tasks = list(assembly.suite) + list(assembly.other_tasks)
 
-    def sep_task(task: str) -> Callable[[str, str], Separation]:
-        return lambda a, b: compare(cells[(a, task)], cells[(b, task)], resampler, aggregate, None)
-
     task_rankings: dict[str, Ranking] = {}
+    reference: dict[str, tuple] = {}
     for task in all_tasks:
         h = assembly.headlines[task]
-        vals = {sid: cells[(sid, task)].value for sid in eligible if (sid, task) in cells and cells[(sid, task)].value is not None}
-        unr = [s.id for s in assembly.systems if s.id not in eligible and (s.id, task) in cells]
-        task_rankings[task] = rank(task, vals, names, h.higher_is_better, sep_task(task), unr)  # type: ignore[arg-type]
+        present = [cells[(s.id, task)] for s in assembly.systems if (s.id, task) in cells and cells[(s.id, task)].value is not None]
+        reasons: dict[str, str] = {}
+        unr = [c.system_id for c in present if c.system_id not in eligible]
+        for sid in unr:
+            reasons[sid] = "run with --limit"
+        pool = [c for c in present if c.system_id in eligible]
+        ref = _reference_data(pool) if pool else (None, None)
+        reference[task] = ref
+        for c in pool:
+            if c.data_id != ref:
+                unr.append(c.system_id)
+                reasons[c.system_id] = f"scored on other data ({_fmt_data(c.data_id)}; ranked: {_fmt_data(ref)})"
+        vals = {c.system_id: c.value for c in pool if c.data_id == ref}
 
-    overall_tasks = [t for t in assembly.suite if assembly.headlines[t].higher_is_better]
-    excluded = [t for t in assembly.suite if not assembly.headlines[t].higher_is_better]
+        def sep(a: str, b: str, task: str = task) -> Separation:
+            return compare(cells[(a, task)], cells[(b, task)], iters)
+
+        task_rankings[task] = rank(task, vals, names, h.higher_is_better, sep, unr, reasons, ref)  # type: ignore[arg-type]
+
+    ranked_suite = [t for t in assembly.suite if t in set(getattr(assembly, "ranked_suite", assembly.suite))]
+    overall_tasks = [t for t in ranked_suite if assembly.headlines[t].higher_is_better]
+    excluded = [t for t in ranked_suite if not assembly.headlines[t].higher_is_better]
     overall: dict[str, OverallStats] = {}
     for s in assembly.systems:
         cl = [cells.get((s.id, t)) for t in overall_tasks]
         overall[s.id] = overall_from_cells(cl) if cl and all(c is not None for c in cl) else OverallStats(None, None, None, None)  # type: ignore[arg-type]
 
     def sep_overall(a: str, b: str) -> Separation:
-        diffs = []
+        dists, d0 = [], 0.0
         for t in overall_tasks:
-            pd = paired_diff(cells[(a, t)], cells[(b, t)], resampler, aggregate, None)
+            pd = paired(cells[(a, t)], cells[(b, t)], iters)
             if pd is None:
                 break
-            diffs.append(pd[0])
+            d0 += pd[0]
+            dists.append(pd[1])
         else:
-            if diffs:
-                m = min(len(d) for d in diffs)
-                return separation_from_diffs(np.mean([d[:m] for d in diffs], axis=0), None)
+            if dists:
+                m = min(len(d) for d in dists)
+                return separation_from_dist(d0 / len(dists), np.mean([d[:m] for d in dists], axis=0), None)
+        if any(cells[(x, t)].prepared is not None for t in overall_tasks for x in (a, b)):
+            return Separation(None, "untested", (overall[a].value or 0.0) - (overall[b].value or 0.0))
         oa, ob = overall[a], overall[b]
         return separation_z(oa.value, ob.value, oa.se, ob.se)  # type: ignore[arg-type]
 
-    ovals = {sid: o.value for sid, o in overall.items() if sid in eligible and o.value is not None}
-    ounr = [sid for sid, o in overall.items() if sid not in eligible and o.value is not None]
-    overall_ranking = rank(None, ovals, names, True, sep_overall, ounr)  # type: ignore[arg-type]
+    ovals: dict[str, float] = {}
+    ounr: list[str] = []
+    oreasons: dict[str, str] = {}
+    for sid, o in overall.items():
+        if o.value is None:
+            continue
+        if sid not in eligible:
+            ounr.append(sid)
+            oreasons[sid] = "run with --limit"
+            continue
+        off = [t for t in overall_tasks if cells[(sid, t)].data_id != reference.get(t)]
+        if off:
+            ounr.append(sid)
+            oreasons[sid] = "scored on other data for " + ", ".join(off)
+            continue
+        ovals[sid] = o.value
+    overall_ranking = rank(None, ovals, names, True, sep_overall, ounr, oreasons)
 
     pfr: dict[str, float | None] = {}
     for s in assembly.systems:
@@ -549,6 +460,5 @@ def compute(
             den += w
         pfr[s.id] = num / den if den else None
 
-    return Statistics(
-        cells, overall, overall_tasks, excluded, pfr, task_rankings, overall_ranking, problems, iters, corpus_iters, seed
-    )
+    return Statistics(cells, overall, overall_tasks, excluded, pfr, task_rankings, overall_ranking, problems,
+                      iters, iters, seed)

@@ -86,6 +86,7 @@ class Assembly:
     headlines: dict[str, Headline]
     task_meta: dict[str, dict[str, Any]]  # task -> most recent metadata seen
     problems: list[Problem]
+    ranked_suite: list[str] = field(default_factory=list)  # the overall score's tasks (the group or --tasks)
 
 
 def slug(text: str, key: str | None = None, maxlen: int = 40) -> str:
@@ -277,16 +278,47 @@ def assemble(runs: list[Run], suite_group: str = "ecom", task_patterns: list[str
     leaf = sorted(all_results)
     if task_patterns:
         suite = [t for t in leaf if any(fnmatch.fnmatchcase(t, p) for p in task_patterns)]
+        ranked = list(suite)
     else:
-        in_group: set[str] = set()
-        for r in runs:
-            in_group |= _descendants(suite_group, r.group_subtasks)
-        suite = [t for t in leaf if headlines[t].declared or t in in_group]
-        if not suite:
-            suite = leaf
+        members = group_members(suite_group, runs)
+        ranked = [t for t in leaf if t in members]
+        # index columns: the group's tasks plus tasks that declare a headline (shown, not in the overall)
+        suite = [t for t in leaf if t in members or headlines[t].declared]
+        if not members:
+            problems.append(Problem("(suite)", "warning", f"no task of group {suite_group!r} is known (no run records "
+                                    "it and it is not a packaged ecomsuite group): nothing is ranked overall; "
+                                    "pass --tasks or --suite-group"))
     other = [t for t in leaf if t not in suite]
     systems.sort(key=lambda s: (s.display_name.lower(), s.id))
-    return Assembly(systems, suite, other, headlines, task_meta, problems)
+    return Assembly(systems, suite, other, headlines, task_meta, problems, ranked)
+
+
+def packaged_group(group: str) -> set[str]:
+    """Leaf tasks of a group defined in the packaged tasks folder (``tasks/_<group>.yaml``)."""
+    try:
+        import yaml
+
+        from ecomsuite.lmeval import tasks_dir
+
+        path = tasks_dir() / f"_{group}.yaml"
+        if not path.is_file():
+            return set()
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - no packaged definition: the runs' own records decide
+        return set()
+    if not isinstance(doc, dict) or doc.get("group") != group or not isinstance(doc.get("task"), list):
+        return set()
+    return {t for t in doc["task"] if isinstance(t, str)}
+
+
+def group_members(group: str, runs: list[Run]) -> set[str]:
+    """The ranked suite: the leaf tasks of ``group`` as the runs recorded it (lm-eval's
+    ``group_subtasks``), plus its packaged definition — never "whatever the inputs contain", so one
+    run with an extra task cannot change which systems get an overall score."""
+    out = packaged_group(group)
+    for r in runs:
+        out |= _descendants(group, r.group_subtasks)
+    return out
 
 
 def _descendants(group: str, subtasks: dict[str, list[str]], depth: int = 0) -> set[str]:

@@ -354,7 +354,10 @@ def test_suite_from_group_and_task_patterns(tmp_path):
     write(tmp_path / "results_a.json", d)
     runs = collect.collect([tmp_path]).runs
     assert systems.assemble(runs).suite == ["ecom_esci"]  # member of group "ecom"
-    assert systems.assemble(runs, suite_group="nope").suite == ["arc_easy", "ecom_esci"]  # nothing: all tasks
+    # an unknown group ranks nothing overall (never "whatever the inputs contain"), and says so
+    nope = systems.assemble(runs, suite_group="nope")
+    assert nope.suite == [] and nope.ranked_suite == [] and nope.other_tasks == ["arc_easy", "ecom_esci"]
+    assert any("'nope'" in p.reason for p in nope.problems)
     assert systems.assemble(runs, task_patterns=["arc_*"]).suite == ["arc_easy"]
 
 

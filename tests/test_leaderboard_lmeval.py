@@ -31,10 +31,9 @@ def real_runs(tmp_path_factory, tiny_llama) -> Path:
 def test_site_from_real_lm_eval_files(real_runs, tmp_path):
     build = importlib.import_module("ecomsuite.leaderboard.build")
     stats = importlib.import_module("ecomsuite.leaderboard.stats")
-    stats.set_aggregate()  # the real ecomsuite.metrics.aggregate
     site = tmp_path / "site"
     summary = build.build_site(build.BuildOptions(results=[str(real_runs)], out=str(site), include_limited=True,
-                                                  bootstrap_iters=200, corpus_bootstrap_iters=50, plots=False))
+                                                  bootstrap_iters=200, plots=False))
     assert summary.files_seen == 2 and summary.runs == 2 and summary.systems == 2
     report = json.loads((site / "build_report.json").read_text())
     assert report["errors"] == [] and report["warnings"] == [], report
@@ -62,7 +61,6 @@ def test_corpus_metric_bootstrap_uses_real_aggregate(real_runs):
     systems = importlib.import_module("ecomsuite.leaderboard.systems")
     samples = importlib.import_module("ecomsuite.leaderboard.samples")
     stats = importlib.import_module("ecomsuite.leaderboard.stats")
-    stats.set_aggregate()
     coll = collect.collect([real_runs])
     asm = systems.assemble(coll.runs)
     data = {}
@@ -70,7 +68,7 @@ def test_corpus_metric_bootstrap_uses_real_aggregate(real_runs):
         for t, c in s.cells.items():
             data[(s.id, t)] = samples.read_samples(samples.SampleJob(s.id, t, c.metric, c.filter, c.samples_path, None),
                                                    stats.get_aggregate())
-    st = stats.compute(asm, data, iters=100, corpus_iters=30, seed=0, include_limited=True)
+    st = stats.compute(asm, data, iters=100, seed=0, include_limited=True)
     for (sid, task), c in st.cells.items():
-        assert c.kind == "corpus" and c.ci_method == "bootstrap" and len(c.boot) == 30
+        assert c.kind == "sufficient" and c.ci_method == "bootstrap" and len(c.boot) == 100
         assert c.recomputed == pytest.approx(c.value)  # lm-eval's own aggregation agrees with the samples

@@ -1,0 +1,84 @@
+"""ecomsuite.bootstrap: sufficient statistics give exactly the library's corpus value."""
+import random
+
+import numpy as np
+import pytest
+
+from ecomsuite import bootstrap as bs
+from ecomsuite.metrics import aggregate
+
+
+def _cases():
+    rnd = random.Random(0)
+    mc = [[rnd.choice("ESCI"), rnd.choice("ESCIX")] for _ in range(60)]
+    no_c = [[g, p] for g, p in mc if g != "C" and p != "C"]  # a subset with no C at all
+
+    def tags(n):
+        out, i = [], 0
+        while i < n:
+            if rnd.random() < 0.4:
+                t = rnd.choice(["color", "brand", "type"])
+                out.append("B-" + t)
+                i += 1
+                while i < n and rnd.random() < 0.5:
+                    out.append("I-" + t)
+                    i += 1
+            else:
+                out.append("O")
+                i += 1
+        return out[:n]
+
+    sp = []
+    for _ in range(50):
+        n = rnd.randint(1, 6)
+        sp.append([tags(n), tags(n)])
+    words = "a b c d e f g".split()
+    bl = [[" ".join(rnd.choices(words, k=5)), [" ".join(rnd.choices(words, k=6)) for _ in range(rnd.randint(1, 3))]]
+          for _ in range(30)]
+    at = [[rnd.randint(0, 3), rnd.randint(0, 2), rnd.randint(0, 2)] for _ in range(40)]
+    return [("macro_f1", mc), ("macro_f1", no_c), ("f1_C", mc), ("span_f1", sp), ("span_macro_f1", sp),
+            ("bleu", bl), ("attr_f1", at), ("attr_precision", at), ("attr_recall", at),
+            ("acc", [float(rnd.random() < 0.5) for _ in range(40)])]
+
+
+@pytest.mark.parametrize("metric,items", _cases())
+def test_sufficient_statistics_equal_the_library(metric, items):
+    p = bs.prepare(metric, items)
+    assert p.kind == "sufficient", p.note
+    assert p.value == pytest.approx(aggregate(metric, items), rel=1e-12, abs=1e-12)
+    counts = bs.resample_counts(len(items), 60, 7)
+    ref = [aggregate(metric, [items[i] for i in np.repeat(np.arange(len(items)), r)]) for r in counts]
+    np.testing.assert_allclose(p.boot(counts), ref, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def test_same_seed_same_docs_same_resamples_and_indices_match_counts():
+    a = bs.resample_counts(30, 50, (1, "t"))
+    assert np.array_equal(a, bs.resample_counts(30, 50, (1, "t")))
+    idx = bs.resample_indices(30, 50, (1, "t"))
+    assert np.array_equal(np.stack([np.bincount(r, minlength=30) for r in idx]), a)
+
+
+def test_cluster_bootstrap_wider_than_iid_for_homogeneous_clusters():
+    # 10 queries x 10 documents, every document of a query has the same score
+    items = [float(q % 2) for q in range(10) for _ in range(10)]
+    clusters = [q for q in range(10) for _ in range(10)]
+    iid = bs.ci("acc", items, seed=0)
+    cl = bs.ci("acc", items, clusters=clusters, seed=0)
+    assert (cl[1] - cl[0]) > 2 * (iid[1] - iid[0])
+    idx = bs.resample_indices(100, 20, 0, clusters)
+    for row in idx:  # whole clusters only
+        row = row[row >= 0]
+        assert all(np.sum(np.asarray(clusters)[row] == c) % 10 == 0 for c in set(np.asarray(clusters)[row]))
+
+
+def test_paired_diff_by_identity_not_position():
+    a = {"x": 1.0, "y": 1.0, "z": 0.0, "w": 1.0}
+    b = {"w": 1.0, "z": 0.0, "y": 1.0, "x": 1.0, "extra": 0.0}
+    d, lo, hi, n = bs.paired_diff("acc", a, b)
+    assert (d, lo, hi, n) == (0.0, 0.0, 0.0, 4)
+
+
+def test_nan_items_are_refused_not_silently_used():
+    with pytest.raises(ValueError, match="NaN"):
+        bs.prepare("acc", [1.0, float("nan")])
+    assert bs.finite_mask([1.0, float("nan"), ["E", "E"]]).tolist() == [True, False, True]
