@@ -2,8 +2,9 @@
 
 Corpus metrics aggregate over the corpus (F1 from summed counts, BLEU from corpus statistics),
 never as a mean of per-document scores. ROUGE is the exception by convention (rouge-score and the
-FewSum paper average per-document F-measures); with several references a document scores its best
-reference (``rouge_score.RougeScorer.score_multi``).
+FewSum paper average per-document F-measures). With several references a document's ROUGE is the
+**mean over its references** of the per-reference F-measure (FewSum's convention); the best
+reference (``RougeScorer.score_multi``) is kept only under the explicit ``*_best`` names.
 
 lm-eval passes one *item* per document to an aggregation; the item shapes used by the ecom tasks:
 
@@ -11,18 +12,32 @@ lm-eval passes one *item* per document to an aggregation; the item shapes used b
 metric             item per document                           aggregation
 =================  ==========================================  =============================
 acc, parse_fail    float 0/1                                   mean
-macro_f1, f1_X     [gold_label, predicted_label]               scikit-learn f1_score
+macro_f1, f1_X     [gold_label, predicted_label]               per-class F1, undefined classes
+                                                               left out (see ``macro_f1``)
+support_X          float 0/1 (gold label is X)                 sum (a count, not a score)
 span_f1,           [gold_tags, predicted_tags]                 seqeval, IOB2 strict
 span_macro_f1
-rouge1/2/L         float (best-reference F-measure)            mean
+rouge1/2/L         float (mean-over-references F-measure)      mean
+rouge1/2/L_best    float (best-reference F-measure)            mean
 bleu               [prediction, [ref1, ref2, ...]]             sacrebleu corpus_bleu
 attr_f1/_p/_r      [tp, fp, fn]                                micro P/R/F1 over summed counts
 =================  ==========================================  =============================
+
+Undefined values. A class with no gold and no predicted instance has an undefined F1 (0/0). It is
+left out of ``macro_f1``; its ``f1_X`` is ``None`` from the lm-eval aggregation (JSON ``null`` in
+lm-eval's results file, never a bare NaN) and ``nan`` from ``aggregate`` (the numeric entry point of
+the leaderboard's bootstrap, which drops non-finite resamples).
+
+ROUGE and BLEU tokenize Unicode text (``unicode_rouge_tokenize``, ``bleu_tokenize``): identical to
+rouge-score's default tokenizer and sacrebleu's 13a on text whose letters and digits are ASCII; words
+in other alphabets are kept (rouge-score drops them), and CJK/kana characters are single tokens.
 
 ``aggregate(name, items)`` maps a metric name to its aggregation (the leaderboard's bootstrap uses it).
 """
 from __future__ import annotations
 
+import math
+import re
 from functools import lru_cache
 from statistics import fmean
 from typing import Callable, Sequence
@@ -37,20 +52,30 @@ def accuracy(golds: Sequence[str], preds: Sequence[str]) -> float:
 
 
 def f1_per_class(golds: Sequence[str], preds: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
-    """F1 of each label (one-vs-rest). A label with no gold and no predicted instance scores 0."""
+    """F1 of each label (one-vs-rest). A label with no gold and no predicted instance is undefined
+    (0/0) and gets ``nan``; a label only predicted, or only in gold, scores 0."""
     out = {}
     for lab in labels:
         tp = sum(g == lab and p == lab for g, p in zip(golds, preds, strict=True))
         fp = sum(g != lab and p == lab for g, p in zip(golds, preds))
         fn = sum(g == lab and p != lab for g, p in zip(golds, preds))
-        out[lab] = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        out[lab] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan
     return out
 
 
 def macro_f1(golds: Sequence[str], preds: Sequence[str], labels: Sequence[str] = ESCI_LABELS) -> float:
-    """Unweighted mean of per-label F1 over ``labels`` (sklearn ``f1_score(average='macro', labels=...)``)."""
-    per = f1_per_class(golds, preds, labels)
-    return fmean(per.values()) if per else 0.0
+    """Unweighted mean of per-label F1 over the labels of ``labels`` that are *defined* on these
+    documents (present in gold or predicted): sklearn ``f1_score(average='macro',
+    labels=[l for l in labels if l in golds or l in preds], zero_division=0)``. A class absent from a
+    subset and never predicted is left out instead of counting as 0, so a perfect classifier scores
+    1.0 on any subset. 0.0 when no label is defined (no documents)."""
+    defined = [f for f in f1_per_class(golds, preds, labels).values() if not math.isnan(f)]
+    return fmean(defined) if defined else 0.0
+
+
+def support(golds: Sequence[str], labels: Sequence[str] = ESCI_LABELS) -> dict[str, int]:
+    """Number of gold instances of each label."""
+    return {lab: sum(g == lab for g in golds) for lab in labels}
 
 
 # ----------------------------------------------------------------------------------------- NER
@@ -81,30 +106,85 @@ def span_f1(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str
 
 
 # ---------------------------------------------------------------------------------- generation
+# Characters that are one token each (no spaces between words in these scripts): CJK radicals,
+# symbols and punctuation, kana, CJK ideographs, half-/full-width forms (as sacrebleu's 'zh'
+# tokenizer does for Han, extended to kana; sacrebleu's 'ja-mecab' needs MeCab, not installed).
+_CJK = "\u2e80-\u2fdf\u3000-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_CJK_RE = re.compile(f"([{_CJK}])")
+_ROUGE_TOKEN_RE = re.compile(f"(?=[^\\W_])[{_CJK}]|(?:(?![{_CJK}])[^\\W_])+")
+
+
+@lru_cache(maxsize=1)
+def _porter():
+    from nltk.stem import porter
+
+    return porter.PorterStemmer()
+
+
+def unicode_rouge_tokenize(text: str) -> list[str]:
+    """rouge-score's default tokenization (lowercase, letters/digits only, Porter stem of words over
+    3 characters) made Unicode-aware: a word is a run of Unicode letters/digits, and each CJK/kana
+    character is a word of its own. On ASCII text it *is* rouge-score's own function; on other text
+    whose letters and digits are ASCII (curly quotes, dashes, symbols) it gives the same tokens."""
+    from rouge_score import tokenize
+
+    if text.isascii():
+        return tokenize.tokenize(text, _porter())
+    stem = _porter().stem
+    return [stem(t) if len(t) > 3 else t for t in _ROUGE_TOKEN_RE.findall(text.lower())]
+
+
+class _UnicodeTokenizer:
+    """rouge_score tokenizer object (``RougeScorer(tokenizer=...)``)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return unicode_rouge_tokenize(text)
+
+
 @lru_cache(maxsize=1)
 def _rouge_scorer():
     from rouge_score import rouge_scorer
 
-    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    return rouge_scorer.RougeScorer(list(ROUGE_KEYS), use_stemmer=True, tokenizer=_UnicodeTokenizer())
+
+
+ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 
 
 def rouge_doc(prediction: str, references: Sequence[str]) -> dict[str, float]:
-    """ROUGE-1/2/L F-measure of one document against its best reference (per metric)."""
+    """ROUGE-1/2/L F-measure (stemmed) of one document. ``rouge1``/``rouge2``/``rougeL``: mean over
+    the references of the per-reference F-measure (FewSum's convention); ``*_best``: the best
+    reference's (rouge-score ``score_multi``). With one reference both are the same number."""
     refs = [r for r in references if r.strip()]
     if not refs:
         raise ValueError("rouge_doc needs at least one non-empty reference")
-    scores = _rouge_scorer().score_multi(refs, prediction)
-    return {k: float(v.fmeasure) for k, v in scores.items()}
+    per_ref = [_rouge_scorer().score(r, prediction) for r in refs]
+    out = {k: fmean(s[k].fmeasure for s in per_ref) for k in ROUGE_KEYS}
+    out.update({f"{k}_best": max(s[k].fmeasure for s in per_ref) for k in ROUGE_KEYS})
+    return {k: float(v) for k, v in out.items()}
 
 
 def rouge(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
-    """Mean over documents of the best-reference ROUGE F-measures."""
+    """Mean over documents of ``rouge_doc`` (mean-of-references and ``*_best`` keys)."""
     per = [rouge_doc(p, r) for p, r in zip(predictions, references, strict=True)]
-    return {k: fmean(d[k] for d in per) for k in ("rouge1", "rouge2", "rougeL")} if per else {}
+    return {k: fmean(d[k] for d in per) for k in per[0]} if per else {}
+
+
+@lru_cache(maxsize=1)
+def _tok13a():
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+    return Tokenizer13a()
+
+
+def bleu_tokenize(line: str) -> str:
+    """sacrebleu's 13a tokenization with each CJK/kana character as a token of its own (13a keeps a
+    Japanese sentence as one "word"). Exactly 13a on text without such characters."""
+    return _tok13a()(_CJK_RE.sub(r" \1 ", line) if _CJK_RE.search(line) else line)
 
 
 def bleu(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> float:
-    """Corpus BLEU (sacrebleu defaults, 13a tokenizer), all references of a document used at once.
+    """Corpus BLEU (sacrebleu, ``bleu_tokenize``), all references of a document used at once.
     Documents may have different numbers of references."""
     import sacrebleu
 
@@ -112,8 +192,9 @@ def bleu(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> flo
         return 0.0
     n = max(len(r) for r in references)
     # sacrebleu wants reference *streams*; a missing reference is None
-    streams = [[r[i] if i < len(r) else None for r in references] for i in range(n)]
-    return float(sacrebleu.corpus_bleu(list(predictions), streams).score)
+    streams = [[bleu_tokenize(r[i]) if i < len(r) else None for r in references] for i in range(n)]
+    hyps = [bleu_tokenize(p) for p in predictions]
+    return float(sacrebleu.corpus_bleu(hyps, streams, tokenize="none").score)
 
 
 # ------------------------------------------------------------------------ attribute extraction
@@ -170,13 +251,19 @@ def agg_macro_f1(items) -> float:
 
 
 def _agg_class_f1(label: str) -> Callable:
-    def agg(items) -> float:
-        return f1_per_class(*_pairs(items), labels=[label])[label]
+    def agg(items) -> float | None:
+        f = f1_per_class(*_pairs(items), labels=[label])[label]
+        return None if math.isnan(f) else f   # undefined -> JSON null in lm-eval's results
     agg.__name__ = f"agg_f1_{label}"
     return agg
 
 
 agg_f1_E, agg_f1_S, agg_f1_C, agg_f1_I = (_agg_class_f1(x) for x in ESCI_LABELS)
+
+
+def agg_sum(items) -> float:
+    """Sum of per-document values (``support_X``: the number of gold instances of X)."""
+    return float(sum(float(i) for i in items))
 
 
 def agg_span_f1(items) -> float:
@@ -212,16 +299,21 @@ AGGREGATIONS: dict[str, Callable] = {
     "acc": agg_mean, "parse_fail": agg_mean,
     "macro_f1": agg_macro_f1,
     "f1_E": agg_f1_E, "f1_S": agg_f1_S, "f1_C": agg_f1_C, "f1_I": agg_f1_I,
+    **{f"support_{x}": agg_sum for x in ESCI_LABELS},
     "span_f1": agg_span_f1, "span_macro_f1": agg_span_macro_f1,
     "rouge1": agg_mean, "rouge2": agg_mean, "rougeL": agg_mean,
+    "rouge1_best": agg_mean, "rouge2_best": agg_mean, "rougeL_best": agg_mean,
     "bleu": agg_bleu,
     "attr_f1": agg_attr_f1, "attr_precision": agg_attr_precision, "attr_recall": agg_attr_recall,
 }
 
-# parse_fail is the rate of unparseable outputs: lower is better
+# parse_fail is the rate of unparseable outputs: lower is better. support_X is a count, not a
+# score: its direction means nothing (True only because lm-eval wants a bool).
 HIGHER_IS_BETTER = {name: name != "parse_fail" for name in AGGREGATIONS}
 
 
 def aggregate(name: str, items) -> float:
-    """Corpus value of metric ``name`` over per-document ``items`` (KeyError if unknown)."""
-    return AGGREGATIONS[name](list(items))
+    """Corpus value of metric ``name`` over per-document ``items`` (KeyError if unknown); an
+    undefined value (per-class F1 of a class with no gold and no predicted instance) is ``nan``."""
+    v = AGGREGATIONS[name](list(items))
+    return math.nan if v is None else v

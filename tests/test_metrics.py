@@ -20,8 +20,9 @@ def test_classification_matches_sklearn(seed):
     golds = _random_labels(60, seed)
     preds = _random_labels(60, seed + 100, extra=[M.INVALID])
     assert M.accuracy(golds, preds) == pytest.approx(accuracy_score(golds, preds))
+    present = [lab for lab in LABELS if lab in golds or lab in preds]
     assert M.macro_f1(golds, preds) == pytest.approx(
-        f1_score(golds, preds, labels=LABELS, average="macro", zero_division=0))
+        f1_score(golds, preds, labels=present, average="macro", zero_division=0))
     per = f1_score(golds, preds, labels=LABELS, average=None, zero_division=0)
     assert [M.f1_per_class(golds, preds, LABELS)[lab] for lab in LABELS] == pytest.approx(list(per))
     items = [[g, p] for g, p in zip(golds, preds)]
@@ -29,12 +30,13 @@ def test_classification_matches_sklearn(seed):
     assert M.aggregate("f1_C", items) == pytest.approx(per[2])
 
 
-def test_macro_f1_absent_label_scores_zero_like_sklearn():
+def test_macro_f1_leaves_undefined_classes_out_like_sklearn_present_labels():
     from sklearn.metrics import f1_score
 
-    golds, preds = ["E", "E", "S"], ["E", "S", "S"]
+    golds, preds = ["E", "E", "S"], ["E", "S", "S"]   # C and I: no gold, never predicted
     assert M.macro_f1(golds, preds) == pytest.approx(
-        f1_score(golds, preds, labels=LABELS, average="macro", zero_division=0))
+        f1_score(golds, preds, labels=["E", "S"], average="macro", zero_division=0))
+    assert M.macro_f1(golds, preds) == pytest.approx((2 / 3 + 2 / 3) / 2)
 
 
 def _random_tags(rnd, n):
@@ -78,7 +80,7 @@ def test_span_f1_strict_differs_from_lenient_on_orphan_i():
     assert M.span_f1(gold, gold) == 1.0
 
 
-def test_rouge_matches_rouge_score_best_reference():
+def test_rouge_matches_rouge_score_mean_and_best_of_references():
     from rouge_score import rouge_scorer
 
     sc = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
@@ -87,8 +89,11 @@ def test_rouge_matches_rouge_score_best_reference():
             ["Sound is great and the battery is weak.", "Good audio; battery life disappoints.", "x"]]
     got = M.rouge(preds, refs)
     for k in ("rouge1", "rouge2", "rougeL"):
-        per = [max(sc.score(r, p)[k].fmeasure for r in rs) for p, rs in zip(preds, refs)]
-        assert got[k] == pytest.approx(sum(per) / len(per))
+        mean = [sum(sc.score(r, p)[k].fmeasure for r in rs) / len(rs) for p, rs in zip(preds, refs)]
+        best = [sc.score_multi(rs, p)[k].fmeasure for p, rs in zip(preds, refs)]
+        assert got[k] == pytest.approx(sum(mean) / len(mean))
+        assert got[k + "_best"] == pytest.approx(sum(best) / len(best))
+        assert got[k + "_best"] > got[k]
 
 
 def test_bleu_matches_sacrebleu_multi_reference():
