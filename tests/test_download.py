@@ -103,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
 def server():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     srv.files, srv.log, srv.cut_once = publisher_files(), [], set()
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
     yield srv
@@ -169,6 +169,14 @@ def test_rerun_downloads_nothing(server, pinned, tmp_path):
     rc, lines = run(tmp_path, server.url)
     assert rc == 0 and len(server.log) == n
     assert sum("already verified, nothing downloaded" in line for line in lines) == 4
+
+
+def test_a_foreign_file_in_place_is_replaced_and_said(server, pinned, tmp_path):
+    (tmp_path / "ae110k").mkdir()
+    (tmp_path / "ae110k" / "test.jsonl").write_text("not the publisher's file\n")
+    rc, lines = run(tmp_path, server.url, ["ae110k"])
+    assert rc == 0 and f"ae110k: replaced {tmp_path / 'ae110k' / 'test.jsonl'} (its checksum was not the pinned one)" in lines
+    assert dl.sha256_file(tmp_path / "ae110k" / "test.jsonl") == pinned["ae110k"].sources[1].sha256
 
 
 def test_checksum_mismatch_is_refused_and_removed(server, pinned, tmp_path, monkeypatch):

@@ -319,7 +319,8 @@ def _transfer(url: str, part: Path, size: int, timeout: float, label: str) -> No
 
 def fetch_file(src: Source, root: Path, url: str, manifest: dict, licence: str,
                timeout: float = 60, retries: int = 3) -> str:
-    """Make ``root/src.dest`` the verified publisher file. Returns "cached" or "downloaded"."""
+    """Make ``root/src.dest`` the verified publisher file. Returns "cached", "downloaded" or "replaced"
+    (a file was there whose checksum is not the pinned one; it is replaced once the new file verifies)."""
     dest = root / src.dest
     files = manifest.setdefault("files", {})
     if _verified(dest, src.sha256, files.get(src.dest)):
@@ -343,9 +344,10 @@ def fetch_file(src: Source, root: Path, url: str, manifest: dict, licence: str,
         raise ChecksumMismatch(f"{src.dest}: checksum mismatch, refused and removed "
                                f"(got {got:,} bytes sha256 {digest[:16]}, pinned {src.size:,} bytes "
                                f"sha256 {src.sha256[:16]})")
+    replaced = dest.exists()
     os.replace(part, dest)
     files[src.dest] = {"url": url, "sha256": src.sha256, "licence": licence, **_stat(dest)}
-    return "downloaded"
+    return "replaced" if replaced else "downloaded"
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -392,6 +394,8 @@ def download(to: Path, datasets: list[Dataset], mirror: str | None = None, out: 
             for src in ds.sources:
                 url = src.url(mirror)
                 states.append(fetch_file(src, to, url, manifest, ds.licence, timeout, retries))
+                if states[-1] == "replaced":
+                    out(f"{ds.name}: replaced {to / src.dest} (its checksum was not the pinned one)")
             if ds.convert:
                 url = ""
                 states.append(build_outputs(ds, to, manifest))
