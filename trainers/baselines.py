@@ -15,7 +15,7 @@ Methods (chosen from the task; ``--method`` to override where several fit):
 method             tasks                                 model / scoring
 =================  ====================================  ===============================================
 cross-encoder      ecom_esci                             AutoModelForSequenceClassification over (query,
-                                                         title | brand | color | bullets), one label per
+                                                         title | brand | color, as the prompt), one label per
                                                          task choice; log-probs -> task.process_results
 token-classifier   ecom_queryner                         AutoModelForTokenClassification, first sub-token
                                                          of each word labelled; one IOB2 tag per word
@@ -58,8 +58,9 @@ TASK_METHOD = {
     "ecom_desc_gen": "seq2seq",
     "ecom_attr_extract": "seq2seq",
 }
-# cross-encoder inputs: task -> (document fields of text A, document fields of text B)
-CROSS_ENCODER_INPUTS = {"ecom_esci": (("query",), ("title", "brand", "color", "bullets"))}
+# cross-encoder inputs: task -> (document fields of text A, document fields of text B); the same
+# product fields as the task's prompt (tasks/esci/_esci_template: title, brand, color; no bullets)
+CROSS_ENCODER_INPUTS = {"ecom_esci": (("query",), ("title", "brand", "color"))}
 # token classifier: task -> (words field, IOB2 tags field)
 TAGGING_FIELDS = {"ecom_queryner": ("tokens", "tags")}
 # seq2seq works for any generation task
@@ -440,7 +441,7 @@ def cross_encoder_texts(task_name: str, doc: dict) -> tuple[str, str]:
     for i, f in enumerate(b_fields):
         v = str(doc.get(f) or "").strip()
         if v:
-            parts.append(v if i == 0 or f == "bullets" else f"{f}: {v}")
+            parts.append(v if i == 0 else f"{f}: {v}")
     return text_a, " | ".join(parts)
 
 
