@@ -102,12 +102,13 @@ def load_docs(family: str, data_dir: str | None = None, locale: str = "us", bio:
 
     Options come from lm-eval ``--metadata '{"data_dir": "...", "locale": "es"}'`` (or
     TaskManager(metadata=...)); the data folder otherwise comes from $ECOMSUITE_DATA, else the
-    embedded sample. What was read (source, fingerprint, documents per split, rows left out) is
-    recorded in the task's ``metadata`` and so in lm-eval's results file under configs.
+    embedded sample. What was read (source, fingerprint, documents per split, rows left out, and
+    the document order, which decides what ``--limit N`` scores) is recorded in the task's
+    ``metadata`` and so in lm-eval's results file under configs.
     """
     import datasets
 
-    from ecomsuite.data import load_family
+    from ecomsuite.data import DOC_ORDER, load_family
 
     options = {"locale": locale} if family in ("esci", "desc_gen") else {}
     if family == "queryner":
@@ -119,6 +120,7 @@ def load_docs(family: str, data_dir: str | None = None, locale: str = "us", bio:
         "data_fingerprint": data.fingerprint(),
         "data_docs": {k: len(v) for k, v in data.splits.items()},
         "data_left_out": data.skipped,
+        "doc_order": DOC_ORDER,
         **({"locale": locale} if "locale" in options else {}),
     })
     return datasets.DatasetDict({k: datasets.Dataset.from_list(v) for k, v in data.splits.items()})

@@ -146,7 +146,59 @@ def test_real_data_counts(real_data):
     fs = load_family("review_summ", real_data)
     assert [len(fs.splits[s]) for s in ("train", "validation", "test")] == [28, 12, 20]
     assert all(not s.startswith('"') for d in fs.splits["test"] for s in d["summaries"] + d["reviews"])
-    dg = load_family("desc_gen", real_data)
-    assert sum(map(len, dg.splits.values())) == 1298
+    dg = load_family("desc_gen", real_data)   # 1,298 US products have a description; 118 filtered out
+    assert [len(dg.splits[s]) for s in ("train", "test")] == [876, 304]
+    assert dg.skipped == {"no description": 1094, "description same as title": 12,
+                          "description same as bullet points": 8, "title not shorter than description": 98}
+    from ecomsuite.data import normalise_text
+    train = {normalise_text(d["description"]) for d in dg.splits["train"]}
+    assert not any(normalise_text(d["description"]) in train for d in dg.splits["test"])  # was 7 of 303
     ae = load_family("attr_extract", real_data)
     assert [len(ae.splits[s]) for s in ("train", "test")] == [1568, 524]
+
+
+def _products(rows):
+    cols = ["product_id", "product_title", "product_description", "product_bullet_point", "product_brand",
+            "product_color", "product_locale"]
+    return pd.DataFrame([dict(zip(cols, r + (None, None, "us"))) for r in rows])
+
+
+def test_desc_gen_filters_and_counts_every_row_left_out(tmp_path):
+    d = _copy_sample(tmp_path)
+    rows = [
+        ("P01", "Blue mug", None, "Holds 300 ml"),                                   # no description
+        ("P02", None, "<p>A long enough description of a lamp.</p>", "Bright"),      # no title
+        ("P03", "Steel  Water Bottle", "<b>steel water   bottle</b>", "Keeps cold"),  # = title (normalised)
+        ("P04", "Tent", "Sleeps four.\nWaterproof.", "sleeps four. waterproof."),    # = bullets (normalised)
+        ("P05", "A very long product title that says it all", "Short text.", "x"),  # title not shorter
+        ("P06", "Pen", "A smooth gel pen that writes on most paper.", "Gel ink"),    # kept
+    ]
+    p = d / "esci" / "shopping_queries_dataset_products.parquet"
+    _products(rows).to_parquet(p, index=False)
+    from ecomsuite.data import read_desc_gen
+
+    data = read_desc_gen(d)
+    assert data.skipped == {"no description": 1, "no title": 1, "description same as title": 1,
+                            "description same as bullet points": 1, "title not shorter than description": 1}
+    kept = [x for docs in data.splits.values() for x in docs]
+    assert [x["id"] for x in kept] == ["desc-P06"] and kept[0]["description"].startswith("A smooth gel pen")
+
+
+def test_desc_gen_split_keeps_identical_descriptions_on_one_side(tmp_path):
+    """Split by the normalised description, not the product: 12 descriptions, each on 4 products with
+    its case and spacing varied. Split by product id, some group would straddle train and test."""
+    from ecomsuite.data import desc_gen_split, normalise_text, read_desc_gen
+
+    d = _copy_sample(tmp_path)
+    rows = []
+    for g in range(12):
+        text = f"Handmade item number {g} with a long description of its many uses."
+        for k in range(4):
+            variant = text.upper() if k == 1 else text.replace(" ", "  \n ") if k == 2 else text
+            rows.append((f"G{g:02d}K{k}", f"Item {g}", variant, f"bullet {g}"))
+    _products(rows).to_parquet(d / "esci" / "shopping_queries_dataset_products.parquet", index=False)
+    data = read_desc_gen(d)
+    assert not data.skipped and sum(map(len, data.splits.values())) == 48
+    sides = {s: {normalise_text(x["description"]) for x in docs} for s, docs in data.splits.items()}
+    assert sides["train"] and sides["test"] and not sides["train"] & sides["test"]
+    assert desc_gen_split("Some  TEXT\n") == desc_gen_split("some text")

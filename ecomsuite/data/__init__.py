@@ -11,6 +11,21 @@ A data folder holds any of these sub-folders, each in its publisher's format::
     fewsum_amazon/{train,val,test}.csv               (tab-separated despite the suffix)
     ae110k/{train,test}.jsonl                        (input, category, target_scores)
 
+Document order: every split of every family is presented sorted by
+``sha256("ecomsuite-order-v1:" + doc id)`` (``DOC_ORDER``), never in file order. Publishers' files
+are often grouped (the ESCI test split runs query by query), so lm-eval's ``--limit N``, which takes
+the first N documents, would score a biased slice; in this order it scores a seeded random subset,
+the same one on every machine and for any row order of the files. ``load_family`` is the one place
+that orders documents, and it refuses a split whose ids are not unique.
+
+Document ids are stable: the publisher's own key where there is one (ESCI ``example_id``, FewSum
+``group_id``, the product id for description generation); for QueryNER and AE-110k, which have no
+key, a hash of the document's content (tokens and tags; title, category and attributes). A
+positional id (``queryner-test-17``) would shift when a row is inserted or the file is re-sorted,
+silently changing both the order and which document an id names; a content id does not.
+Identical documents in one split get ``-2``, ``-3``, ... (they are interchangeable, so the order of
+their content still does not depend on the file).
+
 Example::
 
     from ecomsuite.data import load_family
@@ -44,6 +59,10 @@ QUERYNER_TYPES = [
 ]
 
 
+DOC_ORDER_SALT = "ecomsuite-order-v1:"
+DOC_ORDER = f"sha256({DOC_ORDER_SALT}id)"   # recorded in each task's metadata as ``doc_order``
+
+
 class DataError(EcomError):
     """Bad or missing data; the message names the file, row and what is wrong."""
 
@@ -55,6 +74,7 @@ class FamilyData:
     source: str                      # "sample" or the resolved data folder
     files: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)   # reason -> count (rows left out on purpose)
+    split_files: dict[str, str] = field(default_factory=dict)  # split -> the file its documents come from
 
     @property
     def is_sample(self) -> bool:
@@ -106,6 +126,40 @@ def _blank(v) -> bool:
 
 def _text(v) -> str:
     return "" if _blank(v) else str(v).strip()
+
+
+def normalise_text(text: str) -> str:
+    """Lowercase, whitespace collapsed: the form in which two texts count as the same text."""
+    return re.sub(r"\s+", " ", text.lower()).strip()
+
+
+def content_id(prefix: str, content, seen: dict[str, int]) -> str:
+    """A stable id for a document without a publisher's key: ``prefix-`` + 12 hex digits of the
+    sha256 of its content (canonical JSON). ``seen`` (one dict per split) numbers repeats of the
+    same content ``-2``, ``-3``, ... so ids stay unique."""
+    blob = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    base = f"{prefix}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+    seen[base] = seen.get(base, 0) + 1
+    return base if seen[base] == 1 else f"{base}-{seen[base]}"
+
+
+def doc_order_key(doc_id: str) -> str:
+    return hashlib.sha256(f"{DOC_ORDER_SALT}{doc_id}".encode()).hexdigest()
+
+
+def order_docs(docs: list[dict]) -> list[dict]:
+    """The documents in ``DOC_ORDER``: a seeded random order that depends on the ids only."""
+    return sorted(docs, key=lambda d: doc_order_key(d["id"]))
+
+
+def check_unique_ids(docs: list[dict], where: str) -> None:
+    """Raise a DataError naming ``where`` (file and split) when two documents share an id."""
+    first: dict[str, int] = {}
+    for i, d in enumerate(docs):
+        j = first.setdefault(d["id"], i)
+        if j != i:
+            raise DataError(f"{where}: document id {d['id']!r} occurs twice (documents {j} and {i} "
+                            "in file order); ids must be unique within a split")
 
 
 # --------------------------------------------------------------------------------------- HTML
@@ -207,12 +261,33 @@ def read_esci(root: Path, locale: str = "us") -> FamilyData:
             "description": strip_html(_text(prod["product_description"])),
             "label": label,
         })
-    return FamilyData("esci", splits, "", files)
+    return FamilyData("esci", splits, "", files, split_files={s: files[0] for s in splits})
 
 
-def desc_gen_split(product_id: str) -> str:
-    """Stable split for description generation: ~25% of products (by id hash) are test."""
-    return "test" if int(hashlib.sha1(product_id.encode()).hexdigest(), 16) % 4 == 0 else "train"
+def desc_gen_split(description: str) -> str:
+    """Stable split for description generation, grouped by the normalised description text
+    (``normalise_text``): ~25% of distinct descriptions are test, and products sharing a
+    description always land in the same split, so no test target appears verbatim in train."""
+    digest = hashlib.sha256(normalise_text(description).encode()).hexdigest()
+    return "test" if int(digest, 16) % 4 == 0 else "train"
+
+
+def desc_gen_skip_reason(title: str, bullets: str, description: str) -> str | None:
+    """Why a product is not a description-generation document (None: it is one). The filters of
+    the study this suite follows: a description is present, differs from the title and from the
+    bullet points, and the title is shorter than the description (texts compared normalised)."""
+    t, b, d = normalise_text(title), normalise_text(bullets), normalise_text(description)
+    if not d:
+        return "no description"
+    if not t:
+        return "no title"
+    if d == t:
+        return "description same as title"
+    if d == b:
+        return "description same as bullet points"
+    if len(t) >= len(d):
+        return "title not shorter than description"
+    return None
 
 
 def read_desc_gen(root: Path, locale: str = "us") -> FamilyData:
@@ -220,26 +295,25 @@ def read_desc_gen(root: Path, locale: str = "us") -> FamilyData:
     pr = pr[pr["product_locale"] == locale]
     _product_index(pr, files[1])  # duplicate check
     splits: dict[str, list[dict]] = {"train": [], "test": []}
-    skipped = {"no description": 0, "no title": 0}
+    skipped: dict[str, int] = {}
     for row in pr[ESCI_PRODUCT_COLS].itertuples(index=False):
+        title, bullets = _text(row.product_title), _text(row.product_bullet_point)
         desc = strip_html(_text(row.product_description))
-        if not desc:
-            skipped["no description"] += 1
-            continue
-        if _blank(row.product_title):
-            skipped["no title"] += 1
+        reason = desc_gen_skip_reason(title, bullets, desc)
+        if reason:
+            skipped[reason] = skipped.get(reason, 0) + 1
             continue
         pid = str(row.product_id)
-        splits[desc_gen_split(pid)].append({
+        splits[desc_gen_split(desc)].append({
             "id": f"desc-{pid}",
             "product_id": pid,
-            "title": _text(row.product_title),
+            "title": title,
             "brand": _text(row.product_brand),
             "color": _text(row.product_color),
-            "bullets": _text(row.product_bullet_point),
+            "bullets": bullets,
             "description": desc,
         })
-    return FamilyData("desc_gen", splits, "", [files[1]], {k: v for k, v in skipped.items() if v})
+    return FamilyData("desc_gen", splits, "", [files[1]], skipped, {s: files[1] for s in splits})
 
 
 # ----------------------------------------------------------------------------------- QueryNER
@@ -266,14 +340,14 @@ def validate_bio(tags: list[str], where: str, repair: bool = False) -> int:
 
 def read_conll(path: Path, split: str, repair: bool = False) -> tuple[list[dict], int]:
     docs, tokens, tags = [], [], []
-    start, repaired = 1, 0
+    start, repaired, seen = 1, 0, {}
 
     def flush():
         nonlocal repaired
         if tokens:
             where = f"{path}: line {start} (query {len(docs)})"
             repaired += validate_bio(tags, where, repair)
-            docs.append({"id": f"queryner-{split}-{len(docs)}", "tokens": list(tokens),
+            docs.append({"id": content_id(f"queryner-{split}", [tokens, tags], seen), "tokens": list(tokens),
                          "tags": list(tags), "query": " ".join(tokens)})
         tokens.clear(); tags.clear()
 
@@ -304,7 +378,8 @@ def read_queryner(root: Path, bio: str = "repair", **_) -> FamilyData:
         splits[s], n = read_conll(f, s, repair=bio == "repair")
         if n:
             repaired[f"{s}: orphan I- tags read as B-"] = n
-    return FamilyData("queryner", splits, "", [str(f) for f in files], repaired)
+    return FamilyData("queryner", splits, "", [str(f) for f in files], repaired,
+                      {s: str(f) for s, f in zip(splits, files)})
 
 
 # ------------------------------------------------------------------------------------- FewSum
@@ -338,12 +413,13 @@ def read_fewsum(root: Path, **_) -> FamilyData:
     names = {"train": "train", "validation": "val", "test": "test"}
     files = [d / f"{n}.csv" for n in names.values()]
     splits = {s: read_fewsum_file(f, s) for s, f in zip(names, files)}
-    return FamilyData("review_summ", splits, "", [str(f) for f in files])
+    return FamilyData("review_summ", splits, "", [str(f) for f in files],
+                      split_files={s: str(f) for s, f in zip(splits, files)})
 
 
 # ------------------------------------------------------------------------------------ AE-110k
 def read_ae_file(path: Path, split: str) -> list[dict]:
-    docs = []
+    docs, seen = [], {}
     with open(_need(path), encoding="utf-8") as fh:
         for i, line in enumerate(fh, 1):
             if not line.strip():
@@ -364,8 +440,10 @@ def read_ae_file(path: Path, split: str) -> list[dict]:
                 if not isinstance(values, dict) or not values:
                     raise DataError(f"{where}: target_scores[{name!r}] must be an object of value: score")
                 attrs.append({"name": str(name), "values": [html.unescape(str(v)) for v in values]})
-            docs.append({"id": f"ae110k-{split}-{len(docs)}", "title": html.unescape(_text(row["input"])),
-                         "category": _text(row["category"]), "attributes": attrs})
+            title, category = html.unescape(_text(row["input"])), _text(row["category"])
+            content = [title, category, sorted([a["name"], a["values"]] for a in attrs)]
+            docs.append({"id": content_id(f"ae110k-{split}", content, seen), "title": title,
+                         "category": category, "attributes": attrs})
     return docs
 
 
@@ -373,7 +451,8 @@ def read_ae110k(root: Path, **_) -> FamilyData:
     d = root / "ae110k"
     files = [d / "train.jsonl", d / "test.jsonl"]
     splits = {s: read_ae_file(f, s) for s, f in zip(("train", "test"), files)}
-    return FamilyData("attr_extract", splits, "", [str(f) for f in files])
+    return FamilyData("attr_extract", splits, "", [str(f) for f in files],
+                      split_files={s: str(f) for s, f in zip(splits, files)})
 
 
 READERS: dict[str, Callable[..., FamilyData]] = {
@@ -386,7 +465,8 @@ READERS: dict[str, Callable[..., FamilyData]] = {
 
 
 def load_family(family: str, data_dir: str | os.PathLike | None = None, **options) -> FamilyData:
-    """Read one task family's documents from the resolved data folder."""
+    """Read one task family's documents from the resolved data folder; every split comes in
+    ``DOC_ORDER`` (see the module docstring), with unique ids."""
     if family not in READERS:
         raise DataError(f"unknown task family {family!r}; known: {', '.join(READERS)}")
     root, source = resolve_data_dir(data_dir)
@@ -396,6 +476,8 @@ def load_family(family: str, data_dir: str | os.PathLike | None = None, **option
         if not docs:
             raise DataError(f"{family}: split {split!r} is empty in {source} "
                             f"(files: {', '.join(data.files)})")
+        check_unique_ids(docs, f"{data.split_files.get(split) or ', '.join(data.files)}: split {split!r}")
+        data.splits[split] = order_docs(docs)
     return data
 
 
@@ -403,6 +485,7 @@ def subsample(docs: list[dict], n: int | None, seed: int = 0, allow_fewer: bool 
               what: str = "split") -> list[dict]:
     """Seeded, *nested* subsample: documents are ordered by sha256(seed:id) and the first ``n`` are
     kept, so the 1k set is inside the 5k set for the same seed. ``n=None`` keeps all (same order).
+    The result depends on the ids and the seed only, not on the order ``docs`` come in.
     Asking for more than exists is an error unless ``allow_fewer``."""
     order = sorted(docs, key=lambda d: hashlib.sha256(f"{seed}:{d['id']}".encode()).hexdigest())
     if n is None:
