@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests never read a user's downloaded data (`ecomsuite data download` -> $XDG_CACHE_HOME/ecomsuite/data):
+# the cache root points at an empty folder, while the converted SmolLM2 keeps its own cache (reused).
+os.environ.setdefault("ECOMSUITE_CACHE", str(Path.home() / ".cache" / "ecomsuite"))
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="ecomsuite-test-xdg-")
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_DATA = Path(os.environ.get("ECOMSUITE_REAL_DATA", REPO.parent / "shared" / "data"))
