@@ -90,7 +90,7 @@ def test_tiny_study_end_to_end_resumes_and_reports(tmp_path, tiny_llama, tiny_be
         assert again.count("done already") >= 8
     assert main([str(f), "--report"]) == 0
     rep = capsys.readouterr().out
-    assert "ecom_esci" in rep and "fake (0-shot, chat)" in rep      # systems: lineage, else the results' model
+    assert "ecom_esci" in rep and "fake (0-shot)" in rep      # systems: lineage, else the results' model
     assert "| system |" in rep and "| within |" in rep
 
 
