@@ -534,12 +534,14 @@ def build_context(
                         f"{t}:n_docs": cs.n_docs if cs.n_docs is not None else "",
                         f"{t}:data_source": c.data_source or "",
                         f"{t}:n_shot": c.result.n_shot if c.result.n_shot is not None else "",
+                        f"{t}:claimed": cs.claimed if cs.claimed is not None else "",
+                        f"{t}:mismatch": cs.mismatch,
                     }
                 )
             else:
                 cells.append(IndexCell(task=t, present=False))
                 export.update({f"{t}:{col.metric}": "", f"{t}:ci_low": "", f"{t}:ci_high": "", f"{t}:n_docs": "",
-                               f"{t}:data_source": "", f"{t}:n_shot": ""})
+                               f"{t}:data_source": "", f"{t}:n_shot": "", f"{t}:claimed": "", f"{t}:mismatch": ""})
         secs = sum(r.eval_seconds for r in s.runs if r.eval_seconds is not None) if any(
             r.eval_seconds is not None for r in s.runs
         ) else None
