@@ -68,7 +68,9 @@ def target_text(task, doc) -> str:
 
 def render_example(task, doc, chat_template: Callable | None = None) -> dict:
     chat = chat_template is not None
-    prompt = task.fewshot_context(doc, 0, apply_chat_template=chat, chat_template=chat_template)
+    # gen_prefix as lm-eval's build_all_requests passes it (ESCI's "Relevance:" answer cue)
+    prompt = task.fewshot_context(doc, 0, apply_chat_template=chat, chat_template=chat_template,
+                                  gen_prefix=task.doc_to_prefix(doc))
     delim = task.config.target_delimiter
     if chat and not (task.config.gen_prefix and not task.config.gen_prefix[-1:].isspace()):
         delim = ""

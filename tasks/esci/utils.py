@@ -1,6 +1,7 @@
 """Hooks of the ESCI tasks: pure functions over documents and model outputs."""
 from ecomsuite.lmeval import load_docs  # noqa: F401  (custom_dataset hook)
-from ecomsuite.metrics import ESCI_LABELS, INVALID, agg_f1_C, agg_f1_E, agg_f1_I, agg_f1_S, agg_macro_f1  # noqa: F401
+from ecomsuite.metrics import (ESCI_LABELS, INVALID, agg_f1_C, agg_f1_E, agg_f1_I, agg_f1_S, agg_macro_f1,  # noqa: F401
+                               agg_sum)
 from ecomsuite.parsing import esci_label_word, parse_esci
 
 
@@ -15,7 +16,8 @@ def label_word(doc) -> str:
 def _scores(gold: str, pred: str) -> dict:
     pair = [gold, pred]
     return {"acc": float(gold == pred), "macro_f1": pair,
-            "f1_E": pair, "f1_S": pair, "f1_C": pair, "f1_I": pair}
+            **{f"f1_{x}": pair for x in ESCI_LABELS},
+            **{f"support_{x}": float(gold == x) for x in ESCI_LABELS}}
 
 
 def process_choice(doc, results) -> dict:
