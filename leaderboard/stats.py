@@ -117,6 +117,25 @@ class CellStats:
     n_nan: int = 0
     prepared: Any = field(default=None, repr=False)
     seed: Any = None
+    docs_fp: str | None = None  # digest of (doc_ids, clusters): equal digests, same documents and resamples
+
+
+def _docs_digest(doc_ids: Sequence, clusters: Sequence | None) -> str:
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update("\x1f".join(map(str, doc_ids)).encode("utf-8", "surrogatepass"))
+    if clusters is not None:
+        h.update(b"\x1e" + "\x1f".join(map(str, clusters)).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def paired_key(c: CellStats) -> tuple | None:
+    """Cells with equal keys are scored on the same documents with the same resamples, so the
+    difference of their bootstrap arrays is their paired bootstrap (see :func:`paired`)."""
+    if c.prepared is None or c.boot is None or c.docs_fp is None:
+        return None
+    return (c.data_id, c.seed, c.docs_fp, len(c.boot))
 
 
 def _same_docs(a: CellStats, b: CellStats) -> bool:
@@ -216,11 +235,46 @@ class Ranking:
     data_id: tuple | None = None
 
 
+Block = dict  # system id -> (paired key, full-set value, bootstrap array, n_common or None)
+
+
+def block_separations(ids: Sequence[str], block: Block) -> dict[tuple[int, int], Separation]:
+    """Separations of every pair of ``ids`` whose block entries share a paired key, all at once
+    (:func:`ecomsuite.bootstrap.pairwise` over the systems x resamples matrix of each key)."""
+    groups: dict[Any, list[int]] = {}
+    for k, sid in enumerate(ids):
+        e = block.get(sid)
+        if e is not None and e[0] is not None:
+            groups.setdefault(e[0], []).append(k)
+    seps: dict[tuple[int, int], Separation] = {}
+    for ks in groups.values():
+        if len(ks) < 2:
+            continue
+        d0, lo, hi, p = bs.pairwise([block[ids[k]][1] for k in ks], np.stack([block[ids[k]][2] for k in ks]))
+        iu, ju = np.triu_indices(len(ks), 1)
+        for x, (u, w) in enumerate(zip(iu.tolist(), ju.tolist())):
+            e = block[ids[ks[u]]]
+            if math.isnan(lo[x]):
+                seps[(ks[u], ks[w])] = Separation(None, "untested")
+                continue
+            lo_x, hi_x = float(lo[x]), float(hi[x])
+            seps[(ks[u], ks[w])] = Separation(not (lo_x <= 0.0 <= hi_x), "paired bootstrap", float(d0[x]),
+                                              (lo_x, hi_x), e[3], float(p[x]))
+    return seps
+
+
 def rank(task: str | None, values: dict[str, float], names: dict[str, str], higher_is_better: bool,
          separate: Callable[[str, str], Separation], unranked: list[str],
-         reasons: dict[str, str] | None = None, data_id: tuple | None = None) -> Ranking:
+         reasons: dict[str, str] | None = None, data_id: tuple | None = None, block: Block | None = None) -> Ranking:
+    """Rank intervals over ``values``; pairs of systems in ``block`` with the same paired key are
+    tested together (vectorised), the others one by one with ``separate``."""
     ids = sorted(values, key=lambda s: (-values[s] if higher_is_better else values[s], names.get(s, s).lower(), s))
-    seps = {(i, j): separate(ids[i], ids[j]) for i in range(len(ids)) for j in range(i + 1, len(ids))}
+    seps = block_separations(ids, block) if block else {}
+    for i in range(len(ids)):
+        for j in range(i + 1, len(ids)):
+            if (i, j) not in seps:
+                seps[(i, j)] = separate(ids[i], ids[j])
+    seps = dict(sorted(seps.items()))
     return Ranking(task, higher_is_better, rank_intervals(ids, seps, higher_is_better), unranked, reasons or {}, data_id)
 
 
@@ -328,6 +382,7 @@ def _cell_stats(sysm: Any, task: str, cell: Any, sd: Any, iters: int, seed: int,
     cs.prepared, cs.kind, cs.doc_ids, cs.items = prep, prep.kind, sd.doc_ids, sd.items
     cs.recomputed = prep.value
     cs.clusters = sd.clusters if cs.cluster_field else None
+    cs.docs_fp = _docs_digest(sd.doc_ids, cs.clusters)
     try:
         cs.boot = prep.boot(bs.resample_counts(prep.n, iters, cs.seed, cs.clusters))
     except Exception as e:  # noqa: BLE001
@@ -403,7 +458,9 @@ def compute(
         def sep(a: str, b: str, task: str = task) -> Separation:
             return compare(cells[(a, task)], cells[(b, task)], iters)
 
-        task_rankings[task] = rank(task, vals, names, h.higher_is_better, sep, unr, reasons, ref)  # type: ignore[arg-type]
+        block = {c.system_id: (paired_key(c), c.prepared.value, c.boot, len(c.doc_ids))
+                 for c in pool if c.system_id in vals and paired_key(c) is not None}
+        task_rankings[task] = rank(task, vals, names, h.higher_is_better, sep, unr, reasons, ref, block)  # type: ignore[arg-type]
 
     ranked_suite = [t for t in assembly.suite if t in set(getattr(assembly, "ranked_suite", assembly.suite))]
     overall_tasks = [t for t in ranked_suite if assembly.headlines[t].higher_is_better]
@@ -446,7 +503,13 @@ def compute(
             oreasons[sid] = "scored on other data for " + ", ".join(off)
             continue
         ovals[sid] = o.value
-    overall_ranking = rank(None, ovals, names, True, sep_overall, ounr, oreasons)
+    oblock: Block = {}
+    for sid in ovals:
+        cl = [cells[(sid, t)] for t in overall_tasks]
+        keys = [paired_key(c) for c in cl]
+        if overall_tasks and all(k is not None for k in keys) and overall[sid].boot is not None:
+            oblock[sid] = (tuple(keys), float(np.mean([c.prepared.value for c in cl])), overall[sid].boot, None)
+    overall_ranking = rank(None, ovals, names, True, sep_overall, ounr, oreasons, None, oblock)
 
     pfr: dict[str, float | None] = {}
     for s in assembly.systems:

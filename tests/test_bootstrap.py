@@ -82,3 +82,35 @@ def test_nan_items_are_refused_not_silently_used():
     with pytest.raises(ValueError, match="NaN"):
         bs.prepare("acc", [1.0, float("nan")])
     assert bs.finite_mask([1.0, float("nan"), ["E", "E"]]).tolist() == [True, False, True]
+
+
+def test_pairwise_matches_the_per_pair_functions():
+    rng = np.random.default_rng(3)
+    boots = rng.normal(0.5, 0.05, size=(7, 500))
+    boots[2, :40] = np.nan  # non-finite resamples are left out, as percentile_ci does
+    boots[4, 7] = np.inf
+    boots[5] = boots[6]  # identical: se 0
+    values = boots[:, -1] + 0.001
+    values[5] = values[6]
+    d0, lo, hi, p = bs.pairwise(values, boots, max_elements=1000)  # several blocks
+    iu, ju = np.triu_indices(7, 1)
+    for x, (i, j) in enumerate(zip(iu, ju)):
+        d = boots[i] - boots[j]
+        ref = bs.percentile_ci(d)
+        assert d0[x] == values[i] - values[j]
+        assert (lo[x], hi[x]) == pytest.approx(ref, abs=1e-15)
+        assert p[x] == pytest.approx(bs.pvalue_normal(values[i] - values[j], d), rel=1e-9, abs=1e-15)
+
+
+def test_holm_matches_the_step_down_definition():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        ps = np.round(rng.random(rng.integers(1, 12)) ** 3, 3).tolist()
+        order = sorted(range(len(ps)), key=lambda i: ps[i])
+        want = [False] * len(ps)
+        for r, i in enumerate(order):
+            if ps[i] > 0.05 / (len(ps) - r):
+                break
+            want[i] = True
+        assert bs.holm(ps) == want
+    assert bs.holm([]) == []

@@ -168,3 +168,27 @@ def test_compute_uses_aggregate_for_corpus_metrics(tmp_path, aggregate):
     assert c.ci[0] <= c.value <= c.ci[1]
 
 
+
+
+def test_vectorised_rank_equals_the_pair_by_pair_tests():
+    rng = np.random.default_rng(1)
+    n, b = 60, 400
+    counts = bs.resample_counts(n, b, (5, "t"))
+    cells = {}
+    for k in range(9):
+        items = (rng.random(n) < 0.3 + 0.05 * k).astype(float)
+        prep = bs.prepare("acc", items)
+        c = stats.CellStats(f"s{k}", "t", "acc", prep.value, None, None, None, boot=prep.boot(counts),
+                            doc_ids=np.asarray([f"d{i:02d}" for i in range(n)], dtype=object), prepared=prep, seed=(5, "t"))
+        c.docs_fp = stats._docs_digest(c.doc_ids, None)
+        cells[c.system_id] = c
+    vals = {s: c.value for s, c in cells.items()}
+    names = {s: s for s in cells}
+    block = {s: (stats.paired_key(c), c.prepared.value, c.boot, n) for s, c in cells.items()}
+    fast = stats.rank("t", vals, names, True, lambda a, b_: pytest.fail("all pairs are in the block"), [], block=block)
+    slow = stats.rank("t", vals, names, True, lambda a, b_: stats.compare(cells[a], cells[b_], b), [])
+    assert [(e.system_id, e.rank_label) for e in fast.entries] == [(e.system_id, e.rank_label) for e in slow.entries]
+    for ef, es in zip(fast.entries, slow.entries):
+        if ef.sep_next is not None:
+            assert ef.sep_next.ci == pytest.approx(es.sep_next.ci, abs=1e-15) and ef.sep_next.p == pytest.approx(es.sep_next.p)
+            assert ef.sep_next.separable == es.sep_next.separable and ef.sep_next.n_common == es.sep_next.n_common
