@@ -163,18 +163,39 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
 _KEY_RANK = {"id": 0, "hash": 1, "position": 2}
 
 
-def doc_key(doc: Any, position: Any) -> tuple[str, str]:
+_HASH_MEMO: dict[str, str] = {}  # lm-eval's doc_hash -> our content key (per process)
+_HASH_MEMO_MAX = 1 << 18
+
+
+def content_key(doc: dict) -> str:
+    """Key of a document from its content (canonical JSON, sorted keys)."""
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
+    return "h:" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+def doc_key(doc: Any, position: Any, lm_hash: Any = None) -> tuple[str, str]:
     """(identity key, its source) of a logged document: the document's own ``id`` field; else a
     hash of the document itself; only as a last resort lm-eval's positional ``doc_id``. Items are
     paired across systems by this key, never by position (a reordered or different split would
-    otherwise be paired line by line)."""
+    otherwise be paired line by line).
+
+    The content hash is the same whatever wrote the file; lm-eval's own ``doc_hash`` (a sha256 of
+    the document's JSON) is only used to remember it, so that a document logged by many systems is
+    serialised once per process instead of once per line."""
     if isinstance(doc, dict):
         v = doc.get("id")
         if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != "":
             return f"id:{v}", "id"
         if doc:
-            text = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
-            return "h:" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest(), "hash"
+            memo = isinstance(lm_hash, str) and len(lm_hash) >= 32
+            key = _HASH_MEMO.get(lm_hash) if memo else None  # type: ignore[arg-type]
+            if key is None:
+                key = content_key(doc)
+                if memo:
+                    if len(_HASH_MEMO) >= _HASH_MEMO_MAX:
+                        _HASH_MEMO.clear()
+                    _HASH_MEMO[lm_hash] = key  # type: ignore[index]
+            return key, "hash"
     return f"pos:{position}", "position"
 
 
@@ -253,7 +274,7 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
             if isinstance(item, (int, float)) and not isinstance(item, bool) and not math.isfinite(float(item)):
                 nan += 1  # a NaN score must not erase the CI: left out, and counted
                 continue
-            key, src = doc_key(s.get("doc"), doc_id)
+            key, src = doc_key(s.get("doc"), doc_id, s.get("doc_hash"))
             if key in keys_seen:
                 dup_key += 1
                 continue

@@ -192,3 +192,14 @@ def test_vectorised_rank_equals_the_pair_by_pair_tests():
         if ef.sep_next is not None:
             assert ef.sep_next.ci == pytest.approx(es.sep_next.ci, abs=1e-15) and ef.sep_next.p == pytest.approx(es.sep_next.p)
             assert ef.sep_next.separable == es.sep_next.separable and ef.sep_next.n_common == es.sep_next.n_common
+
+
+def test_doc_key_id_then_content_hash_then_position():
+    assert samples.doc_key({"id": 7, "q": "x"}, 0) == ("id:7", "id")
+    k, src = samples.doc_key({"q": "x", "t": "y"}, 0)
+    assert src == "hash" and k == samples.content_key({"t": "y", "q": "x"})  # key order does not matter
+    assert samples.doc_key({}, 3) == ("pos:3", "position")
+    # lm-eval's doc_hash only memoises the content key: the same document gives the same key with or without it
+    h = "ab" * 32
+    assert samples.doc_key({"q": "x", "t": "y"}, 0, h) == (k, "hash") == samples.doc_key({"q": "x", "t": "y"}, 9, h)
+    assert samples.doc_key({"q": "z"}, 0, "ab" * 32 + "c")[0] == samples.content_key({"q": "z"})
