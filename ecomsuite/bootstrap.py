@@ -17,7 +17,7 @@ aggregation                 per-document statistics
 mean (acc, rouge, ...)      the item
 macro-F1, per-class F1      one-hot tp / fp / fn per label
 span F1 (micro / macro)     tp / n_pred / n_gold per entity type (seqeval's strict IOB2 entities)
-BLEU                        sacrebleu's sentence statistics (n-gram matches, totals, lengths)
+BLEU                        sacrebleu's sentence statistics on ``metrics.bleu_tokenize`` text
 attribute P / R / F1        tp / fp / fn (the item itself)
 ==========================  ==========================================================
 
@@ -310,11 +310,13 @@ def _span_macro(items: list) -> tuple[np.ndarray, Finish]:
 def _bleu(items: list) -> tuple[np.ndarray, Finish]:
     from sacrebleu.metrics import BLEU
 
-    scorer = BLEU()  # sacrebleu.corpus_bleu's defaults (13a, exp smoothing)
-    preds = [i[0] for i in items]
+    from ecomsuite.metrics import bleu_tokenize  # the tokenizer choice of metrics.bleu, never a copy
+
+    scorer = BLEU(tokenize="none")  # as metrics.bleu: text tokenized by bleu_tokenize, corpus_bleu's defaults
+    preds = [bleu_tokenize(i[0]) for i in items]
     refs = [list(i[1]) for i in items]
     m = max((len(r) for r in refs), default=0)
-    streams = [[r[j] if j < len(r) else None for r in refs] for j in range(m)]
+    streams = [[bleu_tokenize(r[j]) if j < len(r) else None for r in refs] for j in range(m)]
     st = np.asarray(scorer._extract_corpus_statistics(preds, streams), dtype=np.float64)
 
     def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:

@@ -36,7 +36,11 @@ def _cases():
     bl = [[" ".join(rnd.choices(words, k=5)), [" ".join(rnd.choices(words, k=6)) for _ in range(rnd.randint(1, 3))]]
           for _ in range(30)]
     at = [[rnd.randint(0, 3), rnd.randint(0, 2), rnd.randint(0, 2)] for _ in range(40)]
-    return [("macro_f1", mc), ("macro_f1", no_c), ("f1_C", mc), ("span_f1", sp), ("span_macro_f1", sp),
+    # Japanese (no spaces: 13a alone would keep each sentence as one "word"), with some ASCII mixed in
+    ja = list("赤い靴の商品説明軽量で防水ワイヤレスマウス高品質") + ["USB", "2.4GHz"]
+    bl_ja = [["".join(rnd.choices(ja, k=8)), ["".join(rnd.choices(ja, k=9)) for _ in range(rnd.randint(1, 3))]]
+             for _ in range(30)]
+    return [("bleu", bl_ja), ("macro_f1", mc), ("macro_f1", no_c), ("f1_C", mc), ("span_f1", sp), ("span_macro_f1", sp),
             ("bleu", bl), ("attr_f1", at), ("attr_precision", at), ("attr_recall", at),
             ("acc", [float(rnd.random() < 0.5) for _ in range(40)])]
 
@@ -46,6 +50,7 @@ def test_sufficient_statistics_equal_the_library(metric, items):
     p = bs.prepare(metric, items)
     assert p.kind == "sufficient", p.note
     assert p.value == pytest.approx(aggregate(metric, items), rel=1e-12, abs=1e-12)
+    assert abs(p.value - aggregate(metric, items)) <= 1e-9
     counts = bs.resample_counts(len(items), 60, 7)
     ref = [aggregate(metric, [items[i] for i in np.repeat(np.arange(len(items)), r)]) for r in counts]
     np.testing.assert_allclose(p.boot(counts), ref, rtol=1e-12, atol=1e-12, equal_nan=True)
@@ -114,3 +119,10 @@ def test_holm_matches_the_step_down_definition():
             want[i] = True
         assert bs.holm(ps) == want
     assert bs.holm([]) == []
+
+
+def test_japanese_bleu_statistics_use_the_metrics_tokenizer():
+    items = [["赤い靴です", ["赤い靴です"]], ["防水のマウス", ["防水マウス", "軽量マウス"]]]
+    p = bs.prepare("bleu", items)
+    assert p.kind == "sufficient" and p.note is None
+    assert abs(p.value - aggregate("bleu", items)) <= 1e-9 and p.value > 0  # 13a alone: one "word", 0 matches
