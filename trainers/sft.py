@@ -39,6 +39,7 @@ from ecomsuite import EcomError, read_yaml_mapping
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 CONFIG_FILE = "sft_config.json"
+RUN_STATE = "run_state.json"                     # stage + base/data fingerprints, see plan_output()
 CHECKPOINTS = "checkpoints"
 FINAL_TMP = ".final.tmp"
 METHODS = ("lora", "qlora", "full")
@@ -647,6 +648,13 @@ def _hms(s: float) -> str:
 
 
 # ============================================================================ output folder
+# Output folder states (RUN_STATE's "stage"): training -> trained (training finished; its figures recorded)
+# -> saved (adapter in OUT) -> lineage complete: true. --resume continues from the recorded stage, so a kill
+# during the final save or --eval never trains again.
+OURS = ("adapter", "model")  # lineage kinds sft writes (besides outputs.MARKER)
+CHECKPOINT_STATE = ("optimizer.pt", "scheduler.pt", "scaler.pt", "trainer_state.json", "training_args.bin")
+
+
 def last_checkpoint(out: Path) -> Path | None:
     """Newest checkpoint whose trainer_state.json (written last by the Trainer) is there and parses."""
     best = None
@@ -665,23 +673,26 @@ def last_checkpoint(out: Path) -> Path | None:
 
 
 def _ours(out: Path) -> bool:
-    return (out / CONFIG_FILE).is_file() or (out / "lineage.json").is_file()
+    from ecomsuite import outputs
+
+    return (out / CONFIG_FILE).is_file() or outputs.is_ours(out, OURS)
 
 
 def plan_output(cfg: Config, out: Path) -> str:
-    """What to do with the output folder: 'fresh', 'resume', 'done'; raises EcomError otherwise."""
+    """What to do with the output folder: 'fresh' (new or empty), 'replace' (--overwrite of our own output:
+    the new run is written beside it and swapped in once saved), 'resume', 'done'; raises EcomError otherwise."""
     from ecomsuite import lineage
 
+    if out.exists() and not out.is_dir():
+        raise EcomError(f"out: {out} is a file; give a folder")
     if not out.exists() or not any(out.iterdir()):
         return "fresh"
-    if not out.is_dir():
-        raise EcomError(f"out: {out} is a file; give a folder")
     lin = lineage.read(out) or {}
     if cfg.overwrite:
         if not _ours(out):
             raise EcomError(f"out: {out} is not empty and is not an ecomsuite sft folder; refusing to overwrite it, "
                             "choose another folder")
-        return "fresh"
+        return "replace"
     if cfg.resume:
         if not _ours(out):
             raise EcomError(f"out: {out} holds no ecomsuite sft run to resume; choose the folder of a killed run")
@@ -700,9 +711,91 @@ def plan_output(cfg: Config, out: Path) -> str:
     raise EcomError(f"out: {out} is not empty; choose a new or empty folder")
 
 
-def _clear(out: Path) -> None:
-    for p in out.iterdir():
-        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+def read_run_state(out: Path) -> dict:
+    f = out / RUN_STATE
+    if not f.is_file():
+        return {}
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_run_state(out: Path, **fields) -> None:
+    """Update ``out/run_state.json`` atomically (main process only)."""
+    data = {**read_run_state(out), **fields}
+    tmp = out / (RUN_STATE + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    tmp.replace(out / RUN_STATE)
+
+
+def check_resume(state: dict, out: Path, base_hash: str | None, data_fingerprint) -> None:
+    """Refuse a resume whose base model weights or training data differ from those the run started on."""
+    if not state:
+        print(f"ecomsuite sft: warning: {out} has no {RUN_STATE} (started by an older ecomsuite); the base model "
+              "and data of the checkpoint cannot be checked", file=sys.stderr)
+        return
+    if state.get("base_model_hash") != base_hash:
+        raise EcomError(f"resume: the base model's weights differ from those {out} was trained on (fingerprint "
+                        f"{state.get('base_model_hash')} -> {base_hash}); resume with the same base model, or "
+                        "--overwrite to start over")
+    if state.get("data_fingerprint") != data_fingerprint:
+        raise EcomError(f"resume: the training data differ from those {out} was trained on (data fingerprint "
+                        f"{state.get('data_fingerprint')} -> {data_fingerprint}); resume with the same data, or "
+                        "--overwrite to start over")
+
+
+def finished_checkpoint(out: Path) -> tuple[Path, dict] | None:
+    """The newest checkpoint if training had reached its last step there (then resuming must not train)."""
+    ck = last_checkpoint(out)
+    if ck is None:
+        return None
+    st = json.loads((ck / "trainer_state.json").read_text())
+    if st.get("max_steps") and st.get("global_step", 0) >= st["max_steps"]:
+        return ck, st
+    return None
+
+
+def _train_figures(state, step0: int, train_s: float | None, tokens: float | None, train_loss) -> dict:
+    """What lineage records about training, from a TrainerState (or its trainer_state.json dict)."""
+    get = state.get if isinstance(state, dict) else (lambda k, d=None: getattr(state, k, d))
+    curve = [[h["step"], round(h["loss"], 5)] for h in get("log_history") or [] if "loss" in h and "step" in h]
+    return {"steps": get("global_step"), "epochs": round(get("epoch") or 0, 4),
+            "train_loss": round(train_loss, 5) if train_loss is not None and train_loss == train_loss else None,
+            "loss_curve": curve, "train_time_s": round(train_s, 1) if train_s is not None else None,
+            "tokens_per_s": round(tokens / train_s, 1) if tokens is not None and train_s else None,
+            "resumed_from_step": step0 or None}
+
+
+def _final_from_checkpoint(ck: Path, out: Path) -> None:
+    """Training finished before a kill: the final weights are the last checkpoint's (the Trainer saves one at
+    the last step); copy its model files into ``out`` without training again."""
+    for p in ck.iterdir():
+        if p.is_file() and p.name not in CHECKPOINT_STATE and not p.name.startswith("rng_state"):
+            shutil.copy2(p, out / p.name)
+
+
+def _move_in(tmp: Path, out: Path) -> None:
+    (tmp / "training_args.bin").unlink(missing_ok=True)
+    for p in tmp.iterdir():
+        dest = out / p.name
+        if dest.is_dir():
+            shutil.rmtree(dest)
+        p.replace(dest)
+    tmp.rmdir()
+
+
+def save_final(trainer, work: Path, state) -> None:
+    """The trained weights (every rank: FSDP gathers) -> ``work`` via ``work/.final.tmp`` (main process moves)."""
+    tmp = work / FINAL_TMP
+    if state.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    state.wait_for_everyone()
+    trainer.save_model(str(tmp))
+    state.wait_for_everyone()
+    if state.is_main_process:
+        _move_in(tmp, work)
 
 
 def _eval_summary(results: dict) -> dict:
@@ -713,18 +806,32 @@ def _eval_summary(results: dict) -> dict:
     return out
 
 
+def _eval_args(cfg: Config, model_path: str, out: Path) -> str:
+    from ecomsuite.evaluate import model_args_string
+
+    return model_args_string(pretrained=out) if cfg.method == "full" else \
+        model_args_string(pretrained=model_path, peft=out)
+
+
 # ============================================================================ run
 def run(cfg: Config, argv: list[str] | None = None, callbacks=()) -> Path:
     """Train (or resume) one run end to end; returns the output folder."""
+    from ecomsuite import outputs
+
+    out = Path(cfg.out).expanduser().resolve()
+    with outputs.writing(out, "sft output"):
+        return _run(cfg, out, argv, callbacks)
+
+
+def _run(cfg: Config, out: Path, argv, callbacks) -> Path:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import warnings
 
-    from ecomsuite import lineage
+    from ecomsuite import lineage, outputs
 
     for what in ("gradient_checkpointing", "is_gradient_checkpointing"):  # TRL 1.16 sets the old name itself
         warnings.filterwarnings("ignore", message=f"`{what}` is deprecated", category=FutureWarning)
 
-    out = Path(cfg.out).expanduser().resolve()
     model_path = cfg.model
     if not model_path:
         from ecomsuite.models import default_model_path
@@ -732,41 +839,65 @@ def run(cfg: Config, argv: list[str] | None = None, callbacks=()) -> Path:
         model_path = str(default_model_path())
     elif Path(model_path).expanduser().is_dir():
         model_path = str(Path(model_path).expanduser().resolve())
+    # validate everything before anything is written: the folder, the data, the eval arguments
+    local_model = model_path if Path(model_path).is_dir() else None
+    outputs.check_out(out, [local_model, cfg.data_dir], flag="out", inputs_name="inputs (base model, data folder)")
     plan = plan_output(cfg, out)  # every rank reads the folder before rank 0 writes to it
     if plan == "done":
         print(f"ecomsuite sft: {out} is complete already (lineage.json); nothing to do", file=sys.stderr)
         return out
-
+    if cfg.eval:
+        _eval_args(cfg, model_path, out)
     tokenizer = load_tokenizer(model_path)
+    rows, info = render_rows(cfg, tokenizer)
+    examples, stats = tokenize_rows(rows, tokenizer, cfg.max_length)
+    base_hash = lineage.model_hash(model_path)
+    run_state = read_run_state(out) if plan == "resume" else {}
+    if plan == "resume":
+        check_resume(run_state, out, base_hash, info["data_fingerprint"])
+    stage = run_state.get("stage", "training")
+    done_ck = finished_checkpoint(out) if plan == "resume" else None
+    if stage == "training" and done_ck is not None:  # killed after the last step, before "trained" was recorded
+        stage = "trained"
+
+    # --overwrite: the new run goes into a sibling folder; the old output stays until the new one is saved
+    work = outputs.staging_path(out) if plan == "replace" else out
+    ckpt_dir = work / CHECKPOINTS
     # SFTConfig first: it sets up the distributed state (accelerate launch / torchrun) for the barriers below
-    ckpt_dir = out / CHECKPOINTS
     probe = sft_args(cfg, str(ckpt_dir))
     from accelerate import PartialState
 
     state = PartialState()
     state.wait_for_everyone()
-    resume_from = last_checkpoint(out) if plan == "resume" else None
+    resume_from = last_checkpoint(out) if plan == "resume" and stage == "training" else None
     t_start = time.time()
     base = dict(name=cfg.name or out.name, base_model=model_path, method=cfg.method, tasks=list(cfg.tasks),
                 train_size=cfg.train_size if not cfg.mixture else {"total": cfg.train_size, "mixture": cfg.mixture},
                 seed=cfg.seed, chat_template=cfg.chat_template,
                 command=lineage.command_line(["ecomsuite", "sft", *argv]) if argv is not None else lineage.command_line())
     kind = "model" if cfg.method == "full" else "adapter"
-    prev_lin = (lineage.read(out) or {}) if plan == "resume" else {}
     if state.is_main_process:
-        if plan == "fresh" and out.exists():
-            _clear(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2), encoding="utf-8")
-        prev = {k: v for k, v in (lineage.read(out) or {}).items() if k not in ("kind", "created")}
-        lineage.write(out, kind, **{**prev, **base, "complete": False,
-                                    "status": f"training (resuming from {resume_from.name})" if resume_from else "training"})
-        if plan == "resume" and resume_from is None:
+        if plan == "replace":
+            outputs.staging(out, OURS)
+        work.mkdir(parents=True, exist_ok=True)
+        if not (work / outputs.MARKER).is_file():
+            outputs.mark(work)
+        (work / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2), encoding="utf-8")
+        if plan != "resume" or not run_state:
+            write_run_state(work, stage=stage, base_model=model_path, base_model_hash=base_hash,
+                            data_source=info["data_source"], data_fingerprint=info["data_fingerprint"],
+                            config=cfg.to_dict())
+        prev = {k: v for k, v in (lineage.read(work) or {}).items() if k not in ("kind", "created")}
+        status = {"training": f"training (resuming from {resume_from.name})" if resume_from else "training",
+                  "trained": "saving", "saved": "evaluating" if cfg.eval else "finishing"}[stage]
+        lineage.write(work, kind, **{**prev, **base, "complete": False, "status": status})
+        if plan == "resume" and stage == "training" and resume_from is None:
             print(f"ecomsuite sft: no complete checkpoint in {ckpt_dir}; starting from step 0", file=sys.stderr)
+        if stage != "training":
+            print(f"ecomsuite sft: training had finished ({RUN_STATE}: {stage}); resuming into the "
+                  f"{'save' if stage == 'trained' else 'evaluation' if cfg.eval else 'finish'} only",
+                  file=sys.stderr)
     state.wait_for_everyone()
-
-    rows, info = render_rows(cfg, tokenizer)
-    examples, stats = tokenize_rows(rows, tokenizer, cfg.max_length)
     if state.is_main_process:
         print(f"ecomsuite sft: {stats['examples']} examples ({', '.join(f'{t}={n}' for t, n in info['sizes'].items())}), "
               f"{stats['tokens']:,} tokens (mean {stats['mean_len']}, max {stats['max_len']}), method {cfg.method}, "
@@ -775,74 +906,73 @@ def run(cfg: Config, argv: list[str] | None = None, callbacks=()) -> Path:
             print(f"ecomsuite sft: warning: max_length {cfg.max_length}: {stats['prompts_cut']} prompt(s) cut from the "
                   f"left, {stats['dropped_too_long']} example(s) dropped", file=sys.stderr)
     del probe
-    model = load_model(cfg, model_path)
-    prog = progress_callback(stats["tokens"])
-    trainer = build_trainer(model, tokenizer, examples, cfg, str(ckpt_dir), callbacks=[prog, *callbacks])
-    if resume_from is not None and state.is_main_process:
-        print(f"ecomsuite sft: resuming from {resume_from}", file=sys.stderr)
-    t_train = time.time()
-    step0 = 0
-    if resume_from is not None:
-        step0 = json.loads((resume_from / "trainer_state.json").read_text()).get("global_step", 0)
-    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    train_s = time.time() - t_train
-    st = trainer.state
-    epochs_here = (st.epoch or 0) - (step0 / max(st.max_steps, 1)) * (st.num_train_epochs or 0)
-    tokens_here = stats["tokens"] * epochs_here
-    tmp = out / FINAL_TMP
-    if state.is_main_process and tmp.exists():
-        shutil.rmtree(tmp)
-    state.wait_for_everyone()
-    trainer.save_model(str(tmp))  # every rank (FSDP gathers); the main process writes adapter + tokenizer
-    state.wait_for_everyone()
+
+    if stage == "training":
+        model = load_model(cfg, model_path)
+        prog = progress_callback(stats["tokens"])
+        trainer = build_trainer(model, tokenizer, examples, cfg, str(ckpt_dir), callbacks=[prog, *callbacks])
+        if resume_from is not None and state.is_main_process:
+            print(f"ecomsuite sft: resuming from {resume_from}", file=sys.stderr)
+        step0 = json.loads((resume_from / "trainer_state.json").read_text()).get("global_step", 0) if resume_from else 0
+        t_train = time.time()
+        result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        st = trainer.state
+        epochs_here = (st.epoch or 0) - (step0 / max(st.max_steps, 1)) * (st.num_train_epochs or 0)
+        figures = _train_figures(st, step0, time.time() - t_train, stats["tokens"] * epochs_here,
+                                 result.training_loss)
+        if state.is_main_process:  # recorded before saving: a kill from here on never trains again
+            write_run_state(work, stage="trained", train=figures)
+        save_final(trainer, work, state)
+        del trainer, model
+    else:
+        figures = run_state.get("train") or (_train_figures(done_ck[1], 0, None, None, None) if done_ck else {})
+        ck = done_ck[0] if done_ck else None
+        if stage == "trained" and (ck is None or ck.name != f"checkpoint-{figures.get('steps')}"):
+            raise EcomError(f"resume: {out}: training finished but its last checkpoint is missing, so the final "
+                            "weights cannot be saved; --overwrite to train again")
+        if stage == "trained" and state.is_main_process:
+            if (work / FINAL_TMP).exists():
+                shutil.rmtree(work / FINAL_TMP)
+            _final_from_checkpoint(ck, work)
+        state.wait_for_everyone()
     if not state.is_main_process:
         return out
-    (tmp / "training_args.bin").unlink(missing_ok=True)
-    for p in tmp.iterdir():
-        dest = out / p.name
-        if dest.is_dir():
-            shutil.rmtree(dest)
-        p.replace(dest)
-    tmp.rmdir()
-    curve = [[h["step"], round(h["loss"], 5)] for h in st.log_history if "loss" in h and "step" in h]
+    write_run_state(work, stage="saved")
+    if plan == "replace":  # the new output is saved: only now does the old one go
+        outputs.swap_in(work, out, OURS)
     hyper = {k: v for k, v in cfg.to_dict().items()
              if k not in ("out", "model", "tasks", "train_size", "mixture", "seed", "data_dir", "resume", "overwrite",
                           "eval", "eval_limit", "eval_batch_size", "name")}
     hyper["learning_rate"] = cfg.lr
     hyper["world_size"] = state.num_processes
     hyper["effective_batch_size"] = cfg.batch_size * cfg.grad_accum * state.num_processes
-    done_here = st.global_step - step0
-    if done_here == 0 and prev_lin.get("tokens_per_s"):  # resumed after training had finished: keep its figures
-        train_s, tokens_here = prev_lin.get("train_time_s") or train_s, (prev_lin.get("train_time_s") or 0) * prev_lin["tokens_per_s"]
-    fields = {**base, "base_model_hash": lineage.model_hash(model_path),
+    prev_lin = lineage.read(out) or {}
+    if stage != "training" and prev_lin.get("wall_time_s"):
+        t_start -= prev_lin["wall_time_s"]  # the earlier attempt's time counts too
+    fields = {**base, "base_model_hash": base_hash,
               "data_source": info["data_source"], "data_fingerprint": info["data_fingerprint"],
               "train_docs": info["sizes"], "train_tokens": stats["tokens"], "train_stats": stats,
-              "hyperparameters": hyper, "steps": st.global_step, "epochs": round(st.epoch or 0, 4),
-              "train_loss": round(result.training_loss, 5) if result.training_loss == result.training_loss else None,
-              "loss_curve": curve, "wall_time_s": round(time.time() - t_start, 1), "train_time_s": round(train_s, 1),
-              "tokens_per_s": round(tokens_here / train_s, 1) if train_s > 0 else None,
-              "resumed_from_step": step0 or None}
+              "hyperparameters": hyper, **figures, "wall_time_s": round(time.time() - t_start, 1)}
     lineage.write(out, kind, **fields, complete=False, status="evaluating" if cfg.eval else "finishing")
-    del trainer, model
     if cfg.eval:
-        from ecomsuite.evaluate import evaluate
+        from ecomsuite.evaluate import evaluate, results_table
 
-        margs = f"pretrained={out}" if cfg.method == "full" else f"pretrained={model_path},peft={out}"
+        margs = _eval_args(cfg, model_path, out)
         print(f"ecomsuite sft: evaluating with lm-eval ({margs}, limit {cfg.eval_limit or 'all'})", file=sys.stderr)
         res = evaluate(model="hf", model_args=margs, tasks=list(cfg.tasks), limit=cfg.eval_limit or None,
                        apply_chat_template=cfg.chat_template, data_dir=cfg.data_dir, output_path=out / "eval",
-                       batch_size=cfg.eval_batch_size)
-        from ecomsuite.evaluate import results_table
-
+                       batch_size=cfg.eval_batch_size, require_complete=False)
         print(results_table(res))
         fields["eval"] = {"model_args": margs, "limit": cfg.eval_limit or None, "results_dir": "eval",
                           "apply_chat_template": cfg.chat_template, "results": _eval_summary(res)}
-    if ckpt_dir.exists():
-        shutil.rmtree(ckpt_dir)  # the run is done: the adapter is in out/
+    ckpt = out / CHECKPOINTS
+    if ckpt.exists():
+        shutil.rmtree(ckpt)  # the run is done: the adapter is in out/
     fields["wall_time_s"] = round(time.time() - t_start, 1)
     lineage.write(out, kind, **fields, complete=True)  # last: only now does the folder look complete
-    print(f"ecomsuite sft: wrote {kind} to {out} ({st.global_step} steps, final loss "
-          f"{curve[-1][1] if curve else float('nan')}, {fields['tokens_per_s']} tok/s)", file=sys.stderr)
+    curve = fields.get("loss_curve") or []
+    print(f"ecomsuite sft: wrote {kind} to {out} ({fields.get('steps')} steps, final loss "
+          f"{curve[-1][1] if curve else float('nan')}, {fields.get('tokens_per_s')} tok/s)", file=sys.stderr)
     return out
 
 
