@@ -61,24 +61,147 @@ def expand_tasks(patterns: list[str], tm) -> list[str]:
     return names
 
 
+def model_args_string(**values) -> str:
+    """``k=v,k2=v2`` for lm-eval's ``model_args`` from paths / ids (None values left out). lm-eval splits the
+    string on ``,`` and ``=``, so a value holding either would smuggle in other arguments (a folder named
+    ``x,trust_remote_code=True`` runs the model's own code): one-line EcomError instead."""
+    parts = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        text = str(value)
+        if "," in text or "=" in text:
+            raise EcomError(f"{key} {text!r}: a path joined into lm-eval model_args may not contain ',' or '=' "
+                            "(they would be read as further model arguments); rename or move it")
+        parts.append(f"{key}={text}")
+    return ",".join(parts)
+
+
+INPUT_KEYS = ("pretrained", "peft", "delta")  # model_args keys that name a model / adapter folder
+
+
+def check_model_inputs(model_args) -> None:
+    """Refuse (one line) a model or adapter folder in ``model_args`` whose lineage.json says complete: false."""
+    from ecomsuite import lineage
+
+    if isinstance(model_args, dict):
+        pairs = model_args
+    elif isinstance(model_args, str):
+        pairs = dict(kv.split("=", 1) for kv in model_args.split(",") if "=" in kv)
+    else:
+        return
+    for key in INPUT_KEYS:
+        v = pairs.get(key)
+        if isinstance(v, str) and v and Path(v).expanduser().is_dir():
+            lineage.require_complete(Path(v).expanduser(), "adapter" if key != "pretrained" else "model")
+
+
+class _Capture(logging.Handler):
+    """Collects what lm-eval's EvaluationTracker logs (it swallows write errors and only logs them)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def save_and_verify(tracker, results: dict, samples: dict | None, names: list[str]) -> list[Path]:
+    """lm-eval's own writers, then proof they wrote: the results file parses as JSON, and every samples file
+    exists with one JSON line per sample. Anything else is one EcomError line (lm-eval only logs a warning)."""
+    from ecomsuite import outputs
+
+    log = logging.getLogger("lm_eval.loggers.evaluation_tracker")
+    cap, level, prop = _Capture(), log.level, log.propagate
+    log.addHandler(cap)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        # the same order as the lm_eval CLI (samples files share the results file's timestamp)
+        tracker.save_results_aggregated(results=results, samples=samples)
+        for name in names:
+            if samples and name in samples:
+                tracker.save_results_samples(task_name=name, samples=samples[name])
+    finally:
+        log.removeHandler(cap)
+        log.setLevel(level)
+        log.propagate = prop
+    reason = "; ".join(x for x in cap.lines if x.startswith(("OSError", "PermissionError", "Could not")))
+    base = Path(tracker.output_path)
+    folder = base.parent if base.suffix == ".json" else base / str(tracker.general_config_tracker.model_name_sanitized)
+    date_id = getattr(tracker, "date_id", None)
+    res_file = (base.with_name(f"{base.stem}_{date_id}.json") if base.suffix == ".json"
+                else folder / f"results_{date_id}.json")
+    expected = [(res_file, None)] + [(folder / f"samples_{n}_{date_id}.jsonl", len(samples[n]))
+                                     for n in names if samples and n in samples]
+    for f, n_lines in expected:
+        problem = _file_problem(f, n_lines)
+        if problem:
+            why = (outputs.io_message(_probe_write(folder)) or reason or "unknown reason")
+            raise EcomError(f"{f}: {problem}; the evaluation's results were not saved ({why}): "
+                            "free space or choose a writable --output-path")
+    return [f for f, _ in expected]
+
+
+def _probe_write(folder: Path) -> BaseException:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".ecomsuite-write-probe"
+        probe.write_text("x")
+        probe.unlink()
+    except OSError as e:
+        return e
+    return Exception("")
+
+
+def _file_problem(f: Path, n_lines: int | None) -> str | None:
+    """Why a results (n_lines None: one JSON document) or samples file (n JSON lines) is not right, or None."""
+    if not f.is_file():
+        return "not written"
+    try:
+        text = f.read_text(encoding="utf-8")
+        if n_lines is None:
+            json.loads(text)
+            return None
+        lines = text.splitlines()
+        for i, line in enumerate(lines, 1):
+            json.loads(line)
+    except (OSError, UnicodeDecodeError) as e:
+        return f"unreadable ({e})"
+    except json.JSONDecodeError as e:
+        return f"truncated or not JSON ({'line ' + str(i) + ': ' if n_lines is not None else ''}{e.msg})"
+    if len(lines) != n_lines:
+        return f"{len(lines)} sample line(s), expected {n_lines}"
+    return None
+
+
 def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] | None = None,
              limit: float | None = DEFAULT_LIMIT, num_fewshot: int | None = None,
              apply_chat_template: bool = False, data_dir: str | None = None,
              output_path: str | os.PathLike | None = None, batch_size: int | str = 8,
              device: str | None = None, log_samples: bool = True, seed: int = 1234,
-             include_defaults: bool = False, gen_kwargs: str | dict | None = None) -> dict:
-    """Run lm-eval on ecom tasks; write its result (+ sample) files under ``output_path``; return results.
-    ``model`` is an lm-eval model name or an ``lm_eval.api.model.LM`` instance."""
+             include_defaults: bool = False, gen_kwargs: str | dict | None = None,
+             require_complete: bool = True) -> dict:
+    """Run lm-eval on ecom tasks; write its result (+ sample) files under ``output_path`` and check they are
+    there and parse; return results. ``model`` is an lm-eval model name or an ``lm_eval.api.model.LM``
+    instance. Model / adapter folders whose lineage says complete: false are refused unless
+    ``require_complete`` is False (``sft --eval`` evaluating the adapter it is finishing)."""
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
 
+    from ecomsuite import outputs
     from ecomsuite.lmeval import task_manager
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-task custom_dataset notice is noise here
     if model_args is None and model == "hf":
         from ecomsuite.models import default_model_path
 
-        model_args = f"pretrained={default_model_path()}"
+        model_args = model_args_string(pretrained=default_model_path())
+    if require_complete:
+        check_model_inputs(model_args)
+    if output_path:
+        outputs.check_out(output_path, flag="output path")
     metadata = {"data_dir": str(Path(data_dir).resolve())} if data_dir else None
     if data_dir and not Path(data_dir).is_dir():
         raise EcomError(f"{data_dir}: data folder not found")
@@ -103,11 +226,7 @@ def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] 
     results.setdefault("total_evaluation_time_seconds", str(time.time() - t0))
     if tracker is not None:
         samples = results.pop("samples", None)
-        # the same order as the lm_eval CLI (samples files share the results file's timestamp)
-        tracker.save_results_aggregated(results=results, samples=samples)
-        for name in names:
-            if samples and name in samples:
-                tracker.save_results_samples(task_name=name, samples=samples[name])
+        results["ecomsuite_files"] = [str(f) for f in save_and_verify(tracker, results, samples, names)]
         if samples is not None:
             results["samples"] = samples
     return results
@@ -130,5 +249,7 @@ def run_eval(args) -> int:
     src = "embedded sample (NOT real data: scores mean nothing)" if meta.get("data_is_sample") else meta.get("data_source")
     print(f"data: {src}; documents per task: " +
           ", ".join(f"{t}={n.get('effective')}" for t, n in res.get("n-samples", {}).items()))
-    print(f"results written under {args.output_path}/ (lm-eval's own files)")
+    files = res.get("ecomsuite_files") or []
+    print(f"results written under {args.output_path}/ (lm-eval's own files, checked: {len(files)} file(s), "
+          f"e.g. {files[0] if files else '-'})")
     return 0
