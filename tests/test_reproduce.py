@@ -112,8 +112,8 @@ def test_per_task_limits_split_eval_runs(tmp_path, tiny_llama):
     out = by_id["eval/tiny/base/k0/ecom_esci"].out / "m"
     out.mkdir(parents=True)
     (out / "results_2026.json").write_text(json.dumps({"results": {"ecom_esci": {"acc,none": 0.5}}}))
-    assert by_id["eval/tiny/base/k0/ecom_esci"].done()
-    assert not by_id["eval/tiny/base/k0/ecom_queryner+ecom_desc_gen"].done()
+    assert by_id["eval/tiny/base/k0/ecom_esci"].output_ok()
+    assert not by_id["eval/tiny/base/k0/ecom_queryner+ecom_desc_gen"].output_ok()
     for bad in ({"ecom_nope": 3}, {"ecom_esci": -1}, "ten", True):
         s["eval"]["limit"] = bad
         with pytest.raises(EcomError, match="eval.limit"):
