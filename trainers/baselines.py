@@ -734,11 +734,12 @@ def evaluate_seq2seq(task_name: str, model_dir: str, output_path: str | Path, li
     """lm-eval itself: ``--model hf --model_args pretrained=DIR,backend=seq2seq --tasks TASK``."""
     from lm_eval.utils import sanitize_model_name
 
-    from ecomsuite.evaluate import evaluate
+    from ecomsuite.evaluate import evaluate, model_args_string
 
-    res = evaluate(model="hf", model_args=f"pretrained={model_dir},backend=seq2seq", tasks=[task_name],
+    # require_complete=False: the baseline being finished is evaluated while its lineage says complete: false
+    res = evaluate(model="hf", model_args=model_args_string(pretrained=model_dir, backend="seq2seq"), tasks=[task_name],
                    limit=limit or None, data_dir=data_dir, output_path=output_path, batch_size=batch_size,
-                   device=device, log_samples=True)
+                   device=device, log_samples=True, require_complete=False)
     folder = Path(output_path) / sanitize_model_name(str(model_dir))
     files = sorted(folder.glob("results_*.json"), key=lambda p: p.stat().st_mtime)
     if not files:
