@@ -98,10 +98,12 @@ class Run:
             return False
         return all(t in got for t in self.tasks)
 
-    def output_ok(self) -> bool:
-        """The output says it is complete (lineage.json ``complete: true``, or lm-eval results for every task)."""
+    def output_ok(self, since: float | None = None) -> bool:
+        """The output says it is complete (lineage.json ``complete: true``, or lm-eval results for every task;
+        with ``since``: results written since then, not an older run's file in the shared folder)."""
         if self.kind == "eval":
-            return any(self._has_tasks(f) for f in self.out.rglob("results_*.json"))
+            return any(self._has_tasks(f) for f in self.out.rglob("results_*.json")
+                       if since is None or f.stat().st_mtime >= since - 1)
         lin = self.out / "lineage.json"
         if not lin.is_file():
             return False
@@ -935,25 +937,27 @@ def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going:
     t_study = time.time()
     fork = not isolate and hasattr(os, "fork") and os.environ.get("ECOMSUITE_ISOLATE", "") in ("", "0")
     for i, r in enumerate(todo, 1):
-        st = fresh.status(r, known)   # again: its inputs may have been redone a moment ago
-        known[r.id] = st
-        if st.done:
-            print(f"[{i}/{len(todo)}] done already  {r.id}")
-            continue
-        missing = [d for d in r.deps if d in failed or (d in known and not known[d].done)]
-        if missing:
-            print(f"[{i}/{len(todo)}] blocked      {r.id} (waiting for {', '.join(missing)})")
-            failed.add(r.id)
-            continue
         log = log_dir / (_slug(r.id) + ".log")
         with locked(log_dir / (_slug(r.id) + ".lock"), f"run {r.id}", wait=wait):
+            st = fresh.status(r, known)   # now, under the lock: its inputs may have been redone a moment ago
+            known[r.id] = st
+            if st.done:
+                print(f"[{i}/{len(todo)}] done already  {r.id}")
+                continue
+            missing = [d for d in r.deps if d in failed or (d in known and not known[d].done)]
+            if missing:
+                print(f"[{i}/{len(todo)}] blocked      {r.id} (waiting for {', '.join(missing)})")
+                failed.add(r.id)
+                continue
             rc, t0 = _execute_one(r, log, fresh, st, i, len(todo), fork)
-            ok = rc == 0 and r.output_ok()
+            ok = rc == 0 and r.output_ok(since=t0)
             if ok:
                 fresh.write(r, t0)
         known[r.id] = Status(ok, [] if ok else ["failed"])
         if not ok:
-            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:] if log.exists() else []
+            if rc == 0:
+                tail.append("exit 0, but no complete output was written")
             print(f"           FAILED ({rc}) after {time.time() - t0:.0f}s: " + " | ".join(tail), flush=True)
             failed.add(r.id)
             if not keep_going:

@@ -339,3 +339,30 @@ def test_model_paths_cannot_smuggle_model_args(tmp_path, capsys):
     s["output_dir"] = str(tmp_path / "out=x")
     with pytest.raises(EcomError, match="output folder of an adapter"):
         plan(s, resolve_models=False)
+
+
+def test_an_eval_that_exits_0_without_writing_results_is_not_done(tmp_path, monkeypatch, capsys):
+    """An older results file in the system's shared results folder must not stand in for this run's."""
+    from ecomsuite import reproduce
+
+    f, s = _study(tmp_path)
+    runs = plan(s, resolve_models=False)
+    r = next(r for r in runs if r.id == "eval/tiny/base/k0")
+    old = r.out / "model" / "results_old.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"results": {t: {} for t in r.tasks}}))
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    monkeypatch.setattr(reproduce, "_execute_one", lambda *a: (0, time.time()))   # "ok", wrote nothing
+    assert reproduce.execute(runs, tmp_path / "logs", only=r.id) == 1
+    assert "FAILED (0)" in capsys.readouterr().out and not r.record.exists()
+
+
+def test_records_compare_model_specs_not_where_they_resolve(tmp_path, monkeypatch):
+    """`path: embedded` resolves to a cache folder when running; --dry-run does not resolve it: same record."""
+    f, s = _study(tmp_path)
+    s["base_models"][0]["path"] = "embedded"
+    monkeypatch.setattr("ecomsuite.reproduce._model_path", lambda spec: "/cache/smollm2" if spec == "embedded" else spec)
+    running = plan(s)
+    looking = plan(s, resolve_models=False)
+    assert any("model=/cache/smollm2" in r.argv for r in running)
+    assert [r.key_argv for r in running] == [r.argv for r in looking] == [r.key_argv for r in looking]
