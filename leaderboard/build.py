@@ -13,11 +13,14 @@ Stages: collect -> assemble -> samples -> statistics -> context -> render (see _
 from __future__ import annotations
 
 import argparse
+import glob
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import collect as _collect
 from .collect import Problem
@@ -60,11 +63,9 @@ class BuildError(Exception):
 
 
 def build_site(opts: BuildOptions) -> BuildSummary:
-    from .context import build_context, data_file, docs_file
-    from .render import prepare_out, render_site
-    from .samples import SampleJob, load_all, write_shared_docs
-    from .stats import cluster_field, compute
-    from .systems import assemble
+    """Build the whole site into a staging folder beside --out and swap it in at the end: a failed
+    build leaves the previously published site as it was."""
+    from . import render
 
     if opts.bootstrap_iters < 1:
         raise BuildError("--bootstrap-iters must be at least 1")
@@ -73,20 +74,44 @@ def build_site(opts: BuildOptions) -> BuildSummary:
         raise BuildError(f"results path not found: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     out = Path(opts.out)
     for p in opts.results:
-        if Path(p).resolve() == out.resolve():
+        real, real_out = Path(os.path.realpath(p)), Path(os.path.realpath(out))
+        if real == real_out:
             raise BuildError(f"--out {out} is one of the results folders; choose another folder for the site")
+        if real_out in real.parents:
+            raise BuildError(f"results path {p} is inside --out {out}, which each build replaces; "
+                             "move it out of the site folder")
+    try:
+        render.check_out(out)
+    except FileExistsError as e:
+        raise BuildError(str(e)) from None
     times: dict[str, float] = {}
     t0 = time.perf_counter()
-    coll = _collect.collect(opts.results, exclude=[out], progress=opts.progress)
+    leftovers = list(out.parent.glob(f".{glob.escape(out.name)}.building-*")) + list(
+        out.parent.glob(f".{glob.escape(out.name)}.old-*"))  # of an interrupted build
+    coll = _collect.collect(opts.results, exclude=[out, *leftovers], progress=opts.progress)
     times["collect"] = time.perf_counter() - t0
     if coll.files_seen == 0:
         raise BuildError(
             "no lm-eval result files (results_*.json) under " + ", ".join(opts.results) + "; run lm_eval with --output_path"
         )
+    final, out = out, render.staging_dir(out)  # everything is written here, then swapped in
     try:
-        prepare_out(out)
-    except FileExistsError as e:
-        raise BuildError(str(e)) from None
+        summary = _build_into(opts, out, coll, times, t0)
+        render.publish(out, final)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    summary.out = str(final)
+    return summary
+
+
+def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float], t0: float) -> BuildSummary:
+    from . import render
+    from .context import build_context, data_file, docs_file
+    from .samples import SampleJob, load_all, write_shared_docs
+    from .stats import cluster_field, compute
+    from .systems import assemble
+
 
     t = time.perf_counter()
     asm = assemble(coll.runs, suite_group=opts.suite_group, task_patterns=opts.tasks)
@@ -143,7 +168,7 @@ def build_site(opts: BuildOptions) -> BuildSummary:
     times["context"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    info = render_site(ctx, out, plots=opts.plots, progress=opts.progress, n_jobs=opts.jobs)
+    info = render.render_site(ctx, out, plots=opts.plots, progress=opts.progress, n_jobs=opts.jobs)
     times["render"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t0
     return BuildSummary(

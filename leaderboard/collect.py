@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from . import safeio
+
 # lm-eval names its files results_<date_id>.json / samples_<task>_<date_id>.jsonl, where
 # date_id = datetime.now().isoformat().replace(":", "-"); with --output_path x.json: x_<date_id>.json
 DATE_ID = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?"
@@ -46,6 +48,7 @@ LINEAGE_FIELDS = (
     "command versions git_rev".split()
 )
 MAX_LINEAGE_DEPTH = 6
+MAX_RESULTS_BYTES = safeio.MAX_RESULTS_BYTES  # module attribute so that tests and operators can lower it
 
 
 @dataclass
@@ -76,7 +79,8 @@ class Lineage:
     versions: dict[str, Any] = field(default_factory=dict)
     git_rev: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # unknown fields, shown as-is
-    source: str | None = None  # file it was read from
+    source: str | None = None  # file it was read from (provenance only; never on a page)
+    source_shown: str | None = None  # that file relative to its results/adapter root (what pages show)
 
 
 @dataclass
@@ -184,9 +188,14 @@ def to_float(v: Any) -> float | None:
     if isinstance(v, bool):
         return float(v)
     if isinstance(v, (int, float)):
-        f = float(v)
+        try:
+            f = float(v)
+        except OverflowError:  # an integer beyond float range
+            return None
         return f if math.isfinite(f) else None
     if isinstance(v, str):
+        if len(v) > 64:
+            return None
         try:
             f = float(v.strip())
         except ValueError:
@@ -214,7 +223,7 @@ def parse_model_args(raw: Any) -> tuple[dict[str, str], str]:
     text = str(raw).strip()
     if text.startswith("{"):
         try:
-            obj = json.loads(text)
+            obj = safeio.loads(text)
         except ValueError:
             obj = None
         if isinstance(obj, dict):
@@ -255,17 +264,30 @@ def _date_from_id(date_id: str | None) -> float | None:
 # discovery
 
 
-def find_result_files(paths: Iterable[str | os.PathLike], exclude: Iterable[Path] = ()) -> list[Path]:
-    """Result files under each path (a path that is a file is taken as a result file)."""
-    excl = [Path(p).resolve() for p in exclude]
+def find_result_files(
+    paths: Iterable[str | os.PathLike], exclude: Iterable[Path] = (), problems: list[Problem] | None = None
+) -> list[Path]:
+    """Result files under each path (a path that is a file is taken as a result file).
+
+    Symlinked folders are followed, each real folder once (a link back up cannot loop); a folder
+    seen again through another link is reported as an "info" problem, never dropped silently."""
+    excl = [Path(os.path.realpath(p)) for p in exclude]
     found: list[Path] = []
+    visited: set[str] = set()
     for p in paths:
         p = Path(p)
-        if p.is_file():
+        if not p.is_dir():
             found.append(p)
             continue
-        for root, dirs, files in os.walk(p):
+        for root, dirs, files in os.walk(p, followlinks=True):
             rootp = Path(root)
+            real = os.path.realpath(root)
+            if real in visited:
+                if problems is not None and rootp != p:
+                    problems.append(Problem(str(rootp), "info", f"folder already searched as {real}; not searched again"))
+                dirs[:] = []
+                continue
+            visited.add(real)
             dirs[:] = sorted(
                 d
                 for d in dirs
@@ -275,10 +297,10 @@ def find_result_files(paths: Iterable[str | os.PathLike], exclude: Iterable[Path
                 if name in NOT_RESULTS or not RESULTS_RE.match(name):
                     continue
                 found.append(rootp / name)
-    seen: set[Path] = set()
+    seen: set[str] = set()
     unique = []
     for f in found:
-        r = f.resolve()
+        r = os.path.realpath(f)  # never raises, even on a link loop (the read reports it)
         if r not in seen:
             seen.add(r)
             unique.append(f)
@@ -287,7 +309,7 @@ def find_result_files(paths: Iterable[str | os.PathLike], exclude: Iterable[Path
 
 def _is_within(p: Path, parent: Path) -> bool:
     try:
-        p.resolve().relative_to(parent)
+        Path(os.path.realpath(p)).relative_to(parent)
         return True
     except ValueError:
         return False
@@ -300,7 +322,11 @@ def find_samples_file(results_path: Path, task: str) -> tuple[str | None, str | 
     folder = results_path.parent
     if m:
         cand = folder / f"samples_{sanitized}_{m.group(1)}.jsonl"
-        return (str(cand), None) if cand.is_file() else (None, None)
+        if cand.is_file():
+            return str(cand), None
+        if os.path.lexists(cand):
+            return None, f"samples file {cand.name} is not a regular file (link to a device, FIFO, loop); not read"
+        return None, None
     cands = sorted(folder.glob(f"samples_{glob_escape(sanitized)}_*.jsonl"))
     cands = [c for c in cands if re.fullmatch(rf"samples_{re.escape(sanitized)}_{DATE_ID}\.jsonl", c.name)]
     if len(cands) == 1:
@@ -321,65 +347,153 @@ def glob_escape(s: str) -> str:
 # lineage
 
 
+MAX_LINEAGE_NODES = 200  # lineage nodes kept per system (a fan-out of shared inputs is counted once per use)
+
+
+@dataclass
+class _LineageReader:
+    """Reads lineage files for one build: inputs are followed only to ``lineage.json`` files (or
+    folders holding one) inside ``roots``; never via ``~`` or the working directory. Each file is
+    parsed once (memoised by real path) and each top-level read keeps at most
+    ``MAX_LINEAGE_NODES`` nodes, so files that fan out to each other cannot grow exponentially."""
+
+    roots: list[Path]
+    problems: list[Problem]
+    memo: dict[str, tuple[Lineage | None, int]] = field(default_factory=dict)
+    budget: int = MAX_LINEAGE_NODES
+
+    def within_roots(self, p: Path) -> Path | None:
+        real = Path(os.path.realpath(p))
+        for r in self.roots:
+            try:
+                real.relative_to(os.path.realpath(r))
+                return Path(os.path.realpath(r))
+            except ValueError:
+                continue
+        return None
+
+    def shown(self, p: Path | str) -> str:
+        """A path as a page may show it: relative to its root; else only its last component."""
+        real = Path(os.path.realpath(p))
+        root = self.within_roots(real)
+        if root is not None:
+            return str(real.relative_to(root)) or "."
+        return Path(str(p)).name or "?"
+
+    def read(self, path: Path, depth: int = 0, stack: frozenset = frozenset()) -> tuple[Lineage | None, int]:
+        p = path / "lineage.json" if path.is_dir() else path
+        key = os.path.realpath(p)
+        if key in stack:
+            self.problems.append(Problem(self.shown(p), "warning", "lineage inputs form a cycle; stopped there"))
+            return None, 0
+        if key in self.memo:
+            return self.memo[key]
+        try:
+            text, reencoded = safeio.decode(safeio.read_bytes(p, safeio.MAX_LINEAGE_BYTES))
+            data = safeio.loads(text)
+        except (OSError, safeio.NotReadable) as e:
+            return self._fail(p, key, f"lineage file unreadable: {getattr(e, 'strerror', None) or e}")
+        except ValueError as e:
+            return self._fail(p, key, f"lineage file is not valid JSON: {str(e)[:200]}")
+        if reencoded:
+            self.problems.append(Problem(str(p), "warning", "lineage file is not valid UTF-8; invalid bytes shown as U+FFFD"))
+        if not isinstance(data, dict):
+            return self._fail(p, key, f"lineage file holds a {type(data).__name__}, not an object")
+        try:
+            out = self.from_dict(data, p, depth, stack | {key})
+        except RecursionError:
+            return self._fail(p, key, "lineage file is nested too deeply")
+        out[0].source_shown = self.shown(p)
+        self.memo[key] = out
+        return out
+
+    def _fail(self, p: Path, key: str, reason: str) -> tuple[None, int]:
+        self.problems.append(Problem(str(p), "warning", reason))
+        self.memo[key] = (None, 0)
+        return None, 0
+
+    def from_dict(self, data: dict, source: Path | None, depth: int, stack: frozenset) -> tuple[Lineage, int]:
+        size = 1
+        self.budget -= 1
+        inputs: list[Lineage | str] = []
+        raw_inputs = data.get("inputs")
+        if isinstance(raw_inputs, (str, dict)):
+            raw_inputs = [raw_inputs]
+        if isinstance(raw_inputs, list):
+            base_dir = source.parent if source else None
+            for item in raw_inputs[:MAX_LINEAGE_NODES]:
+                if depth >= MAX_LINEAGE_DEPTH or self.budget <= 0:
+                    inputs.append(self.label(item))
+                    continue
+                if isinstance(item, dict):
+                    lin, n = self.from_dict(item, source, depth + 1, stack)
+                    inputs.append(lin)
+                    size += n
+                elif isinstance(item, str):
+                    found = self.locate(item, base_dir)
+                    lin, n = None, 0
+                    if found is not None:
+                        hit = os.path.realpath(found / "lineage.json" if found.is_dir() else found) in self.memo
+                        lin, n = self.read(found, depth + 1, stack)
+                        if hit:  # a shared input: its whole subtree counts again against the budget
+                            if n > self.budget:
+                                lin, n = None, 0
+                            self.budget -= n
+                    inputs.append(lin if lin is not None else self.label(item))
+                    size += n
+                else:
+                    inputs.append(self.label(item))
+        return lineage_from_dict(data, None if source is None else str(source), self.problems, inputs), size
+
+    def label(self, item: Any) -> str:
+        if isinstance(item, dict):
+            return _clip(str(item.get("name", "…")))
+        if isinstance(item, str):
+            return _clip(self.shown(item) if item.startswith(("/", "~")) else item)
+        return _clip(json.dumps(item, default=str))
+
+    def locate(self, value: str, base_dir: Path | None) -> Path | None:
+        """A lineage input that is a lineage.json (or a folder holding one) inside the roots."""
+        if not value or len(value) > 4096 or "\x00" in value or value.startswith("~"):
+            return None
+        p = Path(value)
+        if not p.is_absolute():
+            if base_dir is None:
+                return None
+            p = base_dir / p
+        try:
+            ok = (p / "lineage.json").is_file() if p.is_dir() else (p.name == "lineage.json" and p.is_file())
+        except OSError:
+            return None
+        return p if ok and self.within_roots(p) is not None else None
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return safeio.clip(text, limit)
+
+
 def read_lineage(
-    path: Path, problems: list[Problem], depth: int = 0, seen: frozenset = frozenset()
+    path: Path, problems: list[Problem], roots: list[Path] | None = None
 ) -> Lineage | None:
-    """Read a lineage.json (path may be the file or the folder holding it)."""
-    p = path / "lineage.json" if path.is_dir() else path
-    try:
-        rp = p.resolve()
-    except OSError:
-        rp = p
-    if rp in seen:
-        problems.append(Problem(str(p), "warning", "lineage inputs form a cycle; stopped there"))
-        return None
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        problems.append(Problem(str(p), "warning", f"lineage file unreadable: {e}"))
-        return None
-    except ValueError as e:
-        problems.append(Problem(str(p), "warning", f"lineage file is not valid JSON: {e}"))
-        return None
-    if not isinstance(data, dict):
-        problems.append(
-            Problem(str(p), "warning", f"lineage file holds a {type(data).__name__}, not an object")
-        )
-        return None
-    return lineage_from_dict(data, str(p), problems, depth, seen | {rp})
+    """Read a lineage.json (path may be the file or the folder holding it). Its inputs are
+    followed only inside ``roots`` (default: the folder holding the lineage file)."""
+    folder = path if path.is_dir() else path.parent
+    return _LineageReader(list(roots) if roots else [folder], problems).read(path)[0]
 
 
 def lineage_from_dict(
-    data: dict, source: str | None, problems: list[Problem], depth: int = 0, seen: frozenset = frozenset()
+    data: dict, source: str | None, problems: list[Problem], inputs: list["Lineage | str"] | None = None
 ) -> Lineage:
     def s(key: str) -> str | None:
         v = data.get(key)
         if v is None:
             return None
-        return v if isinstance(v, str) else json.dumps(v, default=str)
+        return _clip(v if isinstance(v, str) else json.dumps(v, default=str), 2000)
 
     tasks = data.get("tasks")
     if isinstance(tasks, str):
         tasks = [tasks]
-    tasks = [str(t) for t in tasks] if isinstance(tasks, list) else []
-    inputs: list[Lineage | str] = []
-    raw_inputs = data.get("inputs")
-    if isinstance(raw_inputs, (str, dict)):
-        raw_inputs = [raw_inputs]
-    if isinstance(raw_inputs, list):
-        base_dir = Path(source).parent if source else Path(".")
-        for item in raw_inputs:
-            if depth >= MAX_LINEAGE_DEPTH:
-                inputs.append(str(item.get("name", "…") if isinstance(item, dict) else item))
-                continue
-            if isinstance(item, dict):
-                inputs.append(lineage_from_dict(item, source, problems, depth + 1, seen))
-            elif isinstance(item, str):
-                found = _resolve_local(item, [base_dir])
-                lin = read_lineage(found, problems, depth + 1, seen) if found and _has_lineage(found) else None
-                inputs.append(lin if lin is not None else item)
-            else:
-                inputs.append(json.dumps(item, default=str))
+    tasks = [_clip(str(t)) for t in tasks[:1000]] if isinstance(tasks, list) else []
     raw_size = data.get("train_size")
     train_sizes: dict[str, int] = {}
     if isinstance(raw_size, dict):  # per-task sizes of a mixture
@@ -389,7 +503,7 @@ def lineage_from_dict(
         train_size = to_int(raw_size)
     if raw_size is not None and train_size is None and source:
         problems.append(
-            Problem(source, "warning", f"lineage train_size {data.get('train_size')!r} is not an integer")
+            Problem(source, "warning", f"lineage train_size {_clip(repr(raw_size), 60)} is not an integer")
         )
     extra = {k: v for k, v in data.items() if k not in LINEAGE_FIELDS}
     hp = data.get("hyperparameters")
@@ -405,7 +519,7 @@ def lineage_from_dict(
         seed=data.get("seed"),
         data_source=s("data_source"),
         hyperparameters=hp if isinstance(hp, dict) else ({} if hp is None else {"value": hp}),
-        inputs=inputs,
+        inputs=inputs or [],
         command=s("command"),
         versions=vers if isinstance(vers, dict) else ({} if vers is None else {"value": vers}),
         git_rev=s("git_rev"),
@@ -414,16 +528,13 @@ def lineage_from_dict(
     )
 
 
-def _has_lineage(p: Path) -> bool:
-    return (p / "lineage.json").is_file() if p.is_dir() else (p.is_file() and p.suffix == ".json")
-
-
 def _resolve_local(value: str, bases: list[Path]) -> Path | None:
-    """A model_args path (peft=/pretrained=) or lineage input, if it exists on this machine."""
-    if not value or len(value) > 4096 or "\x00" in value:
+    """A model_args path (peft=/pretrained=) relative to a results root or absolute, if it
+    exists on this machine (no ``~`` expansion, no working-directory lookup)."""
+    if not value or len(value) > 4096 or "\x00" in value or value.startswith("~"):
         return None
-    p = Path(value).expanduser()
-    cands = [p] if p.is_absolute() else [p] + [b / p for b in bases]
+    p = Path(value)
+    cands = [p] if p.is_absolute() else [b / p for b in bases]
     for c in cands:
         try:
             if c.exists():
@@ -436,18 +547,21 @@ def _resolve_local(value: str, bases: list[Path]) -> Path | None:
 def find_lineage(
     results_path: Path, model_args: dict[str, str], roots: list[Path], problems: list[Problem]
 ) -> Lineage | None:
-    """lineage.json beside the results file, else in the peft= folder, else in pretrained=."""
+    """lineage.json beside the results file, else in the peft= folder, else in pretrained=.
+
+    The peft=/pretrained= folders are the configured adapter/model roots of this run: the
+    lineage found there may follow its inputs within that folder's parent and the results roots."""
     beside = results_path.parent / "lineage.json"
-    if beside.is_file():
-        return read_lineage(beside, problems)
+    if os.path.lexists(beside):
+        return read_lineage(beside, problems, roots + [results_path.parent])
     bases = roots + [results_path.parent]
     for key in ("peft", "pretrained"):
         v = model_args.get(key)
         if not v:
             continue
         found = _resolve_local(v, bases)
-        if found is not None and _has_lineage(found) and (found.is_dir() or found.name == "lineage.json"):
-            return read_lineage(found, problems)
+        if found is not None and found.is_dir() and (found / "lineage.json").is_file():
+            return read_lineage(found, problems, roots + [found.parent])
     return None
 
 
@@ -461,17 +575,20 @@ class UnusableFile(Exception):
 
 def read_run(path: Path, roots: list[Path], problems: list[Problem]) -> Run:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = safeio.read_bytes(path, MAX_RESULTS_BYTES)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise UnusableFile(f"not UTF-8 text: {e}") from None
+    except safeio.NotReadable as e:
+        raise UnusableFile(str(e)) from None
     except OSError as e:
         raise UnusableFile(f"cannot read: {e.strerror or e}") from None
     if not text.strip():
         raise UnusableFile("empty file (partial write?)")
     try:
-        data = json.loads(text)
+        data = safeio.loads(text)
     except ValueError as e:
-        raise UnusableFile(f"corrupt or truncated JSON: {e}") from None
+        raise UnusableFile(f"corrupt or truncated JSON: {str(e)[:200]}") from None
     return run_from_dict(data, path, roots, problems)
 
 
@@ -630,8 +747,8 @@ def _first_str(v: Any) -> str | None:
 def collect(paths: list[str | os.PathLike], exclude: Iterable[Path] = (), progress: bool = False) -> Collection:
     """Read every result file under ``paths``. Unusable files become build-report problems."""
     roots = [Path(p) if Path(p).is_dir() else Path(p).parent for p in paths]
-    files = find_result_files(paths, exclude)
     problems: list[Problem] = []
+    files = find_result_files(paths, exclude, problems)
     runs: list[Run] = []
     it: Iterable[Path] = files
     if progress:
@@ -645,4 +762,6 @@ def collect(paths: list[str | os.PathLike], exclude: Iterable[Path] = (), progre
             problems.append(Problem(str(f), "error", str(e)))
         except RecursionError:
             problems.append(Problem(str(f), "error", "unknown shape: nesting too deep"))
+        except (OverflowError, ValueError, TypeError) as e:  # one odd file never stops the build
+            problems.append(Problem(str(f), "error", f"unusable value: {type(e).__name__}: {str(e)[:200]}"))
     return Collection(runs=runs, problems=problems, files_seen=len(files))

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import safeio
 from .collect import Lineage, Problem, Run
 from .stats import RankEntry, Separation, Statistics
 from .systems import Assembly, System, slug
@@ -379,10 +380,32 @@ def command_for_run(run: Run) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _kv(d: dict[str, Any]) -> list[tuple[str, str]]:
-    out = []
-    for k, v in d.items():
-        out.append((str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str, sort_keys=True)))
+SHOWN_TEXT = 500  # characters of any one lineage value shown on a page
+# unknown lineage keys whose values are shown; any other key is named, never printed (a lineage
+# file is untrusted input and may hold tokens or paths)
+EXTRA_SHOWN = frozenset("num_parameters parameters params n_params dataset dataset_fingerprint license description".split())
+
+
+def _show(v: Any, limit: int = SHOWN_TEXT) -> str:
+    try:
+        text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str, sort_keys=True)
+    except (RecursionError, ValueError, TypeError):
+        text = "(not shown: nested too deeply)"
+    return safeio.clip(text, limit)
+
+
+def _kv(d: dict[str, Any], limit: int = 100) -> list[tuple[str, str]]:
+    out = [(_show(str(k), 80), _show(v)) for k, v in list(d.items())[:limit]]
+    if len(d) > limit:
+        out.append(("…", f"{len(d) - limit} more not shown"))
+    return out
+
+
+def _extra(d: dict[str, Any]) -> list[tuple[str, str]]:
+    out = _kv({k: v for k, v in d.items() if k in EXTRA_SHOWN})
+    hidden = [str(k) for k in d if k not in EXTRA_SHOWN]
+    if hidden:
+        out.append(("other fields", _show(", ".join(hidden), 200) + " (values not published)"))
     return out
 
 
@@ -394,26 +417,26 @@ def _lineage_node(lin: Lineage, match: dict[str, str], depth: int = 0) -> Lineag
             continue
         if key == "train_size" and lin.train_sizes:
             v = f"{v:,} (" + ", ".join(f"{t}: {n:,}" for t, n in lin.train_sizes.items()) + ")"
-        fields.append((key, ", ".join(v) if isinstance(v, list) else str(v)))
+        fields.append((key, _show(", ".join(v) if isinstance(v, list) else str(v))))
     if lin.versions:
-        fields.append(("versions", json.dumps(lin.versions, ensure_ascii=False, default=str, sort_keys=True)))
+        fields.append(("versions", _show(lin.versions)))
     inputs, unresolved = [], []
     for item in lin.inputs:
         if isinstance(item, Lineage):
             inputs.append(_lineage_node(item, match, depth + 1))
         else:
             unresolved.append(str(item))
-    title = lin.name or lin.base_model or (lin.kind or "model")
+    title = _show(lin.name or lin.base_model or (lin.kind or "model"), 200)
     href = match.get(lin.name or "") if depth > 0 else None
     return LineageNode(
         title=title,
         fields=fields,
         hyperparameters=_kv(lin.hyperparameters),
-        extra=_kv(lin.extra),
-        command=lin.command,
+        extra=_extra(lin.extra),
+        command=None if lin.command is None else _show(lin.command, 4 * SHOWN_TEXT),
         inputs=inputs,
         unresolved=unresolved,
-        source=lin.source,
+        source=lin.source_shown,
         href=href,
     )
 

@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,10 @@ def export_csv(ctx: SiteContext) -> str:
         for k in r:
             if k not in fields:
                 fields.append(k)
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([_csv_cell(k) for k in fields])  # headers hold task names: protected like any cell
     for r in rows:
-        w.writerow({k: _csv_cell(r.get(k, "")) for k in fields})
+        w.writerow([_csv_cell(r.get(k, "")) for k in fields])
     return buf.getvalue()
 
 
@@ -93,22 +94,53 @@ def report_json(ctx: SiteContext) -> str:
                       allow_nan=False)
 
 
-def prepare_out(out: Path) -> None:
-    """Create the site folder, or clear a previous build of ours. Refuse any other non-empty folder."""
-    if out.exists() and not out.is_dir():
+def check_out(out: Path) -> None:
+    """--out must be new, empty, or a previous build of ours holding only files the builder wrote
+    (listed in its marker); anything else there is the user's and is never deleted."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise FileExistsError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not (out / MARKER).is_file():
-            raise FileExistsError(
-                f"--out {out} is not empty and was not made by this tool; choose an empty or new folder"
-            )
-        for child in out.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("made by ecomsuite leaderboard build; this folder is rewritten on each build\n")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    marker = out / MARKER
+    if not marker.is_file():
+        raise FileExistsError(f"--out {out} is not empty and was not made by this tool; choose an empty or new folder")
+    listed = {line[2:] for line in marker.read_text(encoding="utf-8", errors="replace").splitlines() if line.startswith("- ")}
+    if not listed:  # a build from before the marker listed its files: everything in it was ours
+        return
+    foreign = sorted(str(p.relative_to(out)) for p in out.rglob("*")
+                     if (p.is_file() or p.is_symlink()) and p != marker and str(p.relative_to(out)) not in listed)
+    if foreign:
+        raise FileExistsError(
+            f"--out {out} holds {len(foreign)} file(s) this tool did not write (first: {foreign[0]}); "
+            "move them out of the site folder, the rebuild replaces it"
+        )
+
+
+def staging_dir(out: Path) -> Path:
+    """A new empty folder beside --out (same filesystem, so the final swap is a rename)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+
+
+def publish(stage: Path, out: Path) -> None:
+    """Write the marker (listing every file of the new site) and swap ``stage`` in as ``out``.
+
+    The old site stays complete until the new one is in place: it is renamed aside, the new one
+    renamed in, then the old one removed (it held only files the builder wrote; see check_out)."""
+    files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file())
+    (stage / MARKER).write_text(
+        "made by ecomsuite leaderboard build; this folder is replaced on each build. Files it wrote:\n"
+        + "".join(f"- {f}\n" for f in files), encoding="utf-8")
+    os.chmod(stage, 0o755)  # mkdtemp makes it private
+    old = None
+    if out.exists():
+        old = Path(str(stage).replace(".building-", ".old-"))
+        os.rename(out, old)
+    os.rename(stage, out)
+    if old is not None:
+        shutil.rmtree(old)
 
 
 def render_site(ctx: SiteContext, out: Path, plots: bool = True, progress: bool = False, n_jobs: int = 1) -> dict[str, Any]:

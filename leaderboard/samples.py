@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import safejson
+from . import safeio, safejson
 
 SAMPLES_GLOBAL = "LB_SAMPLES"
 DOCS_GLOBAL = "LB_DOCS"
@@ -110,16 +110,14 @@ def _unwrap(v: Any) -> Any:
 
 
 def _num(v: Any) -> float | None:
+    """A finite number, else None."""
     if isinstance(v, bool):
         return float(v)
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    return None
+    try:
+        f = float(v) if isinstance(v, (int, float)) or (isinstance(v, str) and len(v) < 64) else None
+    except (ValueError, OverflowError):
+        return None
+    return f if f is not None and math.isfinite(f) else None
 
 
 def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -> dict:
@@ -206,6 +204,64 @@ def _digest(text: str) -> bytes:
 Refs = dict  # doc_id -> (digest of prompt, digest of reference) of the task's shared docs file
 
 
+class _LineLog:
+    """Per-line problems of one samples file: counted, the first few named by line number."""
+
+    SHOWN = 3
+
+    def __init__(self) -> None:
+        self.bad: list[tuple[int, str]] = []
+        self.n_bad = 0
+        self.reencoded: list[int] = []
+
+    def add(self, lineno: int, reason: str) -> None:
+        self.n_bad += 1
+        if len(self.bad) < self.SHOWN:
+            self.bad.append((lineno, reason[:120]))
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.n_bad:
+            shown = "; ".join(f"line {n}: {r}" for n, r in self.bad)
+            more = f"; and {self.n_bad - len(self.bad)} more" if self.n_bad > len(self.bad) else ""
+            out.append(f"{self.n_bad} malformed line(s) skipped ({shown}{more})")
+        if self.reencoded:
+            first = ", ".join(str(n) for n in self.reencoded[: self.SHOWN])
+            out.append(f"{len(self.reencoded)} line(s) not valid UTF-8 (first: line {first}); "
+                       "invalid bytes shown as U+FFFD (re-encoded text)")
+        return out
+
+
+def _lines(path: str, log: _LineLog):
+    """(line number, parsed object) of each non-blank JSON line of a samples file; malformed lines
+    go to ``log`` with their line number. Raises safeio.NotReadable / OSError for the file."""
+    with safeio.open_regular(path, safeio.MAX_SAMPLES_BYTES) as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            line, reencoded = safeio.decode(raw)
+            if reencoded:
+                log.reencoded.append(lineno)
+            try:
+                yield lineno, safeio.loads(line)
+            except ValueError as e:
+                log.add(lineno, f"not JSON ({str(e)[:80]})")
+
+
+def _doc_id(s: Any) -> Any:
+    """The line's doc_id as an int or str key; None when absent or not usable (NaN, inf, objects)."""
+    if not isinstance(s, dict) or "doc_id" not in s:
+        return None
+    d = s["doc_id"]
+    if isinstance(d, bool):
+        return None
+    if isinstance(d, float):
+        return int(d) if math.isfinite(d) and d == int(d) and abs(d) < 2**53 else None
+    if isinstance(d, int) or (isinstance(d, str) and 0 < len(d) <= 1000):
+        return d
+    return None
+
+
 def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None = None) -> SampleData:
     """Stream one samples file; write its viewer file; return the arrays the statistics need.
 
@@ -222,78 +278,58 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     scores: list[float] = []
     records: list[dict] = []
     seen: set = set()
-    bad = dup = other_filter = missing = 0
+    dup = other_filter = missing = 0
     n_lines = 0
     score_metric: str | None = None
+    log = _LineLog()
     try:
-        fh = open(job.path, encoding="utf-8", errors="replace")
-    except OSError as e:
-        return _failed(job, f"cannot read samples file: {e.strerror or e}")
-    with fh:
-        for line in fh:
-            if not line.strip():
-                continue
+        for lineno, s in _lines(job.path, log):
             n_lines += 1
-            try:
-                s = json.loads(line)
-            except ValueError:
-                bad += 1
-                continue
-            if not isinstance(s, dict) or "doc_id" not in s:
-                bad += 1
+            doc_id = _doc_id(s)
+            if doc_id is None:
+                log.add(lineno, "no usable doc_id (missing, NaN, infinite or not a number/string)")
                 continue
             f = s.get("filter")
             if f is not None and str(f) != job.filter:
                 other_filter += 1
                 continue
-            doc_id = s["doc_id"]
-            if isinstance(doc_id, float) and doc_id == int(doc_id):
-                doc_id = int(doc_id)
-            if not isinstance(doc_id, (int, str)) or isinstance(doc_id, bool):
-                doc_id = json.dumps(doc_id, default=str)
             if doc_id in seen:
                 dup += 1
                 continue
+            try:
+                line_out = _one_line(job, s, doc_id, aggregate, refs, keys_seen)
+            except (RecursionError, ValueError, TypeError, OverflowError, AttributeError) as e:
+                log.add(lineno, f"{type(e).__name__}: {e}")
+                continue
             seen.add(doc_id)
-            item = s.get(job.metric)
-            score, what = _sample_score(job.metric, item, s, aggregate)
-            if what and score_metric is None:
-                score_metric = what
-            rec = view_record(s, job.metric, score, doc_id)
-            if refs is not None:
-                ref = refs.get(doc_id)
-                if ref is not None:
-                    if _digest(rec["p"]) == ref[0]:
-                        del rec["p"]
-                    if _digest(rec["t"]) == ref[1]:
-                        del rec["t"]
+            kind, rec, payload = line_out
+            if score_metric is None and payload.get("what"):
+                score_metric = payload["what"]
             records.append(rec)
-            if item is None:
+            if kind == "missing":
                 missing += 1
-                continue
-            if isinstance(item, (int, float)) and not isinstance(item, bool) and not math.isfinite(float(item)):
-                nan += 1  # a NaN score must not erase the CI: left out, and counted
-                continue
-            key, src = doc_key(s.get("doc"), doc_id, s.get("doc_hash"))
-            if key in keys_seen:
+            elif kind == "nan":
+                nan += 1
+            elif kind == "dup_key":
                 dup_key += 1
-                continue
-            keys_seen.add(key)
-            if _KEY_RANK[src] > _KEY_RANK[key_source]:
-                key_source = src
-            if job.cluster_field:
-                doc = s.get("doc")
-                cv = doc.get(job.cluster_field) if isinstance(doc, dict) else None
-                if cv is None:
-                    no_cluster += 1
-                clusters.append(None if cv is None else str(cv))
-            ids.append(key)
-            items.append(item)
-            pf = _num(s.get(PARSE_FAIL))
-            pfs.append(np.nan if pf is None else pf)
-            scores.append(np.nan if score is None else score)
-    if bad:
-        warnings.append(f"{bad} malformed line(s) skipped")
+            else:
+                keys_seen.add(payload["key"])
+                if _KEY_RANK[payload["src"]] > _KEY_RANK[key_source]:
+                    key_source = payload["src"]
+                if job.cluster_field:
+                    cv = payload["cluster"]
+                    if cv is None:
+                        no_cluster += 1
+                    clusters.append(cv)
+                ids.append(payload["key"])
+                items.append(payload["item"])
+                pfs.append(payload["pf"])
+                scores.append(payload["score"])
+    except safeio.NotReadable as e:
+        return _failed(job, f"samples file {e}")
+    except OSError as e:
+        return _failed(job, f"cannot read samples file: {e.strerror or e}")
+    warnings.extend(log.warnings())
     if dup:
         warnings.append(f"{dup} duplicate doc_id line(s) skipped")
     if missing:
@@ -341,6 +377,41 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
         n_nan=nan,
         key_source=key_source,
     )
+
+
+def _one_line(job: SampleJob, s: dict, doc_id: Any, aggregate: Callable | None, refs: Refs | None,
+              keys_seen: set) -> tuple[str, dict, dict]:
+    """One samples line -> (kind, viewer record, statistics payload); raises on a malformed line
+    (the caller names the line and goes on)."""
+    item = s.get(job.metric)
+    score, what = _sample_score(job.metric, item, s, aggregate)
+    rec = view_record(s, job.metric, score, doc_id)
+    if refs is not None:
+        ref = refs.get(doc_id)
+        if ref is not None:
+            if _digest(rec["p"]) == ref[0]:
+                del rec["p"]
+            if _digest(rec["t"]) == ref[1]:
+                del rec["t"]
+    payload: dict[str, Any] = {"what": what}
+    if item is None:
+        return "missing", rec, payload
+    if isinstance(item, (int, float)) and not isinstance(item, bool) and not math.isfinite(float(item)):
+        return "nan", rec, payload  # a NaN score must not erase the CI: left out, and counted
+    if not isinstance(item, (int, float)):
+        safejson.dumps(item)  # a corpus item the statistics cannot serialise fails on its own line
+    key, src = doc_key(s.get("doc"), doc_id, s.get("doc_hash"))
+    if key in keys_seen:
+        return "dup_key", rec, payload
+    cv = None
+    if job.cluster_field:
+        doc = s.get("doc")
+        cv = doc.get(job.cluster_field) if isinstance(doc, dict) else None
+        cv = None if cv is None else str(cv)[:200]
+    pf = _num(s.get(PARSE_FAIL))
+    payload.update(key=key, src=src, item=item, cluster=cv, pf=np.nan if pf is None else pf,
+                   score=np.nan if score is None else score)
+    return "ok", rec, payload
 
 
 def _record_order(r: dict) -> tuple:
@@ -412,25 +483,19 @@ def write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
     docs: dict[str, dict[str, str]] = {}
     refs: Refs = {}
     try:
-        with open(job.path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                try:
-                    s = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(s, dict) or "doc_id" not in s:
-                    continue
-                if s.get("filter") is not None and str(s.get("filter")) != job.filter:
-                    continue
-                doc_id = s["doc_id"]
-                if isinstance(doc_id, float) and doc_id == int(doc_id):
-                    doc_id = int(doc_id)
-                if not isinstance(doc_id, (int, str)) or isinstance(doc_id, bool) or doc_id in refs:
-                    continue
+        for _, s in _lines(job.path, _LineLog()):  # problems are reported when the file itself is read
+            doc_id = _doc_id(s)
+            if doc_id is None or doc_id in refs:
+                continue
+            if s.get("filter") is not None and str(s.get("filter")) != job.filter:
+                continue
+            try:
                 rec = view_record(s, job.metric, None, doc_id)
-                docs[str(doc_id)] = {"p": rec["p"], "t": rec["t"]}
-                refs[doc_id] = (_digest(rec["p"]), _digest(rec["t"]))
-    except OSError:
+            except (RecursionError, ValueError, TypeError, OverflowError, AttributeError):
+                continue
+            docs[str(doc_id)] = {"p": rec["p"], "t": rec["t"]}
+            refs[doc_id] = (_digest(rec["p"]), _digest(rec["t"]))
+    except (OSError, safeio.NotReadable):
         return None
     if not docs:
         return None

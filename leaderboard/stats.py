@@ -28,6 +28,7 @@ n - #systems separably worse]``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -352,6 +353,22 @@ def _fmt_data(d: tuple) -> str:
     return f"data {fp or 'unrecorded'}" + (f", locale {loc}" if loc else "")
 
 
+# metrics whose values are proportions in [0, 1] (lm-eval and ecomsuite names)
+_PROPORTION = re.compile(r"(^|_)(acc|acc_norm|exact_match|f1|precision|recall|parse_fail|accuracy)(_|$)")
+ABSURD = 1e12  # no metric of any task reaches this
+
+
+def implausible(metric: str, value: float | None, stderr: float | None) -> str | None:
+    """Why a value cannot be a real measurement (flagged and shown, never ranked), or None."""
+    if value is not None and (not math.isfinite(value) or abs(value) > ABSURD):
+        return f"implausible value {value:.6g} for {metric}"
+    if value is not None and _PROPORTION.search(metric) and not -1e-9 <= value <= 1 + 1e-9:
+        return f"implausible value {value:.6g}: {metric} is a proportion in [0, 1]"
+    if stderr is not None and (not math.isfinite(stderr) or stderr < 0 or stderr > ABSURD):
+        return f"implausible standard error {stderr:.6g} for {metric}"
+    return None
+
+
 def _cell_stats(sysm: Any, task: str, cell: Any, sd: Any, iters: int, seed: int, problems: list) -> CellStats:
     from .collect import Problem
 
@@ -419,9 +436,17 @@ def compute(
         raise ValueError("bootstrap iterations must be >= 1")
     problems: list = []
     cells: dict[tuple[str, str], CellStats] = {}
+    implausible_why: dict[tuple[str, str], str] = {}
     for sysm in assembly.systems:
         for task, cell in sysm.cells.items():
-            cells[(sysm.id, task)] = _cell_stats(sysm, task, cell, sample_data.get((sysm.id, task)), iters, seed, problems)
+            cs = cells[(sysm.id, task)] = _cell_stats(sysm, task, cell, sample_data.get((sysm.id, task)), iters, seed,
+                                                      problems)
+            why = implausible(cs.metric, cs.value, cell.stderr)
+            if why:
+                implausible_why[(sysm.id, task)] = why
+                from .collect import Problem
+
+                problems.append(Problem(cell.result.run_path, "warning", f"task {task!r}: {why}; shown, not ranked"))
 
     for cs in cells.values():
         if cs.boot is not None and len(cs.boot) > 1 and bs.percentile_ci(cs.boot) is not None:
@@ -446,7 +471,11 @@ def compute(
         unr = [c.system_id for c in present if c.system_id not in eligible]
         for sid in unr:
             reasons[sid] = "run with --limit"
-        pool = [c for c in present if c.system_id in eligible]
+        for c in present:
+            if (c.system_id, task) in implausible_why and c.system_id in eligible:
+                unr.append(c.system_id)
+                reasons[c.system_id] = implausible_why[(c.system_id, task)]
+        pool = [c for c in present if c.system_id in eligible and (c.system_id, task) not in implausible_why]
         ref = _reference_data(pool) if pool else (None, None)
         reference[task] = ref
         for c in pool:
@@ -496,6 +525,11 @@ def compute(
         if sid not in eligible:
             ounr.append(sid)
             oreasons[sid] = "run with --limit"
+            continue
+        odd = [t for t in overall_tasks if (sid, t) in implausible_why]
+        if odd:
+            ounr.append(sid)
+            oreasons[sid] = "implausible value for " + ", ".join(odd)
             continue
         off = [t for t in overall_tasks if cells[(sid, t)].data_id != reference.get(t)]
         if off:

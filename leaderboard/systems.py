@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .collect import API_MODEL_TYPES, Lineage, Problem, Run, TaskResult
+from .collect import API_MODEL_TYPES, Lineage, Problem, Run, TaskResult, to_int
 
 PREFERRED_FALLBACK = ("acc_norm", "acc", "exact_match")
 LOWER_IS_BETTER_NAMES = frozenset({"parse_fail"})
@@ -242,9 +242,9 @@ def assemble(runs: list[Run], suite_group: str = "ecom", task_patterns: list[str
         params = newest.num_parameters
         if params is None and lineage:
             for k in ("num_parameters", "parameters", "params", "n_params"):
-                v = lineage.extra.get(k)
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    params = int(v)
+                v = to_int(lineage.extra.get(k))
+                if v is not None:
+                    params = v
                     break
         lims = sorted({r.limit for r in used if r.limited and r.limit is not None})
         name = _system_name(newest, lineage)

@@ -227,11 +227,14 @@ def test_merge_lineage_inputs_resolve_paths_and_stop_cycles(tmp_path):
     write(m / "lineage.json", {"kind": "merge", "name": "M", "method": "ties",
                                "inputs": [str(a), {"kind": "adapter", "name": "inline"}, "/does/not/exist"]})
     probs = []
-    lin = collect.read_lineage(m, probs)
+    lin = collect.read_lineage(m, probs, roots=[tmp_path])
     assert lin.method == "ties"
     names = [i.name if isinstance(i, collect.Lineage) else i for i in lin.inputs]
-    assert names == ["A", "inline", "/does/not/exist"]
-    assert lin.inputs[0].inputs == [str(m)]  # the cycle is cut and kept as a plain path
+    assert names == ["A", "inline", "exist"]  # a path not followed is shown by its last part only
+    assert lin.inputs[0].inputs == ["m"]  # the cycle is cut and kept as a path relative to its root
+    assert lin.inputs[0].source_shown == "a/lineage.json"
+    # outside the roots nothing is followed
+    assert [i if isinstance(i, str) else i.name for i in collect.read_lineage(m, [], roots=[m]).inputs][0] == "a"
     assert any("cycle" in p.reason for p in probs)
 
 

@@ -332,9 +332,13 @@ def test_cli_refuses_foreign_out_dir_and_rebuilds_its_own(tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err and (foreign / "keep.txt").exists()
     site = tmp_path / "site"
     assert build.main(["build", str(runs), "--out", str(site), "--quiet", "--no-plots", "--jobs", "1"]) == 0
-    (site / "stale.html").write_text("old")
+    assert build.main(["build", str(runs), "--out", str(site), "--quiet", "--no-plots"]) == 0  # its own: rebuilt
+    (site / "stale.html").write_text("old")  # a file the builder did not write is never deleted: refused
+    assert build.main(["build", str(runs), "--out", str(site), "--quiet", "--no-plots"]) == 2
+    assert "did not write" in capsys.readouterr().err and (site / "stale.html").read_text() == "old"
+    (site / "stale.html").unlink()
     assert build.main(["build", str(runs), "--out", str(site), "--quiet", "--no-plots"]) == 0
-    assert not (site / "stale.html").exists() and (site / "index.html").exists()
+    assert (site / "index.html").exists()
 
 
 def test_cli_all_files_unusable_exits_nonzero_with_report(tmp_path, capsys):
