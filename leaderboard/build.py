@@ -42,6 +42,7 @@ class BuildOptions:
     plots: bool = True
     progress: bool = False
     generated: str | None = None  # fixed timestamp text (tests, reproducible builds)
+    publish_provenance: bool = False  # write provenance.json with the builder's full paths
 
 
 @dataclass
@@ -94,6 +95,9 @@ def build_site(opts: BuildOptions) -> BuildSummary:
         raise BuildError(
             "no lm-eval result files (results_*.json) under " + ", ".join(opts.results) + "; run lm_eval with --output_path"
         )
+    from . import privacy
+
+    privacy.set_roots(opts.results)
     final, out = out, render.staging_dir(out)  # everything is written here, then swapped in
     try:
         summary = _build_into(opts, out, coll, times, t0)
@@ -170,6 +174,8 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
     t = time.perf_counter()
     info = render.render_site(ctx, out, plots=opts.plots, progress=opts.progress, n_jobs=opts.jobs)
     times["render"] = time.perf_counter() - t
+    if opts.publish_provenance:
+        write_provenance(asm, out / PROVENANCE)
     times["total"] = time.perf_counter() - t0
     return BuildSummary(
         out=str(out),
@@ -183,6 +189,23 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
         index_bytes=info["index_bytes"],
         seconds=times,
     )
+
+
+PROVENANCE = "provenance.json"
+
+
+def write_provenance(asm: Any, path: Path) -> None:
+    """Full local paths behind each system (results, samples, lineage files, model_args): the only
+    file of the site that shows them, written only with --publish-provenance."""
+    import json
+
+    doc = {s.id: {"name": s.name,
+                  "results_files": [r.path for r in s.runs],
+                  "samples_files": {t: c.samples_path for t, c in s.cells.items() if c.samples_path},
+                  "lineage_file": s.lineage.source if s.lineage else None,
+                  "model_args": s.model_args_raw}
+           for s in asm.systems}
+    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -217,6 +240,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), metavar="N", help="worker processes (default: CPUs, at most 4)")
     b.add_argument("--title", default="ecomsuite leaderboard", help="site title")
     b.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
+    b.add_argument("--publish-provenance", action="store_true",
+                   help=f"also write {PROVENANCE}: the full local paths of every input (pages never show them)")
     b.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     b.add_argument("--debug", action="store_true", help="show a traceback on unexpected errors")
     return p
@@ -241,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         title=args.title,
         plots=not args.no_plots,
         progress=not args.quiet,
+        publish_provenance=args.publish_provenance,
     )
     try:
         summary = build_site(opts)

@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from . import safejson
+from . import privacy, safejson
 from .context import SiteContext
 
 PKG = Path(__file__).resolve().parent
@@ -35,8 +35,10 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # no builder path on any page: every printed string is scrubbed (see privacy)
+        finalize=lambda v: v if isinstance(v, Markup) or not isinstance(v, str) else privacy.scrub(v),
     )
-    env.filters["script_json"] = lambda obj: Markup(safejson.dumps(obj))
+    env.filters["script_json"] = lambda obj: Markup(safejson.dumps(privacy.scrub_obj(obj)))
     return env
 
 
@@ -66,9 +68,9 @@ def export_csv(ctx: SiteContext) -> str:
             if k not in fields:
                 fields.append(k)
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([_csv_cell(k) for k in fields])  # headers hold task names: protected like any cell
+    w.writerow([_csv_cell(privacy.scrub(k)) for k in fields])  # headers hold task names: protected like any cell
     for r in rows:
-        w.writerow([_csv_cell(r.get(k, "")) for k in fields])
+        w.writerow([_csv_cell(privacy.scrub_obj(r.get(k, ""))) for k in fields])
     return buf.getvalue()
 
 
@@ -86,11 +88,11 @@ def export_json(ctx: SiteContext) -> str:
         "rows": [r.export for r in ctx.rows],
         "limited_rows": [r.export for r in ctx.limited_rows],
     }
-    return json.dumps(safejson.clean(doc), indent=1, ensure_ascii=False, default=str, allow_nan=False)
+    return json.dumps(privacy.scrub_obj(safejson.clean(doc)), indent=1, ensure_ascii=False, default=str, allow_nan=False)
 
 
 def report_json(ctx: SiteContext) -> str:
-    return json.dumps(safejson.clean(dataclasses.asdict(ctx.report)), indent=1, ensure_ascii=False, default=str,
+    return json.dumps(privacy.scrub_obj(safejson.clean(dataclasses.asdict(ctx.report))), indent=1, ensure_ascii=False, default=str,
                       allow_nan=False)
 
 

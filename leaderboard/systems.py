@@ -148,6 +148,8 @@ def _cell(task: str, r: TaskResult, h: Headline) -> Cell:
     if pf is None:
         pf = next((v for (m, _), v in r.values.items() if m == PARSE_FAIL), None)
     ds = r.metadata.get("data_source")
+    if isinstance(ds, str) and privacy_path(ds):
+        ds = _public(ds)
     if r.metadata.get("data_is_sample") is True:
         ds = "sample" if ds is None else (str(ds) if "sample" in str(ds).lower() else f"{ds} (sample)")
     return Cell(
@@ -164,6 +166,12 @@ def _cell(task: str, r: TaskResult, h: Headline) -> Cell:
     )
 
 
+def privacy_path(v: str) -> bool:
+    from . import privacy
+
+    return privacy.looks_like_path(v)
+
+
 def _infer_kind(run: Run, lineage: Lineage | None) -> str:
     if lineage and lineage.kind:
         return lineage.kind
@@ -174,10 +182,21 @@ def _infer_kind(run: Run, lineage: Lineage | None) -> str:
     return "base"
 
 
+MAX_NAME = 120  # characters of a system or base-model name (a name is a label, not a document)
+
+
 def _system_name(run: Run, lineage: Lineage | None) -> str:
-    if lineage and lineage.name:
-        return lineage.name
-    return run.model_name
+    """The model's own name: the lineage's, else lm-eval's model name — never a local path
+    (a cache or virtualenv folder becomes the model's config name or folder name)."""
+    name = lineage.name if lineage and lineage.name else run.model_name
+    return _public(name)
+
+
+def _public(name: str) -> str:
+    from . import privacy
+
+    name = privacy.public_name(name) if privacy.looks_like_path(name) else name
+    return name if len(name) <= MAX_NAME else name[:MAX_NAME] + "…"
 
 
 def assemble(runs: list[Run], suite_group: str = "ecom", task_patterns: list[str] | None = None) -> Assembly:
@@ -238,6 +257,7 @@ def assemble(runs: list[Run], suite_group: str = "ecom", task_patterns: list[str
         base = (lineage.base_model if lineage and lineage.base_model else None) or (
             newest.model_args.get("pretrained") or newest.model_args.get("model") or None
         )
+        base = None if base is None else _public(base)
         method = lineage.method if lineage and lineage.method else ("prompting" if kind in ("base", "api") else None)
         params = newest.num_parameters
         if params is None and lineage:

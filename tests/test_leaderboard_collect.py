@@ -312,7 +312,7 @@ def test_kind_base_method_from_lineage_or_model_args(tmp_path):
     )
     by = {s.name: s for s in systems.assemble(runs).systems}
     assert (by["org/m"].kind, by["org/m"].method, by["org/m"].base_model) == ("base", "prompting", "org/m")
-    assert (by["/ad/x"].kind, by["/ad/x"].base_model) == ("adapter", "org/m")
+    assert (by["x"].kind, by["x"].base_model) == ("adapter", "org/m")  # a local path is named by its folder
     assert by["gpt"].kind == "api"
     assert (by["BERT"].kind, by["BERT"].method, by["BERT"].train_size) == ("baseline", "cross-encoder", 5)
 
@@ -388,7 +388,7 @@ def test_data_is_sample_flag_is_shown(tmp_path):
     d["configs"]["ecom_esci"]["metadata"] = {"headline": "macro_f1", "data_source": "/data/esci", "data_is_sample": True}
     write(tmp_path / "results_a.json", d)
     cell = systems.assemble(collect.collect([tmp_path]).runs).systems[0].cells["ecom_esci"]
-    assert cell.data_source == "/data/esci (sample)"
+    assert cell.data_source == "esci (sample)"  # the dataset's name, not the builder's path
 
 
 def test_per_task_limits_make_one_system_with_each_cells_limit(tmp_path):

@@ -327,12 +327,24 @@ def test_absurd_numbers_are_flagged_not_ranked(tmp_path, value, stderr):
 # ------------------------------------------------------------------------------ 5. what a reader sees
 def test_local_paths_never_become_system_names(tmp_path):
     root = tmp_path / "runs"
-    model = tmp_path / "cache" / "models--org--tiny" / "snapshots" / "abc123"
-    model.mkdir(parents=True)
-    (model / "config.json").write_text(json.dumps({"_name_or_path": "HuggingFaceTB/SmolLM2-135M"}), encoding="utf-8")
-    valid(root, str(model))
+    cache = tmp_path / "cache" / "models--org--tiny" / "snapshots" / "0123456789abcdef0123"
+    converted = tmp_path / "venv" / "lib" / "site-packages" / "pkg" / "model"
+    for m in (cache, converted):
+        m.mkdir(parents=True)
+    (converted / "config.json").write_text(json.dumps({"_name_or_path": "HuggingFaceTB/SmolLM2-135M"}), encoding="utf-8")
+    valid(root, str(cache))
+    valid(root, str(converted), k=5)
+    data = json.loads(results_file(root / str(cache).replace("/", "__")).read_text())
+    data["configs"]["ecom_esci"]["metadata"]["data_source"] = str(tmp_path / "data" / "esci.parquet")
+    results_file(root / str(cache).replace("/", "__")).write_text(json.dumps(data), encoding="utf-8")
     out = tmp_path / "site"
     lb = run_build(root, out)
-    assert str(tmp_path) not in json.dumps(lb)
-    assert str(tmp_path) not in (out / "index.html").read_text(encoding="utf-8")
-    assert any("SmolLM2-135M" in s for s in systems(lb))
+    assert systems(lb) == {"org/tiny", "HuggingFaceTB/SmolLM2-135M"}
+    for f in out.rglob("*"):
+        if f.is_file() and f.suffix in (".html", ".json", ".csv"):
+            assert str(tmp_path) not in f.read_text(encoding="utf-8"), f
+    assert "esci.parquet" in (out / "index.html").read_text(encoding="utf-8")
+    assert not (out / "provenance.json").exists()  # off by default
+    run_build(root, out, publish_provenance=True)
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    assert any(str(cache) in json.dumps(v) for v in prov.values())
