@@ -755,23 +755,23 @@ def build_context(
             ("training size", fmt_int(s.train_size)),
             ("n-shot", s.n_shot),
             ("chat template", "yes" if s.chat_template else "no"),
-            ("system instruction", s.system_instruction or "—"),
+            ("system instruction", _show(s.system_instruction or "—", 4 * SHOWN_TEXT)),
             ("parameters", fmt_params(s.parameters)),
             ("model type", s.model_type),
-            ("model_args", s.model_args_raw or "—"),
+            ("model_args", _show(s.model_args_raw or "—", 4 * SHOWN_TEXT)),
         ]
         if s.limited:
             summary.append(("--limit", f"{s.limit_label or format(s.limit, 'g')} (not ranked unless --include-limited)"))
         runs = []
         for r in s.runs:
-            cfg = [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)) for k, v in r.config.items()]
+            cfg = _kv(r.config)
             for k in ("lm_eval_version", "git_hash", "chat_template_sha", "system_instruction", "fewshot_as_multiturn"):
                 v = getattr(r, k, None)
                 if v is not None:
-                    cfg.append((k, str(v)))
+                    cfg.append((k, _show(str(v))))
             if r.eval_seconds is not None:
                 cfg.append(("total_evaluation_time_seconds", f"{r.eval_seconds:.1f}"))
-            runs.append(RunInfo(path=r.path, tasks=[t for t in r.tasks if s.cells.get(t) and s.cells[t].result.run_path == r.path], command=command_for_run(r), config=cfg))
+            runs.append(RunInfo(path=r.path, tasks=[t for t in r.tasks if s.cells.get(t) and s.cells[t].result.run_path == r.path], command=_show(command_for_run(r), 8 * SHOWN_TEXT), config=cfg))
         system_pages.append(
             SystemPage(
                 id=s.id,

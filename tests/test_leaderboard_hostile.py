@@ -301,6 +301,13 @@ def test_shown_lengths_are_capped(tmp_path):
     folder = valid(root, "org/long")
     (folder / "lineage.json").write_text(json.dumps({"name": long_name, "command": "x" * 3_000_000,
                                                      "hyperparameters": {"lr": "y" * 3_000_000}}), encoding="utf-8")
+    other = valid(root, "org/n")
+    data = json.loads(results_file(other).read_text())
+    data["model_name"] = "n" * 100_000  # a model name from the results file itself
+    data["config"]["gen_kwargs"] = "z" * 3_000_000
+    data["config"]["model_args"] = "pretrained=" + "p" * 3_000_000
+    data["system_instruction"] = "s" * 3_000_000
+    results_file(other).write_text(json.dumps(data), encoding="utf-8")
     out = tmp_path / "site"
     run_build(root, out)
     assert len((out / "index.html").read_bytes()) < 200_000
