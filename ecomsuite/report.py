@@ -126,19 +126,13 @@ class Score:
 
 # ------------------------------------------------------------------------------------ reading
 def doc_key(sample: dict):
-    """A logged sample's document identity: the document's own ``id``, else lm-eval's ``doc_hash``
-    (sha256 of the document), else a hash of the document; None when the line carries no document."""
-    doc = sample.get("doc")
-    if isinstance(doc, dict) and doc.get("id") not in (None, ""):
-        return str(doc["id"])
-    if isinstance(sample.get("doc_hash"), str) and sample["doc_hash"]:
-        return "sha256:" + sample["doc_hash"][:32]
-    if doc is not None:
-        import hashlib
+    """A logged sample's document identity, the leaderboard's own (``leaderboard.samples.doc_key``:
+    the document's ``id``, else a hash of the document); None when the line carries no document
+    (the report never pairs by lm-eval's positional ``doc_id``)."""
+    from ecomsuite.leaderboard.samples import doc_key as _key
 
-        text = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
-        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-    return None
+    key, source = _key(sample.get("doc"), sample.get("doc_id"), sample.get("doc_hash"))
+    return None if source == "position" else key
 
 
 def read_items(path: str | Path, metric: str, cluster: str | None = None, filt: str = "none"):

@@ -72,7 +72,7 @@ def test_a_cells_ci_and_paired_difference_are_the_shared_bootstraps(tmp_path):
     a = scores[("lora ecom_esci n64 s0", "ecom_esci")]
     b = scores[("tiny-base (0-shot)", "ecom_esci")]
     keys = bootstrap.common_keys(a.items, a.items)
-    assert a.clusters == {d["id"]: d["query_id"] for d in docs}             # clustered by query (task metadata)
+    assert a.clusters == {"id:" + d["id"]: d["query_id"] for d in docs}             # clustered by query (task metadata)
     seed = (1234, "ecom_esci")                                               # the leaderboard's (seed, task)
     assert a.ci() == bootstrap.ci("macro_f1", [a.items[k] for k in keys], clusters=[a.clusters[k] for k in keys], seed=seed)
     assert a.ci() != bootstrap.ci("macro_f1", [a.items[k] for k in keys], seed=seed)   # the clusters were passed
@@ -92,11 +92,13 @@ def test_documents_are_matched_by_identity_not_position(tmp_path):
               model_args="pretrained=other")
     s = load_scores(tmp_path)
     a, b = s[("tiny-base (0-shot)", "ecom_esci")], s[("other (0-shot)", "ecom_esci")]
-    assert set(a.items) == {d["id"] for d in docs} and a.items == b.items
+    assert set(a.items) == {"id:" + d["id"] for d in docs} and a.items == b.items
     c = holm([Comparison(a, b)])[0]
     assert c.diff[0] == 0 and c.diff[1] == 0 and c.diff[2] == 0 and not c.separable
-    assert doc_key({"doc_id": 3, "doc": {"query": "x"}, "doc_hash": "ab" * 32}) == "sha256:" + "ab" * 16
-    assert doc_key({"doc_id": 3, "doc": {"query": "x"}}).startswith("sha256:")
+    # no id: a hash of the document's content (the leaderboard's key), whatever lm-eval's doc_hash says
+    k = doc_key({"doc_id": 3, "doc": {"query": "x"}, "doc_hash": "ab" * 32})
+    assert k.startswith("h:") and k == doc_key({"doc_id": 7, "doc": {"query": "x"}})
+    assert doc_key({"doc_id": 3, "doc": {"query": "x"}}) != doc_key({"doc_id": 3, "doc": {"query": "y"}})
     assert doc_key({"doc_id": 3}) is None
 
 
@@ -235,8 +237,8 @@ def test_read_items_names_each_kind_of_bad_line(tmp_path):
     good = {"doc_id": 0, "doc": {"id": "a", "query_id": 1}, "filter": "none", "acc": 1.0}
     cases = [
         ([good, {"doc_id": 1, "filter": "none", "acc": 1.0}], "line 2: no document identity"),
-        ([good, {**good, "doc": {"id": "b"}}], "line 2: document b has no 'query_id'"),
-        ([good, good], "line 2: document a appears twice"),
+        ([good, {**good, "doc": {"id": "b"}}], "line 2: document id:b has no 'query_id'"),
+        ([good, good], "line 2: document id:a appears twice"),
         ([good, {**good, "doc": {"id": "b", "query_id": 1}}], None),
     ]
     for rows, want in cases:
@@ -246,7 +248,7 @@ def test_read_items_names_each_kind_of_bad_line(tmp_path):
     f.write_text("")
     assert "empty" in read_items(f, "acc")[2]
     f.write_text(json.dumps({**good, "filter": "other"}) + "\n" + json.dumps(good))
-    assert read_items(f, "acc")[0] == {"a": 1.0}                         # another filter's lines are not this cell's
+    assert read_items(f, "acc")[0] == {"id:a": 1.0}                         # another filter's lines are not this cell's
 
 
 def test_nan_items_are_left_out_and_counted(tmp_path):
