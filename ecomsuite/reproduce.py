@@ -647,11 +647,14 @@ def _argv_diff(old: list, new: list) -> str:
 
 
 class Freshness:
-    """What a run's record must say to count as done, and why a run is to do."""
+    """What a run's record must say to count as done, and why a run is to do. ``log_dir`` holds what each
+    run was started with (``<run>.started.json``): an unfinished run of this plan resumes, one of another
+    plan starts over."""
 
-    def __init__(self, runs: list[Run], data_dir: str | None):
+    def __init__(self, runs: list[Run], data_dir: str | None, log_dir: Path | None = None):
         self.by_id = {r.id: r for r in runs}
         self.data_dir = data_dir
+        self.log_dir = log_dir
 
     def expected(self, r: Run) -> dict:
         versions = task_versions()
@@ -663,19 +666,22 @@ class Freshness:
             "inputs": {d: _file_hash(self.by_id[d].record) for d in r.deps if d in self.by_id},
         }
 
-    def status(self, r: Run, known: dict[str, Status]) -> Status:
-        why = [f"input {d} is to do" for d in r.deps if d in known and not known[d].done]
-        rec = _read_record(r.record)
-        if rec is None:
-            if r.record.exists():
-                why.append(f"freshness record {r.record} unreadable")
-            elif r.has_output():
-                why.append("output without a freshness record (unfinished, being written, or from an older "
-                           "ecomsuite)")
-            else:
-                why.append("no output")
-            return Status(False, why, stale=r.has_output())
-        exp = self.expected(r)
+    def started(self, r: Run) -> Path | None:
+        return self.log_dir / f"{_slug(r.id)}.started.json" if self.log_dir else None
+
+    def mark_started(self, r: Run) -> None:
+        f = self.started(r)
+        tmp = f.with_name(f.name + f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(self.expected(r)), encoding="utf-8")
+        os.replace(tmp, f)
+
+    def started_same_plan(self, r: Run) -> bool:
+        f = self.started(r)
+        return f is not None and _read_record(f) == self.expected(r)
+
+    @staticmethod
+    def _differences(rec: dict, exp: dict, known: dict[str, Status]) -> list[str]:
+        why = []
         if rec.get("command") != exp["command"]:
             why.append("command changed: " + _argv_diff(rec.get("command") or [], exp["command"]))
         old_v = rec.get("task_versions") or {}
@@ -688,6 +694,30 @@ class Freshness:
         for d, h in exp["inputs"].items():
             if old_in.get(d) != h and not (d in known and not known[d].done):
                 why.append(f"input {d} changed (redone since)")
+        return why
+
+    def status(self, r: Run, known: dict[str, Status]) -> Status:
+        why = [f"input {d} is to do" for d in r.deps if d in known and not known[d].done]
+        rec = _read_record(r.record)
+        exp = self.expected(r)
+        if rec is None:
+            if r.record.exists():
+                why.append(f"freshness record {r.record} unreadable")
+            elif r.has_output():
+                f = self.started(r)
+                began = _read_record(f) if f else None
+                if began is None:
+                    why.append("output without a freshness record (from an older ecomsuite, or written outside "
+                               "this study)")
+                elif began == exp:
+                    why.append("unfinished (killed or failed): resumes" if r.kind == "sft" else "unfinished")
+                else:
+                    why.append("unfinished run of another plan (" + "; ".join(self._differences(began, exp, known))
+                               + "): starts over")
+            else:
+                why.append("no output")
+            return Status(False, why, stale=r.has_output())
+        why += self._differences(rec, exp, known)
         if not why and not r.output_ok():
             why.append("output missing or incomplete (its record is there, the output is not)")
         return Status(not why, why, stale=bool(why))
@@ -713,15 +743,15 @@ def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _restart_argv(r: Run, started_file: Path, fresh: Freshness) -> list[str]:
+def _restart_argv(r: Run, fresh: Freshness) -> list[str]:
     """The command that (re)does a run: a folder holding another plan's output is replaced, not resumed
     (sft's resume=true would keep an adapter trained with the old settings); a killed run of this very plan
     resumes."""
     if r.kind not in ("sft", "baseline") or not r.has_output():
         return list(r.argv)
-    same_plan = _read_record(started_file) == fresh.expected(r)
     if r.kind == "sft":
-        return list(r.argv) if same_plan else ["overwrite=true" if a == "resume=true" else a for a in r.argv]
+        return list(r.argv) if fresh.started_same_plan(r) else \
+            ["overwrite=true" if a == "resume=true" else a for a in r.argv]
     return [*r.argv, "--overwrite"]   # a baseline cannot resume
 
 
@@ -931,7 +961,7 @@ def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going:
                         + "; see --dry-run for the run ids")
     log_dir.mkdir(parents=True, exist_ok=True)
     todo = [by_id[only]] if only else runs
-    fresh = Freshness(runs, data_dir)
+    fresh = Freshness(runs, data_dir, log_dir)
     known = fresh.plan_status(runs)
     failed: set[str] = set()
     t_study = time.time()
@@ -969,11 +999,8 @@ def execute(runs: list[Run], log_dir: Path, only: str | None = None, keep_going:
 
 
 def _execute_one(r: Run, log: Path, fresh: Freshness, st: Status, i: int, n: int, fork: bool) -> tuple[int, float]:
-    started_file = log.with_suffix(".started.json")
-    argv = _restart_argv(r, started_file, fresh)
-    tmp = started_file.with_name(started_file.name + ".tmp")
-    tmp.write_text(json.dumps(fresh.expected(r)), encoding="utf-8")
-    os.replace(tmp, started_file)
+    argv = _restart_argv(r, fresh)
+    fresh.mark_started(r)
     print(f"[{i}/{n}] running      {r.id}  ({'; '.join(st.why)}; log: {log})", flush=True)
     t0 = time.time()
     with open(log, "a", encoding="utf-8") as fh:
@@ -1057,7 +1084,7 @@ def main(argv: list[str] | None = None) -> int:
         print(report(out, study))
         return 0
     if look_only:
-        status = Freshness(runs, data_dir).plan_status(runs)
+        status = Freshness(runs, data_dir, out / "logs").plan_status(runs)
         if args.export_jobs:
             export_jobs(runs, Path(args.export_jobs), status)
             print(f"wrote {len(runs)} jobs to {args.export_jobs}")

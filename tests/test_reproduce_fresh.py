@@ -366,3 +366,27 @@ def test_records_compare_model_specs_not_where_they_resolve(tmp_path, monkeypatc
     looking = plan(s, resolve_models=False)
     assert any("model=/cache/smollm2" in r.argv for r in running)
     assert [r.key_argv for r in running] == [r.argv for r in looking] == [r.key_argv for r in looking]
+
+
+def test_a_killed_run_resumes_only_if_it_was_started_by_this_plan(tmp_path):
+    from ecomsuite.reproduce import _restart_argv
+
+    f, s = _study(tmp_path)
+    runs = plan(s, resolve_models=False)
+    logs = tmp_path / "study" / "logs"
+    logs.mkdir(parents=True)
+    fresh = Freshness(runs, None, logs)
+    r = next(r for r in runs if r.id == SFT0)
+    r.out.mkdir(parents=True)
+    (r.out / "sft_config.json").write_text("{}")                    # a killed training run: checkpoints, no record
+    fresh.mark_started(r)
+    assert fresh.status(r, {}).why == ["unfinished (killed or failed): resumes"]
+    assert "resume=true" in _restart_argv(r, fresh)
+    s["sft"]["params"]["lora_r"] = 8                                 # the study changed since it was killed
+    runs = plan(s, resolve_models=False)
+    fresh = Freshness(runs, None, logs)
+    r = next(r for r in runs if r.id == SFT0)
+    assert fresh.status(r, {}).why == ["unfinished run of another plan (command changed: lora_r=4 -> lora_r=8): "
+                                       "starts over"]
+    argv = _restart_argv(r, fresh)
+    assert "overwrite=true" in argv and "resume=true" not in argv
