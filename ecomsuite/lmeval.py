@@ -11,6 +11,7 @@ prints the folder).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -36,8 +37,10 @@ def lm_eval_tasks_dir() -> Path:
     return Path(lm_eval.tasks.__file__).resolve().parent
 
 
-def task_yamls() -> list[Path]:
-    return sorted(p for p in tasks_dir().rglob("*.yaml") if "__pycache__" not in p.parts)
+def task_yamls(packaged_only: bool = False) -> list[Path]:
+    """Task YAMLs of the package's tasks/ and (unless ``packaged_only``) of every extra task folder."""
+    folders = [tasks_dir()] if packaged_only else include_paths()
+    return [p for folder in folders for p in task_files(folder)]
 
 
 def install_tasks(target: Path | None = None) -> list[Path]:
@@ -46,7 +49,7 @@ def install_tasks(target: Path | None = None) -> list[Path]:
     uninstall_tasks(target)
     dest.mkdir(parents=True, exist_ok=True)
     written = []
-    for src in task_yamls():
+    for src in task_yamls(packaged_only=True):
         stub = dest / src.name
         stub.write_text(STUB_HEADER + f"include: {json.dumps(str(src))}\n", encoding="utf-8")
         written.append(stub)
@@ -80,66 +83,316 @@ def installed_status() -> str:
     man = dest / MANIFEST
     if not man.exists():
         return "not installed"
-    src = json.loads(man.read_text())["source"]
+    recorded = json.loads(man.read_text())
+    src = recorded["source"]
     if Path(src).resolve() != tasks_dir().resolve():
-        return f"installed, but pointing at {src} (run `ecomsuite tasks install` again)"
+        return f"stale: installed, but pointing at {src} (run `ecomsuite tasks install` again)"
+    have = {p.name for p in task_yamls(packaged_only=True)}
+    new, gone = sorted(have - set(recorded["files"])), sorted(set(recorded["files"]) - have)
+    if new or gone:
+        return ("stale: " + "; ".join(x for x in (f"new task file(s) {', '.join(new)}" if new else "",
+                                                   f"removed {', '.join(gone)}" if gone else "") if x)
+                + " (run `ecomsuite tasks install` again)")
     return f"installed in {dest}"
 
 
-def task_manager(metadata: dict | None = None, include_defaults: bool = False):
-    """An lm-eval TaskManager that sees the ecom tasks whether or not they are installed.
-    By default it indexes the ecom tasks alone (seconds instead of ~40 s for lm-eval's 200+ folders)."""
+INCLUDE_ENV = "ECOMSUITE_INCLUDE_PATH"   # extra task folders, os.pathsep-separated (like --include-path)
+
+
+def include_paths(extra=None) -> list[Path]:
+    """The task folders every ecomsuite command sees: the package's tasks/, then $ECOMSUITE_INCLUDE_PATH,
+    then ``extra`` (``--include-path``). A folder that does not exist is a one-line error."""
+    env = [p for p in os.environ.get(INCLUDE_ENV, "").split(os.pathsep) if p]
+    extra = [extra] if isinstance(extra, (str, os.PathLike)) else list(extra or [])
+    paths = [tasks_dir()]
+    for origin, p in [(INCLUDE_ENV, p) for p in env] + [("--include-path", p) for p in extra]:
+        path = Path(p).expanduser().resolve()
+        if not path.is_dir():
+            raise EcomError(f"{p}: task folder not found (from {origin})")
+        if path not in paths:
+            paths.append(path)
+    return paths
+
+
+def task_manager(metadata: dict | None = None, include_defaults: bool = False, include_path=None):
+    """An lm-eval TaskManager that sees the ecom tasks (installed or not) and every extra task folder
+    (``include_paths``). By default it indexes those alone (seconds instead of ~40 s for lm-eval's 200+
+    folders)."""
     from lm_eval.tasks import TaskManager
 
+    paths = [str(p) for p in include_paths(include_path)]
     if include_defaults and installed_status().startswith("installed in"):
-        return TaskManager(metadata=metadata)
-    return TaskManager(include_path=str(tasks_dir()), include_defaults=include_defaults, metadata=metadata)
+        paths = paths[1:]
+    return TaskManager(include_path=paths or None, include_defaults=include_defaults, metadata=metadata)
+
+
+# ----------------------------------------------------------------------------- task facts
+def task_config(tm, name: str) -> dict:
+    """A task's YAML configuration (includes merged, ``!function`` targets left as names), read without
+    building the task or its data: where the task's facts (metadata, output_type, metric_list) are read."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    entry = tm.task_index.get(name)
+    if entry is None or entry.yaml_path is None:
+        raise EcomError(f"unknown task {name!r}")
+    return load_yaml(entry.yaml_path, resolve_func=False)
+
+
+def task_metadata(tm, name: str) -> dict:
+    meta = task_config(tm, name).get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def group_tasks(tm, group: str) -> list[str]:
+    """The tasks a group YAML lists (the default task set of ``ecomsuite eval`` is the group ``ecom``)."""
+    cfg = task_config(tm, group)
+    return [t if isinstance(t, str) else t.get("task") for t in cfg.get("task", [])]
+
+
+def generative_twin(tm, name: str) -> str | None:
+    """The generate_until variant of a multiple-choice task (metadata ``generative_twin``), the one an API
+    without log-probabilities is scored on."""
+    return task_metadata(tm, name).get("generative_twin")
+
+
+def baseline_methods(tm, name: str) -> list[str]:
+    """Baseline methods that fit a task, default first: metadata ``baseline.method`` when the task declares
+    one, and seq2seq for any generate_until task."""
+    cfg = task_config(tm, name)
+    declared = ((cfg.get("metadata") or {}).get("baseline") or {}).get("method")
+    methods = [declared] if declared else []
+    if cfg.get("output_type", "generate_until") == "generate_until" and "seq2seq" not in methods:
+        methods.append("seq2seq")
+    return methods
 
 
 # ----------------------------------------------------------------------------- data loading
-def load_docs(family: str, data_dir: str | None = None, locale: str = "us", bio: str = "repair", **_meta):
+def load_docs(format: str | None = None, data_dir: str | None = None, folder: str | None = None,
+              files: dict | None = None, locale: str | None = None, bio: str | None = None, **_meta):
     """``custom_dataset`` hook of every ecom task: publisher files -> datasets.DatasetDict.
 
-    Options come from lm-eval ``--metadata '{"data_dir": "...", "locale": "es"}'`` (or
-    TaskManager(metadata=...)); the data folder otherwise comes from $ECOMSUITE_DATA, else the
-    embedded sample. What was read (source, fingerprint, documents per split, rows left out, and
-    the document order, which decides what ``--limit N`` scores) is recorded in the task's
-    ``metadata`` and so in lm-eval's results file under configs.
+    lm-eval calls it with the task's ``metadata`` and ``dataset_kwargs``. The data options belong to the
+    task (``dataset_kwargs``: ``format``, ``folder``, ``files``, ``locale``, ``bio``; see
+    ``ecomsuite.data.READERS``); the run gives only the data *root* (``--data-dir`` / ``--metadata
+    data_dir=``, else $ECOMSUITE_DATA, the download location or the embedded sample), against which the
+    task's relative ``folder`` resolves. What was read (source, fingerprint, documents per split, rows
+    left out, and the document order, which decides what ``--limit N`` scores) is recorded in the
+    task's ``metadata`` and so in lm-eval's results file under configs.
     """
     import datasets
 
-    from ecomsuite.data import DOC_ORDER, load_family
+    from ecomsuite.data import DOC_ORDER, READER_KEYS, READERS, DataError, load_family
 
-    options = {"locale": locale} if family in ("esci", "desc_gen") else {}
-    if family == "queryner":
-        options["bio"] = bio
-    data = load_family(family, data_dir, **options)
-    _record_provenance({
+    cfg = _calling_task_config()
+    where = f"task {getattr(cfg, 'task', '?')}: dataset_kwargs"
+    if cfg is not None and isinstance(cfg.dataset_kwargs, dict):
+        known = set(READER_KEYS) | {o for r in READERS.values() for o in r.options}
+        bad = [k for k in cfg.dataset_kwargs if k not in known]
+        if bad:
+            raise DataError(f"{where}: unknown key {bad[0]!r}; known: {', '.join(sorted(known))}")
+    if format is None:
+        raise DataError(f"{where}: missing 'format' (one of {', '.join(READERS)})")
+    options = {k: v for k, v in (("locale", locale), ("bio", bio)) if v is not None}
+    data = load_family(format, data_dir, folder=folder, files=files, where=where, **options)
+    _record_provenance(cfg, {
         "data_source": data.source,
         "data_is_sample": data.is_sample,
         "data_fingerprint": data.fingerprint(),
         "data_docs": {k: len(v) for k, v in data.splits.items()},
         "data_left_out": data.skipped,
         "doc_order": DOC_ORDER,
-        **({"locale": locale} if "locale" in options else {}),
+        **({"locale": options.get("locale", "us")} if "locale" in READERS[format].options else {}),
     })
     return datasets.DatasetDict({k: datasets.Dataset.from_list(v) for k, v in data.splits.items()})
 
 
-def _record_provenance(info: dict) -> None:
-    # lm-eval 0.4.13 calls custom_dataset(**metadata) from ConfigurableTask.download() and gives it
-    # no handle on the task; find the calling task and add to its config.metadata, which lm-eval
-    # writes to results["configs"][task]["metadata"]. Pinned by tests/test_tasks_lmeval.py.
+def _calling_task_config():
+    # lm-eval 0.4.13 calls custom_dataset(**metadata, **dataset_kwargs) from ConfigurableTask.download()
+    # and gives it no handle on the task; find the calling task's config (its dataset_kwargs are checked,
+    # and its metadata, which lm-eval writes to results["configs"][task]["metadata"], records the data).
+    # Pinned by tests/test_tasks_lmeval.py.
     frame = sys._getframe(2)
     while frame is not None:
-        task = frame.f_locals.get("self")
-        cfg = getattr(task, "config", None)
+        cfg = getattr(frame.f_locals.get("self"), "config", None)
         if cfg is not None and hasattr(cfg, "custom_dataset"):
-            if not isinstance(cfg.metadata, dict):
-                cfg.metadata = {}
-            cfg.metadata.update(info)
-            return
+            return cfg
         frame = frame.f_back
-    import warnings
+    return None
 
-    warnings.warn("ecomsuite: could not record the data source in the lm-eval task config", stacklevel=2)
+
+def _record_provenance(cfg, info: dict) -> None:
+    if cfg is None:
+        import warnings
+
+        warnings.warn("ecomsuite: could not record the data source in the lm-eval task config", stacklevel=2)
+        return
+    if not isinstance(cfg.metadata, dict):
+        cfg.metadata = {}
+    cfg.metadata.update(info)
+
+
+# ----------------------------------------------------------------------------- aggregations
+AGG_PREFIX = "ecom_"
+
+
+def register_aggregations() -> list[str]:
+    """Register every ``ecomsuite.metrics.agg_*`` corpus aggregation with lm-eval as ``ecom_<name>``
+    (``agg_macro_f1`` -> ``ecom_macro_f1``), so a task YAML says ``aggregation: ecom_macro_f1`` and the
+    results file names its own aggregation. Runs when this module is imported, which every ecom task's
+    ``utils.py`` and every ecomsuite command does before lm-eval builds a task. Idempotent."""
+    from lm_eval.api.registry import aggregation_registry, register_aggregation
+
+    from ecomsuite import metrics
+
+    names = []
+    for attr in sorted(vars(metrics)):
+        fn = getattr(metrics, attr)
+        if attr.startswith("agg_") and callable(fn) and attr != "agg_mean":   # lm-eval's own "mean"
+            name = AGG_PREFIX + attr[4:]
+            if name not in aggregation_registry:
+                register_aggregation(name)(fn)
+            names.append(name)
+    return names
+
+
+register_aggregations()
+
+
+# ----------------------------------------------------------------------------- validation
+def _key_lines(path: Path) -> dict[str, int]:
+    """Top-level key -> 1-based line in a YAML file (for messages)."""
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {k.value: k.start_mark.line + 1 for k, _v in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+def _line_of(path: Path, needle: str) -> int:
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if needle in line:
+            return i
+    return 1
+
+
+def check_task_file(path: Path) -> list[str]:
+    """Problems of one task or group YAML, each one line ``file:line: problem``, found without building the
+    task: YAML syntax (in the file or what it includes), keys lm-eval does not know, ecom ``dataset_kwargs``
+    keys no reader takes, and ``!function`` targets that do not import."""
+    import dataclasses
+
+    import yaml
+    from lm_eval.config.group import GroupConfig
+    from lm_eval.config.task import TaskConfig
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    from ecomsuite.data import READER_KEYS, READERS
+
+    path = Path(path)
+    try:
+        cfg = load_yaml(path, resolve_func=False)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{mark.name}:{mark.line + 1}" if mark else str(path)
+        return [f"{where}: YAML syntax error: {e.problem or e.context}"]
+    except (OSError, ValueError, yaml.YAMLError) as e:
+        return [f"{path}: cannot read: {e}"]
+    lines = _key_lines(path)
+    problems = []
+    kind = GroupConfig if "group" in cfg and "task" in cfg and isinstance(cfg.get("task"), list) else TaskConfig
+    known = {f.name for f in dataclasses.fields(kind)} | {"include", "task_list"}
+    for key in cfg:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key, known, 1)
+            problems.append(f"{path}:{lines.get(key, 1)}: unknown key {key!r}"
+                            + (f" (did you mean {close[0]!r}?)" if close else ""))
+    if str(cfg.get("custom_dataset", "")).endswith("load_docs"):
+        options = set(READER_KEYS) | {o for r in READERS.values() for o in r.options}
+        kwargs = cfg.get("dataset_kwargs") or {}
+        for key in kwargs:
+            if key not in options:
+                problems.append(f"{path}:{_line_of(path, key + ':')}: dataset_kwargs: unknown key {key!r}; "
+                                f"known: {', '.join(sorted(options))}")
+        if kwargs.get("format") not in READERS:
+            problems.append(f"{path}:{lines.get('dataset_kwargs', 1)}: dataset_kwargs: format "
+                            f"{kwargs.get('format')!r} is not one of {', '.join(READERS)}")
+    try:
+        load_yaml(path, resolve_func=True)
+    except Exception as e:  # noqa: BLE001 - any import failure of a hook is reported as one line
+        name = str(e).split("'")[1] if "'" in str(e) else ""
+        problems.append(f"{path}:{_line_of(path, name.rsplit('.', 1)[-1]) if name else 1}: !function target "
+                        f"does not import: {type(e).__name__}: {e}")
+    return problems
+
+
+def task_files(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).rglob("*.yaml") if not set(p.parts) & {"__pycache__", ".ipynb_checkpoints"})
+
+
+def check_tasks(tm, names) -> None:
+    """One EcomError line for the first problem in the YAML files of ``names`` (before lm-eval builds them,
+    whose own errors are tracebacks that do not name the file)."""
+    for name in names:
+        entry = tm.task_index.get(name)
+        if entry is not None and entry.yaml_path is not None:
+            problems = check_task_file(Path(entry.yaml_path))
+            if problems:
+                raise EcomError(problems[0] + (f" (and {len(problems) - 1} more; run `ecomsuite tasks validate "
+                                               f"{Path(entry.yaml_path).parent}`)" if len(problems) > 1 else ""))
+
+
+def unreadable_task_files(tm) -> list[str]:
+    """Task YAMLs lm-eval's index skipped silently (a syntax error surfaces as 'unknown task')."""
+    out = []
+    for folder in tm.include_path or []:
+        for f in task_files(Path(folder)):
+            out += [p for p in check_task_file(f) if "YAML syntax error" in p or "cannot read" in p]
+    return out
+
+
+def validate_tasks(folder: Path | None = None, metadata: dict | None = None, render: bool = True) -> tuple[int, list[str]]:
+    """``ecomsuite tasks validate``: (tasks checked, problems). Every YAML under ``folder`` (default: the
+    package's tasks) is checked (``check_task_file``); then each task defined there is built through lm-eval
+    and one prompt per split is rendered, with its target."""
+    from ecomsuite.prompts import render_example, split_docs
+
+    folder = Path(folder or tasks_dir()).resolve()
+    if not folder.is_dir():
+        raise EcomError(f"{folder}: task folder not found")
+    files = task_files(folder)
+    problems = [p for f in files for p in check_task_file(f)]
+    bad_files = {p.split(":", 1)[0] for p in problems}
+    tm = task_manager(metadata=metadata, include_path=folder)
+    mine = [n for n, e in sorted(tm.task_index.items())
+            if e.yaml_path is not None and Path(e.yaml_path).resolve().is_relative_to(folder)
+            and str(e.yaml_path) not in bad_files and n in tm.all_subtasks]
+    if not render:
+        return len(mine), problems
+    import logging
+
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    for name in mine:
+        where = f"{tm.task_index[name].yaml_path}: task {name}"
+        try:
+            task = tm.load([name])["tasks"][name]
+            for split in ("train", "validation", "test"):
+                if getattr(task.config, {"train": "training_split", "validation": "validation_split",
+                                         "test": "test_split"}[split]):
+                    docs = split_docs(task, split)
+                    if not docs:
+                        problems.append(f"{where}: split {split} has no documents")
+                        continue
+                    ex = render_example(task, docs[0])
+                    if not ex["prompt"].strip() or not ex["completion"].strip():
+                        problems.append(f"{where}: split {split}: empty prompt or target for document 0")
+        except Exception as e:  # noqa: BLE001 - reported as one line per task
+            msg = str(e).splitlines()[0] if str(e) else ""
+            problems.append(f"{where}: {type(e).__name__}: {msg}")
+    return len(mine), problems

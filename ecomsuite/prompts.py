@@ -19,15 +19,19 @@ from ecomsuite import EcomError
 
 
 def load_tasks(names: Iterable[str], metadata: dict | None = None) -> dict:
-    """name -> lm-eval task object (data downloaded), for the ecom tasks."""
+    """name -> lm-eval task object (data downloaded), for the ecom tasks and those of every extra task
+    folder ($ECOMSUITE_INCLUDE_PATH / ``ecomsuite --include-path``)."""
     from ecomsuite.lmeval import task_manager
+
+    from ecomsuite.evaluate import unknown_task_error
+    from ecomsuite.lmeval import check_tasks
 
     names = list(names)
     tm = task_manager(metadata=metadata)
     unknown = [n for n in names if n not in tm.all_tasks]
     if unknown:
-        known = sorted(t for t in tm.all_tasks if t.startswith("ecom"))
-        raise EcomError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raise unknown_task_error(unknown[0], tm)
+    check_tasks(tm, names)
     loaded = tm.load(names)["tasks"]
     return {n: loaded[n] for n in names}
 

@@ -397,7 +397,7 @@ def test_recipes_open_with_their_command_and_validate(tmp_path):
         first = r.read_text().splitlines()[0]
         assert first.startswith(f"# ecomsuite baseline {r.stem} "), r
         cfg = B.parse_config([r.stem, f"data_dir={tmp_path}"])
-        assert cfg.task and cfg.model and cfg.method == B.TASK_METHOD[cfg.task]
+        assert cfg.task and cfg.model and cfg.method == B.default_method(cfg.task)
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: ecom_esci\nmodel: m\nepochs: lots\nmax_lenght: 12\n")
     with pytest.raises(EcomError, match=r"bad.yaml: 2 problem\(s\):.*epochs: expected a finite number.*'max_lenght'"):

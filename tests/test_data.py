@@ -175,9 +175,7 @@ def test_desc_gen_filters_and_counts_every_row_left_out(tmp_path):
     ]
     p = d / "esci" / "shopping_queries_dataset_products.parquet"
     _products(rows).to_parquet(p, index=False)
-    from ecomsuite.data import read_desc_gen
-
-    data = read_desc_gen(d)
+    data = READERS["desc_gen"](d)
     assert data.skipped == {"no description": 1, "no title": 1, "description same as title": 1,
                             "description same as bullet points": 1, "title not shorter than description": 1}
     kept = [x for docs in data.splits.values() for x in docs]
@@ -187,7 +185,7 @@ def test_desc_gen_filters_and_counts_every_row_left_out(tmp_path):
 def test_desc_gen_split_keeps_identical_descriptions_on_one_side(tmp_path):
     """Split by the normalised description, not the product: 12 descriptions, each on 4 products with
     its case and spacing varied. Split by product id, some group would straddle train and test."""
-    from ecomsuite.data import desc_gen_split, normalise_text, read_desc_gen
+    from ecomsuite.data import desc_gen_split, normalise_text
 
     d = _copy_sample(tmp_path)
     rows = []
@@ -197,7 +195,7 @@ def test_desc_gen_split_keeps_identical_descriptions_on_one_side(tmp_path):
             variant = text.upper() if k == 1 else text.replace(" ", "  \n ") if k == 2 else text
             rows.append((f"G{g:02d}K{k}", f"Item {g}", variant, f"bullet {g}"))
     _products(rows).to_parquet(d / "esci" / "shopping_queries_dataset_products.parquet", index=False)
-    data = read_desc_gen(d)
+    data = READERS["desc_gen"](d)
     assert not data.skipped and sum(map(len, data.splits.values())) == 48
     sides = {s: {normalise_text(x["description"]) for x in docs} for s, docs in data.splits.items()}
     assert sides["train"] and sides["test"] and not sides["train"] & sides["test"]

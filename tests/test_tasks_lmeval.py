@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ecomsuite.evaluate import DEFAULT_TASKS, evaluate
+from ecomsuite.evaluate import evaluate
+from ecomsuite.lmeval import task_manager
 
-ALL_TASKS = DEFAULT_TASKS + ["ecom_queryner_pairs"]
+# every packaged task, read from the task folders (adding a task adds it here without an edit)
+_TM = task_manager()
+ALL_TASKS = [t for t in _TM.all_subtasks if _TM.task_index[t].yaml_path is not None]
 EXPECTED_METRICS = {
     "ecom_esci": {"acc", "macro_f1", "f1_E", "f1_S", "f1_C", "f1_I", "support_E", "support_S", "support_C",
                   "support_I"},

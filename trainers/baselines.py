@@ -9,21 +9,26 @@ beside any LLM).
     ecomsuite baseline baseline_esci_minilm data_dir=../shared/data          # a packaged recipe
     ecomsuite baseline ecom_esci --model runs/b/esci --eval-only --limit 100  # score a trained baseline again
 
-Methods (chosen from the task; ``--method`` to override where several fit):
+Methods (chosen from the task folder: its metadata ``baseline.method``, else seq2seq for any
+generate_until task; ``--method`` to override where several fit). A task kept elsewhere works the same
+way through ``ecomsuite --include-path DIR baseline TASK ...``:
 
-=================  ====================================  ===============================================
-method             tasks                                 model / scoring
-=================  ====================================  ===============================================
-cross-encoder      ecom_esci                             AutoModelForSequenceClassification over (query,
-                                                         title | brand | color, as the prompt), one label per
-                                                         task choice; log-probs -> task.process_results
-token-classifier   ecom_queryner                         AutoModelForTokenClassification, first sub-token
-                                                         of each word labelled; one IOB2 tag per word
-seq2seq            ecom_review_summ, ecom_desc_gen,      AutoModelForSeq2SeqLM on the task's own prompt ->
-                   ecom_attr_extract (and the other      target (ecomsuite.prompts.render_examples); then
-                   generation tasks)                     lm-eval ``--model hf --model_args
-                                                         pretrained=DIR,backend=seq2seq`` scores it
-=================  ====================================  ===============================================
+=================  ===============================  =====================================================
+method             a task fits when                 model / scoring
+=================  ===============================  =====================================================
+cross-encoder      metadata baseline: {method:      AutoModelForSequenceClassification over (text_a
+                   cross-encoder, text_a: [FIELD],  fields, text_b fields joined by " | ", as the prompt
+                   text_b: [FIELD, ...]}            shows them), one label per task choice; log-probs ->
+                   (ecom_esci)                      task.process_results
+token-classifier   metadata baseline: {method:      AutoModelForTokenClassification, first sub-token of
+                   token-classifier, words: FIELD,  each word labelled; one IOB2 tag per word over the
+                   tags: FIELD} + labels: [TYPE..]  entity types of metadata ``labels``
+                   (ecom_queryner)
+seq2seq            output_type generate_until       AutoModelForSeq2SeqLM on the task's own prompt ->
+                   (any generation task)            target (ecomsuite.prompts.render_examples); then
+                                                    lm-eval ``--model hf --model_args
+                                                    pretrained=DIR,backend=seq2seq`` scores it
+=================  ===============================  =====================================================
 
 Training documents: ``ecomsuite.data.subsample(train split, --train-size, --seed)``, the same nested
 subsample ``ecomsuite sft`` uses. Output (``--out``, default ``runs/baselines/TASK-METHOD-MODEL-nSIZE-sSEED``):
@@ -37,6 +42,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import functools
 import json
 import math
 import os
@@ -50,24 +56,44 @@ from typing import Any, Callable, Sequence
 from ecomsuite import EcomError, read_yaml_mapping
 
 # ----------------------------------------------------------------------------------- registries
-# task -> default method
-TASK_METHOD = {
-    "ecom_esci": "cross-encoder",
-    "ecom_queryner": "token-classifier",
-    "ecom_review_summ": "seq2seq",
-    "ecom_desc_gen": "seq2seq",
-    "ecom_attr_extract": "seq2seq",
-}
-# cross-encoder inputs: task -> (document fields of text A, document fields of text B); the same
-# product fields as the task's prompt (tasks/esci/_esci_template: title, brand, color; no bullets)
-CROSS_ENCODER_INPUTS = {"ecom_esci": (("query",), ("title", "brand", "color"))}
-# token classifier: task -> (words field, IOB2 tags field)
-TAGGING_FIELDS = {"ecom_queryner": ("tokens", "tags")}
-# seq2seq works for any generation task
-SEQ2SEQ_TASKS = ("ecom_review_summ", "ecom_desc_gen", "ecom_attr_extract", "ecom_esci_gen", "ecom_queryner",
-                 "ecom_queryner_pairs")
-METHOD_TASKS = {"cross-encoder": tuple(CROSS_ENCODER_INPUTS), "token-classifier": tuple(TAGGING_FIELDS),
-                "seq2seq": SEQ2SEQ_TASKS}
+# Which baseline fits a task is a fact of the task folder (ecomsuite.lmeval.baseline_methods): its
+# metadata ``baseline: {method: cross-encoder, text_a: [...], text_b: [...]}`` or ``{method:
+# token-classifier, words: FIELD, tags: FIELD}`` (+ ``labels``: the entity types), and seq2seq for any
+# generate_until task. No task is named here.
+METHODS = ("cross-encoder", "token-classifier", "seq2seq")
+
+
+@functools.lru_cache(maxsize=64)
+def _task_facts(task: str, include_env: str | None) -> dict | None:
+    from ecomsuite.lmeval import baseline_methods, task_manager, task_metadata
+
+    tm = task_manager()
+    if task not in tm.all_subtasks:
+        return None
+    meta = task_metadata(tm, task)
+    return {"methods": baseline_methods(tm, task), "labels": meta.get("labels"), **(meta.get("baseline") or {})}
+
+
+def task_facts(task: str) -> dict | None:
+    """The baseline facts of a task (None: no such task): methods that fit (default first), and the
+    method's fields from the task's metadata."""
+    from ecomsuite.lmeval import INCLUDE_ENV
+
+    return _task_facts(task, os.environ.get(INCLUDE_ENV))
+
+
+def default_method(task: str) -> str | None:
+    facts = task_facts(task)
+    return facts["methods"][0] if facts and facts["methods"] else None
+
+
+def _fact(task: str, key: str):
+    facts = task_facts(task) or {}
+    if facts.get(key) is None:
+        raise EcomError(f"task {task}: metadata baseline.{key} missing (the {facts.get('method')} baseline needs it)")
+    return facts[key]
+
+
 # defaults a user may override; max_length: encoder input tokens (seq2seq: source tokens, left-truncated
 # as lm-eval's seq2seq backend does; 512 = T5's window, which lm-eval also uses)
 METHOD_DEFAULTS = {
@@ -91,7 +117,7 @@ class BaselineConfig:
 
     task: str = ""
     model: str = ""                      # local folder or Hub id (bert-base-uncased, t5-base, ...)
-    method: str | None = None            # default: TASK_METHOD[task]
+    method: str | None = None            # default: the task's (metadata baseline.method, else seq2seq)
     out: str | None = None               # run folder (default runs/baselines/TASK-METHOD-MODEL-nSIZE-sSEED)
     name: str | None = None              # name in lineage.json and on the leaderboard (default: out's name)
     data_dir: str | None = None          # default: $ECOMSUITE_DATA, else the embedded sample
@@ -112,7 +138,7 @@ class BaselineConfig:
 
     def resolved(self, key: str):
         v = getattr(self, key)
-        return METHOD_DEFAULTS[self.method or TASK_METHOD.get(self.task, "seq2seq")][key] if v is None else v
+        return METHOD_DEFAULTS[self.method or default_method(self.task) or "seq2seq"][key] if v is None else v
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(BaselineConfig)}
@@ -166,17 +192,19 @@ def _convert(key: str, raw: Any, problems: list[str], where: str) -> Any:
 def validate(cfg: BaselineConfig) -> list[str]:
     """Every problem of a config, as 'key: what is wrong and what to do' lines (empty: fine)."""
     p: list[str] = []
+    facts = task_facts(cfg.task) if cfg.task else None
     if not cfg.task:
         p.append("task: missing; give a task (ecom_esci, ecom_queryner, ...) or a recipe with `task:`")
-    elif cfg.task not in TASK_METHOD and cfg.task not in SEQ2SEQ_TASKS:
-        p.append(f"task: no baseline for {cfg.task!r}; supported: {', '.join(sorted(set(TASK_METHOD) | set(SEQ2SEQ_TASKS)))}")
-    method = cfg.method or TASK_METHOD.get(cfg.task)
-    if cfg.method is not None and cfg.method not in METHOD_TASKS:
-        p.append(f"method: unknown {cfg.method!r}; one of {', '.join(METHOD_TASKS)}")
-    elif method and cfg.task and cfg.task not in METHOD_TASKS[method]:
-        p.append(f"method: {method} does not fit task {cfg.task}; it fits {', '.join(METHOD_TASKS[method])}")
-    elif cfg.task and not method:
-        p.append(f"method: task {cfg.task} has no default baseline; pass --method seq2seq")
+    elif facts is None:
+        p.append(f"task: unknown task {cfg.task!r} (extra task folders: ecomsuite --include-path DIR)")
+    method = cfg.method or (facts["methods"][0] if facts and facts["methods"] else None)
+    if cfg.method is not None and cfg.method not in METHODS:
+        p.append(f"method: unknown {cfg.method!r}; one of {', '.join(METHODS)}")
+    elif method and facts and method not in facts["methods"]:
+        p.append(f"method: {method} does not fit task {cfg.task}; it fits {', '.join(facts['methods']) or 'nothing'}")
+    elif facts and not method:
+        p.append(f"method: task {cfg.task} has no baseline: it is multiple_choice without metadata baseline "
+                 "(e.g. {method: cross-encoder, text_a: [query], text_b: [title]})")
     if not cfg.model:
         p.append("model: missing; pass --model PATH_OR_HUB_ID (e.g. sentence-transformers/all-MiniLM-L6-v2, "
                  "bert-base-uncased, t5-base)")
@@ -271,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
                "recipe < key=value < --flag. recipes: "
                + ", ".join(sorted(q.stem for q in RECIPES_DIR.glob("baseline_*.yaml"))))
     p.add_argument("items", nargs="*", metavar="TASK|RECIPE|key=value",
-                   help="a task (ecom_esci, ecom_queryner, ecom_review_summ, ecom_desc_gen, ecom_attr_extract), "
+                   help="a task (any ecom task, or one of a folder given by ecomsuite --include-path DIR), "
                         "or a recipe (file or packaged name), and key=value overrides (YAML values)")
     a = p.add_argument
     a("--model", help="base model: local folder or Hub id (bert-base-uncased, t5-base, "
@@ -336,7 +364,7 @@ def parse_config(argv: Sequence[str]) -> BaselineConfig:
     problems += validate(cfg)
     if problems:
         raise EcomError(f"{source}: {len(problems)} problem(s): " + "; ".join(problems))
-    cfg.method = cfg.method or TASK_METHOD[cfg.task]
+    cfg.method = cfg.method or default_method(cfg.task)
     return cfg
 
 
@@ -428,14 +456,18 @@ def word_predictions(word_ids: Sequence[int | None], token_pred: Sequence[int], 
     return [t or "O" for t in tags], missing
 
 
-def tag_labels() -> list[str]:
-    from ecomsuite.data import QUERYNER_TYPES
+def tag_labels(task_name: str) -> list[str]:
+    """O and B-/I- of each entity type the task's metadata ``labels`` lists."""
+    return ["O"] + [f"{p}-{t}" for t in _fact(task_name, "labels") for p in ("B", "I")]
 
-    return ["O"] + [f"{p}-{t}" for t in QUERYNER_TYPES for p in ("B", "I")]
+
+def tagging_fields(task_name: str) -> tuple[str, str]:
+    """(words field, IOB2 tags field) of the task's documents: metadata baseline.words / baseline.tags."""
+    return _fact(task_name, "words"), _fact(task_name, "tags")
 
 
 def cross_encoder_texts(task_name: str, doc: dict) -> tuple[str, str]:
-    a_fields, b_fields = CROSS_ENCODER_INPUTS[task_name]
+    a_fields, b_fields = _fact(task_name, "text_a"), _fact(task_name, "text_b")
     text_a = " ".join(str(doc[f]) for f in a_fields if doc.get(f))
     parts = []
     for i, f in enumerate(b_fields):
@@ -530,8 +562,8 @@ def _tagging_tokenizer(model_path: str):
 def train_token_classifier(cfg, task, docs, model_path: str, out_dir: Path, device: str) -> dict:
     from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, set_seed
 
-    words_key, tags_key = TAGGING_FIELDS[cfg.task]
-    labels = tag_labels()
+    words_key, tags_key = tagging_fields(cfg.task)
+    labels = tag_labels(cfg.task)
     label2id = {t: i for i, t in enumerate(labels)}
     tok = _tagging_tokenizer(model_path)
     set_seed(cfg.seed)
@@ -651,7 +683,7 @@ class TokenClassifierPredictor:
         import torch
         from transformers import AutoModelForTokenClassification
 
-        self.words_key, self.tags_key = TAGGING_FIELDS[task_name]
+        self.words_key, self.tags_key = tagging_fields(task_name)
         self.max_length, self.batch_size, self.device = max_length, batch_size, device
         self.tok = _tagging_tokenizer(model_path)
         self.model = _load("model", AutoModelForTokenClassification.from_pretrained, model_path).to(device).eval()
@@ -700,7 +732,7 @@ def score_cross_encoder(task, docs: list[dict], predictor) -> list:
 def score_token_classifier(task, docs: list[dict], predictor) -> list:
     from . import baselines_results as R
 
-    words_key, tags_key = TAGGING_FIELDS[task.config.task]
+    words_key, tags_key = tagging_fields(task.config.task)
     tags = predictor.predict(docs)
     return [R.tagging_row(task, i, d, t, predictor.context(d), words_key, tags_key)
             for i, (d, t) in enumerate(zip(docs, tags))]
@@ -804,7 +836,7 @@ def run(cfg: BaselineConfig, argv: Sequence[str] | None = None) -> RunResult:
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-task custom_dataset notice is noise here
     t_start = time.time()
-    method = cfg.method = cfg.method or TASK_METHOD[cfg.task]
+    method = cfg.method = cfg.method or default_method(cfg.task)
     device = cfg.device or default_device()
     data_dir = str(Path(cfg.data_dir).expanduser().resolve()) if cfg.data_dir else None
     out = run_folder(cfg)

@@ -212,9 +212,9 @@ ESCI_PRODUCT_COLS = ["product_id", "product_title", "product_description", "prod
                      "product_brand", "product_color", "product_locale"]
 
 
-def _esci_tables(root: Path):
-    ex_path = root / "esci" / "shopping_queries_dataset_examples.parquet"
-    pr_path = root / "esci" / "shopping_queries_dataset_products.parquet"
+def _esci_tables(folder: Path, files: dict[str, str]):
+    ex_path = folder / files["examples"]
+    pr_path = folder / files["products"]
     ex = _read_parquet(ex_path, ESCI_EXAMPLE_COLS)
     pr = _read_parquet(pr_path, ESCI_PRODUCT_COLS)
     return ex, pr, [str(ex_path), str(pr_path)]
@@ -230,8 +230,8 @@ def _product_index(pr, pr_path: str) -> dict[tuple[str, str], dict]:
     return products
 
 
-def read_esci(root: Path, locale: str = "us") -> FamilyData:
-    ex, pr, files = _esci_tables(root)
+def read_esci(folder: Path, files: dict[str, str], locale: str = "us") -> FamilyData:
+    ex, pr, files = _esci_tables(folder, files)
     products = _product_index(pr, files[1])
     if locale != "all":
         ex = ex[ex["product_locale"] == locale]
@@ -290,8 +290,8 @@ def desc_gen_skip_reason(title: str, bullets: str, description: str) -> str | No
     return None
 
 
-def read_desc_gen(root: Path, locale: str = "us") -> FamilyData:
-    _ex, pr, files = _esci_tables(root)
+def read_desc_gen(folder: Path, files: dict[str, str], locale: str = "us") -> FamilyData:
+    _ex, pr, files = _esci_tables(folder, files)
     pr = pr[pr["product_locale"] == locale]
     _product_index(pr, files[1])  # duplicate check
     splits: dict[str, list[dict]] = {"train": [], "test": []}
@@ -366,20 +366,19 @@ def read_conll(path: Path, split: str, repair: bool = False) -> tuple[list[dict]
     return docs, repaired
 
 
-def read_queryner(root: Path, bio: str = "repair", **_) -> FamilyData:
+def read_queryner(folder: Path, files: dict[str, str], bio: str = "repair") -> FamilyData:
     """``bio``: "repair" (default; the published test set has 2 orphan I- tags, read as B- and
     counted) or "strict" (any invalid IOB2 sequence is an error)."""
     if bio not in ("repair", "strict"):
         raise DataError(f"queryner: bio must be 'repair' or 'strict', got {bio!r}")
-    d = root / "queryner"
-    files = [d / f"{s}.txt" for s in ("train", "dev", "test")]
+    paths = {s: folder / name for s, name in files.items()}
     splits, repaired = {}, {}
-    for s, f in zip(("train", "dev", "test"), files):
+    for s, f in paths.items():
         splits[s], n = read_conll(f, s, repair=bio == "repair")
         if n:
             repaired[f"{s}: orphan I- tags read as B-"] = n
-    return FamilyData("queryner", splits, "", [str(f) for f in files], repaired,
-                      {s: str(f) for s, f in zip(splits, files)})
+    return FamilyData("queryner", splits, "", [str(f) for f in paths.values()], repaired,
+                      {s: str(f) for s, f in paths.items()})
 
 
 # ------------------------------------------------------------------------------------- FewSum
@@ -408,13 +407,11 @@ def read_fewsum_file(path: Path, split: str) -> list[dict]:
     return docs
 
 
-def read_fewsum(root: Path, **_) -> FamilyData:
-    d = root / "fewsum_amazon"
-    names = {"train": "train", "validation": "val", "test": "test"}
-    files = [d / f"{n}.csv" for n in names.values()]
-    splits = {s: read_fewsum_file(f, s) for s, f in zip(names, files)}
-    return FamilyData("review_summ", splits, "", [str(f) for f in files],
-                      split_files={s: str(f) for s, f in zip(splits, files)})
+def read_fewsum(folder: Path, files: dict[str, str]) -> FamilyData:
+    paths = {s: folder / name for s, name in files.items()}
+    splits = {s: read_fewsum_file(f, s) for s, f in paths.items()}
+    return FamilyData("review_summ", splits, "", [str(f) for f in paths.values()],
+                      split_files={s: str(f) for s, f in paths.items()})
 
 
 # ------------------------------------------------------------------------------------ AE-110k
@@ -447,34 +444,76 @@ def read_ae_file(path: Path, split: str) -> list[dict]:
     return docs
 
 
-def read_ae110k(root: Path, **_) -> FamilyData:
-    d = root / "ae110k"
-    files = [d / "train.jsonl", d / "test.jsonl"]
-    splits = {s: read_ae_file(f, s) for s, f in zip(("train", "test"), files)}
-    return FamilyData("attr_extract", splits, "", [str(f) for f in files],
-                      split_files={s: str(f) for s, f in zip(splits, files)})
+def read_ae110k(folder: Path, files: dict[str, str]) -> FamilyData:
+    paths = {s: folder / name for s, name in files.items()}
+    splits = {s: read_ae_file(f, s) for s, f in paths.items()}
+    return FamilyData("attr_extract", splits, "", [str(f) for f in paths.values()],
+                      split_files={s: str(f) for s, f in paths.items()})
 
 
-READERS: dict[str, Callable[..., FamilyData]] = {
-    "esci": read_esci,
-    "queryner": read_queryner,
-    "review_summ": read_fewsum,
-    "desc_gen": read_desc_gen,
-    "attr_extract": read_ae110k,
+@dataclass(frozen=True)
+class Reader:
+    """One publisher format: its reader, the folder it reads under the data root by default, its files by
+    role (a split, or a table), and the options it takes. A task chooses it with ``dataset_kwargs``::
+
+        dataset_kwargs: {format: attr_extract, folder: oamine, files: {train: a.jsonl, test: b.jsonl}}
+
+    ``folder`` is relative to the run's data root (``--data-dir``, ``$ECOMSUITE_DATA``, the download
+    location or the embedded sample), or absolute; ``files`` replaces the default names role by role."""
+
+    read: Callable[..., FamilyData]
+    folder: str
+    files: dict[str, str]
+    options: tuple[str, ...] = ()
+    description: str = ""
+
+    def __call__(self, root: Path, folder: str | None = None, files: dict | None = None,
+                 where: str = "dataset_kwargs", **options) -> FamilyData:
+        unknown = [k for k in options if k not in self.options]
+        if unknown:
+            raise DataError(f"{where}: unknown option {unknown[0]!r} for format {self.read.__name__[5:]}; "
+                            f"known: format, folder, files{''.join(', ' + o for o in self.options)}")
+        names = dict(self.files)
+        for role, name in (files or {}).items():
+            if role not in names:
+                raise DataError(f"{where}: files: unknown role {role!r}; this format reads "
+                                f"{', '.join(names)}")
+            names[role] = str(name)
+        path = Path(folder).expanduser() if folder else Path(self.folder)
+        return self.read(path if path.is_absolute() else root / path, names, **options)
+
+
+_ESCI_FILES = {"examples": "shopping_queries_dataset_examples.parquet",
+               "products": "shopping_queries_dataset_products.parquet"}
+READERS: dict[str, Reader] = {
+    "esci": Reader(read_esci, "esci", _ESCI_FILES, ("locale",), "ESCI parquet pair: query-product labels"),
+    "queryner": Reader(read_queryner, "queryner", {"train": "train.txt", "dev": "dev.txt", "test": "test.txt"},
+                       ("bio",), "CoNLL token<TAB>tag, one query per block"),
+    "review_summ": Reader(read_fewsum, "fewsum_amazon",
+                          {"train": "train.csv", "validation": "val.csv", "test": "test.csv"}, (),
+                          "FewSum TSV: 8 reviews, 3 summaries"),
+    "desc_gen": Reader(read_desc_gen, "esci", _ESCI_FILES, ("locale",), "ESCI products parquet: descriptions"),
+    "attr_extract": Reader(read_ae110k, "ae110k", {"train": "train.jsonl", "test": "test.jsonl"}, (),
+                           "AE-110k JSONL: input, category, target_scores"),
 }
+READER_KEYS = ("format", "folder", "files")   # dataset_kwargs keys every format takes
 
 
-def load_family(family: str, data_dir: str | os.PathLike | None = None, **options) -> FamilyData:
-    """Read one task family's documents from the resolved data folder; every split comes in
-    ``DOC_ORDER`` (see the module docstring), with unique ids."""
+def load_family(family: str, data_dir: str | os.PathLike | None = None, folder: str | None = None,
+                files: dict | None = None, where: str = "dataset_kwargs", **options) -> FamilyData:
+    """Read one format's documents from ``folder`` (default: the format's own) under the resolved data root;
+    every split comes in ``DOC_ORDER`` (see the module docstring), with unique ids. ``where`` names the
+    task file in errors about options."""
     if family not in READERS:
-        raise DataError(f"unknown task family {family!r}; known: {', '.join(READERS)}")
+        raise DataError(f"{where}: unknown format {family!r}; known: {', '.join(READERS)}")
     root, source = resolve_data_dir(data_dir)
-    data = READERS[family](root, **options)
-    data.source = source
+    data = READERS[family](root, folder, files, where=where, **options)
+    read_from = Path(data.files[0]).parent.resolve() if folder and data.files else None
+    # a task's own folder is the source it names; under the embedded sample it is still the sample
+    data.source = source if read_from is None or read_from.is_relative_to(SAMPLE_DIR) else str(read_from)
     for split, docs in data.splits.items():
         if not docs:
-            raise DataError(f"{family}: split {split!r} is empty in {source} "
+            raise DataError(f"{family}: split {split!r} is empty in {data.source} "
                             f"(files: {', '.join(data.files)})")
         check_unique_ids(docs, f"{data.split_files.get(split) or ', '.join(data.files)}: split {split!r}")
         data.splits[split] = order_docs(docs)
@@ -524,8 +563,8 @@ def info_table(data_dir: str | None = None, locale: str = "us") -> str:
     """Per task family and split: documents, label distribution, source (``ecomsuite data info``)."""
     rows = [("family", "split", "docs", "labels", "source")]
     notes = []
-    for fam in READERS:
-        opts = {"locale": locale} if fam in ("esci", "desc_gen") else {}
+    for fam, reader in READERS.items():
+        opts = {"locale": locale} if "locale" in reader.options else {}
         data = load_family(fam, data_dir, **opts)
         src = "embedded sample (not real data)" if data.is_sample else data.source
         for split, docs in data.splits.items():

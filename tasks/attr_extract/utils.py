@@ -1,6 +1,6 @@
 """Hooks of the attribute extraction task: pure functions over documents and model outputs."""
 from ecomsuite.lmeval import load_docs  # noqa: F401  (custom_dataset hook)
-from ecomsuite.metrics import agg_attr_f1, agg_attr_precision, agg_attr_recall, attr_counts  # noqa: F401
+from ecomsuite.metrics import attr_counts
 from ecomsuite.parsing import format_attributes, parse_attributes
 
 

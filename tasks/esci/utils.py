@@ -1,7 +1,6 @@
 """Hooks of the ESCI tasks: pure functions over documents and model outputs."""
 from ecomsuite.lmeval import load_docs  # noqa: F401  (custom_dataset hook)
-from ecomsuite.metrics import (ESCI_LABELS, INVALID, agg_f1_C, agg_f1_E, agg_f1_I, agg_f1_S, agg_macro_f1,  # noqa: F401
-                               agg_sum)
+from ecomsuite.metrics import ESCI_LABELS, INVALID
 from ecomsuite.parsing import esci_label_word, parse_esci
 
 

@@ -1,7 +1,6 @@
 """Hooks of the QueryNER tasks: pure functions over documents and model outputs."""
 from ecomsuite.data import QUERYNER_TYPES
 from ecomsuite.lmeval import load_docs  # noqa: F401  (custom_dataset hook)
-from ecomsuite.metrics import agg_span_f1, agg_span_macro_f1  # noqa: F401
 from ecomsuite.parsing import format_ner_compact, format_ner_pairs, parse_ner
 
 
@@ -25,3 +24,12 @@ def process_compact(doc, results) -> dict:
 
 def process_pairs(doc, results) -> dict:
     return _process(doc, results[0], "pairs")
+
+
+def process_pairs_paper(doc, results) -> dict:
+    """The suite's scores of the pairs form, plus the authors' rule (span_f1_paper: the predicted tags by
+    position, all O when their number differs from the query's; seqeval default mode)."""
+    from ecomsuite.parsing import parse_ner_pairs_paper
+
+    tags, _ = parse_ner_pairs_paper(results[0], len(doc["tokens"]))
+    return {**_process(doc, results[0], "pairs"), "span_f1_paper": [list(doc["tags"]), tags]}

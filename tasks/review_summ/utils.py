@@ -1,9 +1,16 @@
 """Hooks of the review summarization task: pure functions over documents and model outputs."""
 from ecomsuite.lmeval import load_docs  # noqa: F401  (custom_dataset hook)
-from ecomsuite.metrics import agg_bleu, rouge_doc  # noqa: F401
+from ecomsuite.metrics import rouge_doc
 
 
 def process_results(doc, results) -> dict:
     pred = results[0].strip()
     refs = list(doc["summaries"])
     return {**rouge_doc(pred, refs), "bleu": [pred, refs]}
+
+
+def process_results_paper(doc, results) -> dict:
+    """The suite's scores plus ROUGE as the authors computed it (rouge*_paper: no stemming, first reference)."""
+    from ecomsuite.metrics import rouge_doc_paper
+
+    return {**process_results(doc, results), **rouge_doc_paper(results[0].strip(), list(doc["summaries"]))}
