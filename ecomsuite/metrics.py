@@ -317,3 +317,51 @@ def aggregate(name: str, items) -> float:
     undefined value (per-class F1 of a class with no gold and no predicted instance) is ``nan``."""
     v = AGGREGATIONS[name](list(items))
     return math.nan if v is None else v
+
+
+# ------------------------------------------------- the paper's scorers (Palen-Michel et al., 2024)
+# Named variants beside the suite's metrics, so a result can be compared with the published numbers:
+# ``span_f1_paper`` (seqeval's default, conlleval-compatible mode, over the tags of
+# ``parsing.parse_ner_pairs_paper``: all O when the predicted length differs) and ``rouge*_paper``
+# (Hugging Face ``evaluate``'s rouge as the authors called it: rouge-score, default tokenizer, no
+# stemming, one reference = the first; mean of per-document F-measures).
+def span_f1_conlleval(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> float:
+    """Micro entity F1 in seqeval's default mode (``seqeval.metrics.f1_score(y_true, y_pred)``, the
+    conlleval-compatible reading: an ``I-x`` after ``O`` starts an entity). 0.0 on no documents."""
+    from seqeval.metrics import f1_score
+
+    if not gold_tags:
+        return 0.0
+    gold = [list(t) for t in gold_tags]
+    pred = [list(t) for t in pred_tags]
+    for g, p in zip(gold, pred, strict=True):
+        if len(g) != len(p):
+            raise ValueError(f"tag sequences differ in length: {len(g)} gold vs {len(p)} predicted")
+    return float(f1_score(gold, pred, zero_division=0))
+
+
+def agg_span_f1_paper(items) -> float:
+    return span_f1_conlleval(*_pairs(items))
+
+
+@lru_cache(maxsize=1)
+def _rouge_scorer_paper():
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(list(ROUGE_KEYS), use_stemmer=False)
+
+
+def rouge_doc_paper(prediction: str, references: Sequence[str]) -> dict[str, float]:
+    """ROUGE-1/2/L F-measure as the authors computed it: rouge-score's default tokenizer (ASCII letters
+    and digits), no stemming, against the first reference only. Keys ``rouge1_paper`` etc.
+    (``evaluate``'s default aggregator reports the bootstrap median of the mean; the mean is taken
+    here: deterministic, and within the bootstrap's noise of it)."""
+    if not references or not str(references[0]).strip():
+        raise ValueError("rouge_doc_paper needs a non-empty first reference")
+    s = _rouge_scorer_paper().score(str(references[0]), prediction)
+    return {f"{k}_paper": float(s[k].fmeasure) for k in ROUGE_KEYS}
+
+
+AGGREGATIONS.update({"span_f1_paper": agg_span_f1_paper,
+                     **{f"{k}_paper": agg_mean for k in ROUGE_KEYS}})
+HIGHER_IS_BETTER.update({name: True for name in ("span_f1_paper", *(f"{k}_paper" for k in ROUGE_KEYS))})

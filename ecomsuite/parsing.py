@@ -217,3 +217,15 @@ def parse_attributes(text: str) -> dict[str, str] | None:
             return {str(k): "n/a" if v is None else str(v) for k, v in obj.items()}
         i = text.find("{", end)  # skip the whole non-flat object, not into it
     return None
+
+
+# ------------------------------------------------------------------ the QueryNER paper's own rule
+def parse_ner_pairs_paper(text: str, n_gold: int) -> tuple[list[str], bool]:
+    """The authors' reading of a ``(token, tag), ...`` answer (Palen-Michel et al., 2024): the predicted
+    tags in order, taken position by position; when their number differs from the gold sequence's
+    length, every tag is ``O``. No alignment by word (``parse_ner`` aligns). Returns (tags, lengths_match);
+    tags are as predicted (``[BI]-type`` or ``O``; an unknown type is a wrong entity, not dropped)."""
+    tags = [tag for _, tag in _PAIR.findall(text)] if isinstance(text, str) else []
+    if len(tags) != n_gold:
+        return ["O"] * n_gold, False
+    return tags, True

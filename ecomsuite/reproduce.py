@@ -49,7 +49,7 @@ STUDY_LOCK = ".ecomsuite-study.lock"
 # the study's keys, nested ("x[]" = each item of the list x); anything else is a typo and is reported
 SCHEMA: dict[str, set[str]] = {
     "": {"name", "output_dir", "data_dir", "tasks", "eval", "base_models", "sft", "merges", "baselines",
-         "api_models", "launcher", "leaderboard"},
+         "api_models", "launcher", "leaderboard", "deviations"},
     "eval": {"limit", "batch_size", "num_fewshot", "chat_template", "gen_kwargs"},
     "base_models[]": {"name", "path"},
     "sft": {"method", "tasks", "train_sizes", "seeds", "mixed", "mixed_size", "params", "extra", "also_eval"},
@@ -59,6 +59,7 @@ SCHEMA: dict[str, set[str]] = {
     "baselines[]": {"name", "task", "model", "train_sizes", "seeds", "params"},
     "api_models[]": {"name", "model_args", "model", "num_fewshot"},
     "leaderboard": {"args"},
+    "deviations[]": {"what", "paper", "here", "effect"},
 }
 TOP_KEYS = SCHEMA[""]
 
@@ -241,7 +242,12 @@ def study_problems(study: dict) -> list[str]:
     p += _unknown_keys(sft, "sft", "sft")
     if "tasks" in sft:
         _tasks_ok(sft["tasks"], "sft.tasks", p)
-    _list_of(sft.get("train_sizes"), "sft.train_sizes", lambda v: v is None or _is_int(v), "integers (or null: all)", p)
+    ts = sft.get("train_sizes")
+    for t, sizes in (ts.items() if isinstance(ts, dict) else [(None, ts)]):  # one list, or one per task
+        _list_of(sizes, f"sft.train_sizes{'.' + str(t) if t else ''}", lambda v: v is None or _is_int(v),
+                 "integers (or null: all)", p)
+    if isinstance(ts, dict) and sft.get("mixed") and sft.get("mixed_size") is None:
+        p.append("sft.mixed_size: give the mixed run's size when train_sizes is per task")
     _list_of(sft.get("seeds"), "sft.seeds", _is_int, "integers", p)
     if "mixed" in sft and not isinstance(sft["mixed"], bool):
         p.append(f"sft.mixed: must be true or false, got {sft['mixed']!r}")
@@ -274,6 +280,9 @@ def study_problems(study: dict) -> list[str]:
     for i, a in enumerate(_items(study, "api_models", "api_models", p)):
         if not isinstance(a.get("name"), str) or not isinstance(a.get("model_args"), str):
             p.append(f"api_models[{i}]: needs name and model_args (strings)")
+    for i, d in enumerate(_items(study, "deviations", "deviations", p)):
+        if not all(isinstance(d.get(k), str) and d.get(k) for k in ("what", "paper", "here")):
+            p.append(f"deviations[{i}]: needs what, paper and here (strings; effect optional)")
     lb = study.get("leaderboard") if isinstance(study.get("leaderboard"), dict) else {}
     p += _unknown_keys(lb, "leaderboard", "leaderboard")
     if lb.get("args") is not None and not isinstance(lb["args"], list):
@@ -350,10 +359,47 @@ def _kv(d: dict | None) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- planning
+def actual_sizes(group: list[str], asked: int | None, train_docs: dict[str, int] | None):
+    """(label, train_size argument) of an sft run asking for ``asked`` documents per task of ``group``.
+    Without ``train_docs`` both are ``asked``. With them, the label is the number of documents actually
+    trained on (per task capped at its train split; the total for several tasks) and the argument asks for
+    no more than exists (null = the whole split; a per-task mapping when only some tasks are capped)."""
+    if not train_docs or any(t not in train_docs for t in group):
+        return asked, asked
+    per = {t: train_docs[t] if asked is None else min(asked, train_docs[t]) for t in group}
+    label = sum(per.values())
+    if asked is None or all(per[t] == asked for t in group):
+        return label, asked
+    if len(group) == 1:
+        return label, None
+    return label, {t: (None if per[t] == train_docs[t] else per[t]) for t in group}
+
+
+def train_doc_counts(tasks: list[str], data_dir: str | None) -> dict[str, int] | None:
+    """Documents in each task's train split, read the way ``ecomsuite sft`` reads them; None when the data is
+    the embedded sample (a demo: sizes are then not checked, sft's allow_fewer decides)."""
+    from ecomsuite.data import resolve_data_dir
+
+    if not tasks or resolve_data_dir(data_dir)[1] == "sample":
+        return None
+    import logging
+
+    from ecomsuite.prompts import load_tasks, split_docs
+
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    root = str(resolve_data_dir(data_dir)[0])
+    loaded = load_tasks(tasks, metadata={"data_dir": root})
+    return {t: len(split_docs(task, "train")) for t, task in loaded.items()}
+
+
 def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True,
-         problems: list[str] | None = None) -> list[Run]:
+         problems: list[str] | None = None, train_docs: dict[str, int] | None = None,
+         notes: list[str] | None = None) -> list[Run]:
     """Every run of the study, in an order that respects dependencies. Problems go to ``problems`` when given
-    (the runs that could be planned are returned), else raise."""
+    (the runs that could be planned are returned), else raise. ``train_docs`` (task -> documents in its train
+    split, see ``train_doc_counts``): training sizes become actual sizes (``actual_sizes``), warnings go to
+    ``notes``."""
+    notes = [] if notes is None else notes
     raise_at_end = problems is None
     problems = [] if problems is None else problems
     out = Path(study.get("output_dir") or f"runs/{study.get('name', 'study')}")
@@ -404,6 +450,7 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True,
     for i, bm in enumerate(study["base_models"]):
         base = _arg_safe(resolve(bm["path"]), f"base_models[{i}].path")
         bname = bm["name"]
+        first = bm is study["base_models"][0]   # notes once, not per base model
         # zero / few-shot, with and without chat template
         for k in ev.get("num_fewshot", [0]):
             for chat in ev.get("chat_template", [False]):
@@ -412,27 +459,40 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True,
         if not sft:
             continue
         params = _kv(sft.get("params"))
-        sizes = sft.get("train_sizes") or [None]
+        ts = sft.get("train_sizes") or [None]
+        sizes = (lambda t: ts.get(t) or [None]) if isinstance(ts, dict) else (lambda t: ts)
         also = _also_eval(sft.get("also_eval"), tasks, "sft.also_eval")
-        jobs = [([t], n, seed, also) for t in sft.get("tasks", []) for n in sizes for seed in sft.get("seeds", [0])]
+        jobs = [([t], n, seed, also) for t in sft.get("tasks", []) for n in sizes(t) for seed in sft.get("seeds", [0])]
         if sft.get("mixed") and len(sft.get("tasks", [])) > 1:
-            jobs += [(list(sft["tasks"]), sft.get("mixed_size", sizes[-1]), seed, also) for seed in sft.get("seeds", [0])]
+            jobs += [(list(sft["tasks"]), sft.get("mixed_size", None if isinstance(ts, dict) else ts[-1]), seed, also)
+                     for seed in sft.get("seeds", [0])]
         for i, x in enumerate(sft.get("extra") or []):  # single extra runs, e.g. a second seed for a within-task merge
             jobs.append((list(x["tasks"]) if "tasks" in x else [x["task"]], x.get("size"), x.get("seed", 0),
                          also + _also_eval(x.get("also_eval"), tasks, f"sft.extra[{i}].also_eval")))
-        for group, size, seed, also_tasks in jobs:
+        for group, asked, seed, also_tasks in jobs:
             tag = "mixed" if len(group) > 1 else group[0]
-            rid = f"{bname}/sft/{tag}/n{size}/s{seed}"
+            label, size = actual_sizes(group, asked, train_docs)
+            key = (bname, tuple(group), label, seed)
+            if key in adapters:   # e.g. 10k and 100k of a task holding 7,841 documents: one run on all of them
+                adapters[(bname, tuple(group), asked, seed)] = adapters[key]
+                if first:
+                    notes.append(f"sft {tag} size {asked}: dropped, the train split holds {label} documents "
+                                 f"(trained once on all of them: n{label})")
+                continue
+            if label != asked and train_docs and first and asked is not None:
+                notes.append(f"sft {tag} size {asked}: the train split holds fewer documents; trains on {label} "
+                             f"({', '.join(f'{t}={train_docs.get(t)}' for t in group)})")
+            rid = f"{bname}/sft/{tag}/n{label}/s{seed}"
             folder = out / "adapters" / rid
             argv = ["sft", "--tasks", *group, f"model={base}", f"out={folder}",
                     f"method={sft.get('method', 'lora')}", f"seed={seed}", "resume=true",
-                    f"name={bname} {sft.get('method', 'lora')} {tag} n{size} s{seed}", *params]
+                    f"name={bname} {sft.get('method', 'lora')} {tag} n{label} s{seed}", *params]
             if size is not None:
-                argv.append(f"train_size={size}")
+                argv.append(f"train_size={json.dumps(size) if isinstance(size, dict) else size}")
             if data_dir:
                 argv.append(f"data_dir={data_dir}")
             runs.append(Run(f"sft/{rid}", "sft", argv, folder, launcher=launcher, tasks=list(group)))
-            adapters[(bname, tuple(group), size, seed)] = (f"sft/{rid}", str(folder))
+            adapters[key] = adapters[(bname, tuple(group), asked, seed)] = (f"sft/{rid}", str(folder))
             # its own tasks, then any cross-task checks the study asks for (also_eval), in the study's order
             eval_tasks = [t for t in tasks if t in group or t in also_tasks] or group
             add_eval(rid, peft_args(base, folder), eval_tasks, deps=[f"sft/{rid}"])
@@ -519,13 +579,13 @@ def _merge_problems(argv: list[str]) -> list[str]:
     return []
 
 
-def _run_problems(r: Run) -> list[str]:
+def _run_problems(r: Run, check_env: bool = True) -> list[str]:
     """The job's own validator on its full command line (sft/baseline/merge), before anything starts."""
     try:
         if r.kind == "sft":
             from ecomsuite.trainers.sft import parse_args
 
-            parse_args(r.argv[1:])
+            parse_args(r.argv[1:], check_env=check_env)
         elif r.kind == "baseline":
             from ecomsuite.trainers.baselines import parse_config
 
@@ -542,28 +602,47 @@ def _run_problems(r: Run) -> list[str]:
     return []
 
 
-def run_problems(runs: list[Run]) -> list[str]:
+def run_problems(runs: list[Run], check_env: bool = True) -> list[str]:
     """Every run's full parameters through its command's own validator, grouped by message."""
     by_msg: dict[str, list[str]] = {}
     for r in runs:
-        for msg in _run_problems(r):
+        for msg in _run_problems(r, check_env):
             by_msg.setdefault(msg, []).append(r.id)
     return [f"run {ids[0]}{f' (+{len(ids) - 1} more)' if len(ids) > 1 else ''}: {msg}" for msg, ids in by_msg.items()]
 
 
-def checked_plan(path: Path, study: dict, data_dir: str | None, resolve_models: bool) -> list[Run]:
+def sft_tasks(study: dict) -> list[str]:
+    sft = study.get("sft") if isinstance(study.get("sft"), dict) else {}
+    out = list(sft.get("tasks") or []) if isinstance(sft.get("tasks"), list) else []
+    for x in sft.get("extra") or []:
+        if isinstance(x, dict):
+            out += [t for t in (x.get("tasks") or [x.get("task")]) if isinstance(t, str) and t not in out]
+    return out
+
+
+def checked_plan(path: Path, study: dict, data_dir: str | None, resolve_models: bool, check_env: bool = True,
+                 notes: list[str] | None = None) -> list[Run]:
     """The plan, after the study's structure and every run's parameters passed; else one EcomError naming
-    every problem (the study file, the key or run, what is wrong)."""
+    every problem (the study file, the key or run, what is wrong). ``check_env``: also what this machine
+    lacks (bitsandbytes, CUDA; a dry run plans for another machine). Training sizes are checked against the
+    data's train splits (``train_doc_counts``); what that changes goes to ``notes``."""
     problems = study_problems(study)
     runs: list[Run] = []
+    train_docs = None
+    if not problems:
+        try:
+            train_docs = train_doc_counts(sft_tasks(study), data_dir or study.get("data_dir"))
+        except EcomError as e:
+            problems.append(str(e))
     try:
-        runs = plan(study, data_dir, resolve_models=resolve_models, problems=problems)
+        runs = plan(study, data_dir, resolve_models=resolve_models, problems=problems, train_docs=train_docs,
+                    notes=notes)
     except EcomError as e:
         problems.append(str(e))
     except (TypeError, AttributeError, KeyError, ValueError):
         if not problems:   # not explained by a reported problem: a bug, show it
             raise
-    problems += run_problems(runs)
+    problems += run_problems(runs, check_env)
     if problems:
         raise EcomError(f"{path}: {len(problems)} problem(s): " + " | ".join(problems))
     return runs
@@ -655,6 +734,12 @@ class Freshness:
         self.by_id = {r.id: r for r in runs}
         self.data_dir = data_dir
         self.log_dir = log_dir
+        self._data_fp: str | None = None
+
+    def data_fingerprint(self) -> str:
+        if self._data_fp is None:   # once per plan: the data the runs of this invocation read
+            self._data_fp = data_fingerprint(self.data_dir)
+        return self._data_fp
 
     def expected(self, r: Run) -> dict:
         versions = task_versions()
@@ -662,7 +747,7 @@ class Freshness:
             "run": r.id,
             "command": list(r.key_argv or r.argv),
             "task_versions": {t: versions.get(t) for t in r.tasks},
-            "data_fingerprint": None if r.kind == "merge" else data_fingerprint(self.data_dir),
+            "data_fingerprint": None if r.kind == "merge" else self.data_fingerprint(),
             "inputs": {d: _file_hash(self.by_id[d].record) for d in r.deps if d in self.by_id},
         }
 
@@ -777,6 +862,11 @@ def locked(path: Path, what: str, shared: bool = False, wait: bool = False):
                                 "to queue behind it") from None
             print(f"waiting for {holders} to release {what} ...", flush=True)
             fcntl.flock(fd, mode)
+        for f in path.parent.glob(path.name + ".pid*"):   # left by holders that were killed
+            pid = f.name[len(path.name) + 4:]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    f.unlink()
         me.write_text(shlex.join(sys.argv[:4]), encoding="utf-8")
         yield
     finally:
@@ -1033,6 +1123,16 @@ def build_site(study: dict, out: Path) -> int:
     return rc
 
 
+def deviations_table(deviations: list[dict]) -> str:
+    """The study's ``deviations:`` (what still differs from the paper) as a Markdown table; docs/reproduce.md
+    holds the same table for the paper study."""
+    lines = ["Deviations from the paper:", "", "| what | paper | here | effect |", "|---|---|---|---|"]
+    for d in deviations:
+        lines.append("| " + " | ".join(str(d.get(k, "")).replace("|", "/") for k in ("what", "paper", "here", "effect"))
+                     + " |")
+    return "\n".join(lines)
+
+
 def _print_plan(runs: list[Run], status: dict[str, Status], out: Path, stale_only: bool = False) -> int:
     shown = [r for r in runs if not stale_only or status[r.id].stale]
     for r in shown:
@@ -1077,7 +1177,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(study.get("output_dir") or f"runs/{study.get('name', 'study')}")
     data_dir = args.data_dir or study.get("data_dir")
     look_only = args.dry_run or args.export_jobs or args.stale == "report"
-    runs = checked_plan(path, study, data_dir, resolve_models=not look_only)
+    notes: list[str] = []
+    runs = checked_plan(path, study, data_dir, resolve_models=not look_only, check_env=not look_only, notes=notes)
+    for n in notes:
+        print(f"ecomsuite reproduce: warning: {n}", file=sys.stderr)
     if args.report:
         from ecomsuite.report import report
 
@@ -1090,6 +1193,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {len(runs)} jobs to {args.export_jobs}")
             return 0
         n_stale = _print_plan(runs, status, out, stale_only=args.stale == "report" and not args.dry_run)
+        if args.dry_run and study.get("deviations"):
+            print(deviations_table(study["deviations"]))
         return 1 if args.stale == "report" and n_stale else 0
     print(f"study {study.get('name', path.stem)} ({path}): {len(runs)} runs -> {out}")
 

@@ -74,7 +74,11 @@ class Config:
     warmup: float = 0.03                            # fraction of steps (< 1) or a number of steps
     lr_scheduler: str = "linear"
     weight_decay: float = 0.0
+    optim: str = "adamw_torch_fused"                # a transformers optimizer name (paged_adamw_8bit: bitsandbytes + CUDA)
+    max_grad_norm: float = 1.0                      # gradient clipping (0 = off)
+    group_by_length: bool = False                   # batch examples of similar length together
     max_length: int = 1024                          # tokens; longer prompts are cut from the left, as lm-eval does
+    drop_longer: bool = False                       # drop examples longer than max_length instead of cutting them
     batching: str = "auto"                          # auto (padding_free on CUDA, padded on CPU) | padding_free | packing | padded
     gradient_checkpointing: bool = False
     dtype: str = "auto"                             # auto: bf16 weights on a bf16 GPU (fp32 for full), fp32 on CPU
@@ -100,6 +104,60 @@ class Config:
 
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 BOOL_FIELDS = [n for n, f in FIELDS.items() if f.type in ("bool", bool)]
+
+# one help line per key (``ecomsuite sft --help``); tests/test_sft.py checks every key has one
+HELP = {
+    "out": "output folder (required): adapter/model, lineage.json, sft_config.json, run_state.json",
+    "model": "base model: a Hugging Face folder or a cached Hub id ('' = the embedded SmolLM2-135M-Instruct)",
+    "tasks": "task names, e.g. ecom_esci ecom_queryner (several = mixed-task training)",
+    "train_size": "documents per task (int), {task: n}, the total with mixture, or null for the whole train split",
+    "mixture": "{task: proportion}: split an integer train_size across the tasks",
+    "allow_fewer": "take all documents when a task has fewer than train_size (else an error)",
+    "data_dir": "data folder (default: $ECOMSUITE_DATA, else the download cache, else the embedded sample)",
+    "chat_template": "train (and --eval) on the chat-template prompt lm-eval builds with --apply_chat_template",
+    "method": "lora | qlora (4-bit NF4 base, double quantisation; needs bitsandbytes) | full",
+    "lora_r": "LoRA rank", "lora_alpha": "LoRA alpha (scaling alpha/r)", "lora_dropout": "LoRA dropout in [0, 1)",
+    "target_modules": "'all-linear' or a list of module names, e.g. [q_proj, v_proj]",
+    "epochs": "passes over the training set (ignored when max_steps > 0)",
+    "max_steps": "optimizer steps; > 0 overrides epochs, -1 = train for epochs",
+    "learning_rate": "peak learning rate (null: 2e-4 for lora/qlora, 2e-5 for full)",
+    "batch_size": "examples per device per step", "grad_accum": "gradient accumulation steps",
+    "warmup": "learning-rate warmup: a fraction of the steps when < 1 (0.03 = 3%), else a number of steps",
+    "lr_scheduler": "learning-rate schedule: linear, cosine, constant, constant_with_warmup, cosine_with_restarts, "
+                    "polynomial, inverse_sqrt",
+    "weight_decay": "AdamW weight decay",
+    "optim": "optimizer, a transformers name: adamw_torch_fused (default), adamw_torch, sgd, adafactor, ...; "
+             "bitsandbytes ones (paged_adamw_8bit, adamw_bnb_8bit, ...) need bitsandbytes and a CUDA GPU",
+    "max_grad_norm": "clip the gradient norm to this value (0 = no clipping)",
+    "group_by_length": "sample batches of similar length (less padding; transformers' group_by_length sampler)",
+    "max_length": "tokens per example; longer ones lose prompt tokens from the left (as lm-eval cuts contexts), "
+                  "or are dropped with drop_longer",
+    "drop_longer": "drop examples longer than max_length instead of cutting their prompt; the count is recorded "
+                   "in lineage.json (train_stats.dropped_too_long) and run_state.json",
+    "batching": "auto (padding_free on CUDA, padded on CPU) | padding_free | packing | padded",
+    "gradient_checkpointing": "recompute activations in the backward pass (less memory, ~30% slower)",
+    "dtype": "weights dtype: auto (bf16 on a bf16 GPU, fp32 for full and on CPU) | float32 | bfloat16 | float16",
+    "attn_implementation": "sdpa | eager | flash_attention_2",
+    "seed": "seed of the subsample and of training", "save_steps": "checkpoint every N optimizer steps",
+    "keep_checkpoints": "checkpoints kept while training", "logging_steps": "print the loss every N steps",
+    "eval": "score the tasks' test split with lm-eval right after training (results in OUT/eval/)",
+    "eval_limit": "documents per task for --eval (0 or null = all)", "eval_batch_size": "lm-eval batch size or 'auto'",
+    "resume": "continue a killed run from its newest complete checkpoint",
+    "overwrite": "replace an existing sft output folder (trained beside it, swapped in once saved)",
+    "name": "name in lineage.json (default: the output folder's name)",
+}
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial",
+              "inverse_sqrt")
+# optimizers transformers builds from bitsandbytes (its paged / 8-bit kernels run on CUDA)
+BNB_OPTIMS = ("adamw_bnb_8bit", "adamw_8bit", "ademamix_8bit", "lion_8bit", "lion_32bit", "paged_adamw_32bit",
+              "paged_adamw_8bit", "paged_ademamix_32bit", "paged_ademamix_8bit", "paged_lion_32bit", "paged_lion_8bit",
+              "rmsprop_bnb", "rmsprop_bnb_8bit", "rmsprop_bnb_32bit")
+
+
+def optimizer_names() -> list[str]:
+    from transformers.training_args import OptimizerNames
+
+    return [o.value for o in OptimizerNames]
 
 
 # ============================================================================ config: parse + validate
@@ -138,8 +196,34 @@ def split_sizes(tasks: list[str], train_size, mixture) -> dict[str, int | None]:
     return {t: train_size for t in tasks}
 
 
-def validate(raw: dict, source: str = "config") -> Config:
-    """Check every key at once; raise one EcomError naming all problems, else return a Config."""
+def _bnb_problem() -> str | None:
+    try:
+        import bitsandbytes  # noqa: F401
+    except Exception as e:  # ImportError, or a broken native library
+        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return None
+
+
+def environment_problems(cfg: Config) -> list[str]:
+    """What this machine lacks for the run (bitsandbytes, CUDA). ``reproduce --dry-run`` plans a study for
+    another machine and skips these; a run checks them before anything loads."""
+    problems = []
+    if cfg.method == "qlora":
+        why = _bnb_problem()
+        if why:
+            problems.append(f"method: qlora needs bitsandbytes (pip install 'ecomsuite[qlora]', i.e. "
+                            f"bitsandbytes==0.50.2); it cannot be imported here ({why})")
+    if cfg.optim in BNB_OPTIMS:
+        why = _bnb_problem()
+        if why or not _cuda():
+            problems.append(f"optim: {cfg.optim} is a bitsandbytes optimizer and needs a CUDA GPU with bitsandbytes "
+                            f"({why or 'no CUDA device here'}); use optim=adamw_torch on this machine")
+    return problems
+
+
+def validate(raw: dict, source: str = "config", check_env: bool = True) -> Config:
+    """Check every key at once; raise one EcomError naming all problems, else return a Config.
+    ``check_env``: also check that this machine can run it (bitsandbytes, CUDA; see environment_problems)."""
     problems: list[str] = []
     unknown = [k for k in raw if k not in FIELDS]
     for k in unknown:
@@ -180,9 +264,14 @@ def validate(raw: dict, source: str = "config") -> Config:
         bad("batching", f"must be one of {', '.join(BATCHING)}")
     if cfg.dtype not in DTYPES:
         bad("dtype", f"must be one of {', '.join(DTYPES)}")
-    if cfg.lr_scheduler not in ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts",
-                                "polynomial", "inverse_sqrt"):
-        bad("lr_scheduler", "must be a transformers scheduler name, e.g. linear, cosine, constant")
+    if cfg.lr_scheduler not in SCHEDULERS:
+        bad("lr_scheduler", f"must be one of {', '.join(SCHEDULERS)}")
+    if not _is_num(cfg.max_grad_norm) or cfg.max_grad_norm < 0:
+        bad("max_grad_norm", "must be a number >= 0 (0 = no clipping)")
+    if not isinstance(cfg.optim, str) or cfg.optim not in optimizer_names():
+        near = difflib.get_close_matches(str(cfg.optim), optimizer_names(), n=1)
+        bad("optim", "must be a transformers optimizer name such as adamw_torch, adamw_torch_fused, paged_adamw_8bit"
+                     + (f" (did you mean {near[0]!r}?)" if near else ""))
     if not isinstance(cfg.attn_implementation, str) or not cfg.attn_implementation:
         bad("attn_implementation", "must be a string such as sdpa, eager, flash_attention_2")
     tm = cfg.target_modules
@@ -253,20 +342,22 @@ def validate(raw: dict, source: str = "config") -> Config:
         if not _is_int(ts):
             problems.append("mixture: needs an integer train_size (the total number of documents to split)")
 
-    if cfg.method == "qlora" and not problems:
-        try:
-            import bitsandbytes  # noqa: F401
-        except Exception as e:  # ImportError, or a broken native library
-            problems.append(f"method: qlora needs bitsandbytes (pip install 'ecomsuite[qlora]', i.e. bitsandbytes==0.50.2); "
-                            f"it cannot be imported here ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+    if check_env and not problems:
+        problems += environment_problems(cfg)
     if problems:
         raise EcomError(f"{source}: {len(problems)} problem(s): " + "; ".join(problems))
     return cfg
 
 
+_EXP_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _yaml_value(text: str):
+    """A flag or key=value as YAML; also ``1e-5`` is a number (YAML 1.1, PyYAML's, wants ``1.0e-5``)."""
     import yaml
 
+    if isinstance(text, str) and _EXP_NUMBER.fullmatch(text.strip()):
+        return float(text)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -316,16 +407,17 @@ def build_parser() -> argparse.ArgumentParser:
         flag = "--" + name.replace("_", "-")
         if name in BOOL_FIELDS:
             p.add_argument(flag, dest=name, action="store_const", const=True, default=None,
-                           help=f"(default {f.default})")
+                           help=f"{HELP[name]} (default {f.default})".replace("%", "%%"))
         elif name == "tasks":
-            p.add_argument(flag, dest=name, nargs="+", default=None, help="task names, e.g. ecom_esci ecom_queryner")
+            p.add_argument(flag, dest=name, nargs="+", default=None, help=HELP[name])
         else:
             default = f.default if f.default is not dataclasses.MISSING else "[...]"
-            p.add_argument(flag, dest=name, default=None, metavar="V", help=f"(default {default!r})")
+            p.add_argument(flag, dest=name, default=None, metavar="V",
+                           help=f"{HELP[name]} (default {default!r})".replace("%", "%%"))
     return p
 
 
-def parse_args(argv: list[str]) -> Config:
+def parse_args(argv: list[str], check_env: bool = True) -> Config:
     args = build_parser().parse_intermixed_args(argv)
     items = list(args.items)
     if args.tasks:  # `--tasks a b key=value` : argparse gives key=value to --tasks
@@ -356,7 +448,7 @@ def parse_args(argv: list[str]) -> Config:
     for k in ("model", "out", "data_dir"):
         if isinstance(raw.get(k), (int, float)) and not isinstance(raw.get(k), bool):
             raw[k] = str(raw[k])
-    return validate(raw, source)
+    return validate(raw, source, check_env=check_env)
 
 
 # ============================================================================ data
@@ -428,30 +520,42 @@ def encode_pair(tokenizer, prompt: str, completion: str, loglikelihood: bool = F
     return ctx, tokenizer.encode(completion, add_special_tokens=False)
 
 
-def tokenize_rows(rows: list[dict], tokenizer, max_length: int) -> tuple[list[dict], dict]:
+def actual_docs(sizes: dict[str, int], stats: dict) -> dict[str, int]:
+    """Documents each task trains on: the subsample's size, less examples dropped as too long."""
+    kept = stats.get("examples_per_task") or {}
+    return {t: kept.get(t, 0) for t in sizes} if kept else dict(sizes)
+
+
+def tokenize_rows(rows: list[dict], tokenizer, max_length: int, drop_longer: bool = False) -> tuple[list[dict], dict]:
     """prompt/completion rows -> {input_ids, labels} with EOS appended and the prompt masked (-100);
     a row's ``loglikelihood`` flag (set by render_rows) picks lm-eval's split for that request type.
-    Over-long examples lose prompt tokens from the left (lm-eval left-truncates contexts too)."""
+    Over-long examples lose prompt tokens from the left (lm-eval left-truncates contexts too), or, with
+    ``drop_longer``, are left out (the authors' protocol: examples over 512 tokens dropped). Examples whose
+    completion alone is too long are always dropped. ``stats["examples_per_task"]``: what is kept, per task."""
     eos = tokenizer.eos_token_id
     if eos is None:
         raise EcomError(f"tokenizer {tokenizer.name_or_path}: no EOS token; the model could not learn to stop")
-    out, cut, dropped = [], 0, 0
+    out, cut, dropped, per_task = [], 0, 0, {}
     for r in rows:
         ctx, comp = encode_pair(tokenizer, r["prompt"], r["completion"], r.get("loglikelihood", False))
         comp = comp + [eos]
         if len(ctx) + len(comp) > max_length:
             keep = max_length - len(comp)
-            if keep < 1:
+            if keep < 1 or drop_longer:
                 dropped += 1
                 continue
             ctx, cut = ctx[len(ctx) - keep:], cut + 1
         out.append({"input_ids": ctx + comp, "labels": [-100] * len(ctx) + comp})
+        if r.get("task") is not None:
+            per_task[r["task"]] = per_task.get(r["task"], 0) + 1
     if not out:
-        raise EcomError(f"max_length {max_length}: every completion is longer than that; raise max_length")
+        raise EcomError(f"max_length {max_length}: every example is longer than that"
+                        f"{' (drop_longer)' if drop_longer else ''}; raise max_length")
     lengths = [len(r["input_ids"]) for r in out]
     stats = {"examples": len(out), "tokens": sum(lengths), "completion_tokens": sum(
         sum(1 for x in r["labels"] if x != -100) for r in out), "max_len": max(lengths),
-        "mean_len": round(sum(lengths) / len(lengths), 1), "prompts_cut": cut, "dropped_too_long": dropped}
+        "mean_len": round(sum(lengths) / len(lengths), 1), "prompts_cut": cut, "dropped_too_long": dropped,
+        "examples_per_task": per_task}
     return out, stats
 
 
@@ -550,6 +654,8 @@ def sft_args(cfg: Config, output_dir: str, **extra):
         per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
         num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, learning_rate=cfg.lr,
         lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup, weight_decay=cfg.weight_decay,
+        optim=cfg.optim, max_grad_norm=cfg.max_grad_norm,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         logging_steps=cfg.logging_steps, logging_first_step=True, save_strategy="steps",
         save_steps=cfg.save_steps, save_total_limit=cfg.keep_checkpoints, report_to="none",
         disable_tqdm=True, bf16=bf16, fp16=fp16, use_cpu=not _cuda(),
@@ -600,6 +706,8 @@ def build_trainer(model, tokenizer, rows: list[dict], cfg: Config, output_dir: s
     args = sft_args(cfg, output_dir, **args_extra)
     score_label_positions_only()
     ds = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows])
+    if cfg.group_by_length:  # the sampler reads the lengths from transformers' `length` column
+        ds = ds.add_column("length", [len(r["input_ids"]) for r in rows])
     trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer,
                          peft_config=peft_config(cfg), callbacks=list(callbacks))
     trainer.remove_callback(PrinterCallback)  # raw log dicts: progress_callback() prints readable lines
@@ -698,9 +806,12 @@ def plan_output(cfg: Config, out: Path) -> str:
             raise EcomError(f"out: {out} holds no ecomsuite sft run to resume; choose the folder of a killed run")
         saved = json.loads((out / CONFIG_FILE).read_text()) if (out / CONFIG_FILE).is_file() else {}
         now = cfg.to_dict()
-        diff = [k for k in sorted(set(saved) | set(now)) if k not in RESUME_FREE and saved.get(k) != now.get(k)]
+        # a key added to ecomsuite after the run started is absent from its config: it ran with the default
+        old = {k: saved.get(k, FIELDS[k].default if k in FIELDS and k not in ("tasks",) else None)
+               for k in set(saved) | set(now)}
+        diff = [k for k in sorted(old) if k not in RESUME_FREE and old[k] != now.get(k)]
         if diff:
-            raise EcomError(f"resume: {out} was started with different settings ({', '.join(f'{k}: {saved.get(k)!r} -> {now.get(k)!r}' for k in diff)}); "
+            raise EcomError(f"resume: {out} was started with different settings ({', '.join(f'{k}: {old[k]!r} -> {now.get(k)!r}' for k in diff)}); "
                             "resume with the same recipe and values, or overwrite=true to start over")
         return "done" if lin.get("complete") else "resume"
     if lin.get("complete"):
@@ -850,7 +961,8 @@ def _run(cfg: Config, out: Path, argv, callbacks) -> Path:
         _eval_args(cfg, model_path, out)
     tokenizer = load_tokenizer(model_path)
     rows, info = render_rows(cfg, tokenizer)
-    examples, stats = tokenize_rows(rows, tokenizer, cfg.max_length)
+    examples, stats = tokenize_rows(rows, tokenizer, cfg.max_length, drop_longer=cfg.drop_longer)
+    trained_docs = actual_docs(info["sizes"], stats)
     base_hash = lineage.model_hash(model_path)
     run_state = read_run_state(out) if plan == "resume" else {}
     if plan == "resume":
@@ -871,8 +983,11 @@ def _run(cfg: Config, out: Path, argv, callbacks) -> Path:
     state.wait_for_everyone()
     resume_from = last_checkpoint(out) if plan == "resume" and stage == "training" else None
     t_start = time.time()
+    requested = cfg.train_size if not cfg.mixture else {"total": cfg.train_size, "mixture": cfg.mixture}
     base = dict(name=cfg.name or out.name, base_model=model_path, method=cfg.method, tasks=list(cfg.tasks),
-                train_size=cfg.train_size if not cfg.mixture else {"total": cfg.train_size, "mixture": cfg.mixture},
+                # what was trained on (leaderboard plots and the report read it), not what was asked for
+                train_size=trained_docs if len(trained_docs) > 1 else next(iter(trained_docs.values())),
+                train_size_requested=requested,
                 seed=cfg.seed, chat_template=cfg.chat_template,
                 command=lineage.command_line(["ecomsuite", "sft", *argv]) if argv is not None else lineage.command_line())
     kind = "model" if cfg.method == "full" else "adapter"
@@ -886,6 +1001,7 @@ def _run(cfg: Config, out: Path, argv, callbacks) -> Path:
         if plan != "resume" or not run_state:
             write_run_state(work, stage=stage, base_model=model_path, base_model_hash=base_hash,
                             data_source=info["data_source"], data_fingerprint=info["data_fingerprint"],
+                            train_docs=trained_docs, dropped_too_long=stats["dropped_too_long"],
                             config=cfg.to_dict())
         prev = {k: v for k, v in (lineage.read(work) or {}).items() if k not in ("kind", "created")}
         status = {"training": f"training (resuming from {resume_from.name})" if resume_from else "training",
@@ -903,8 +1019,10 @@ def _run(cfg: Config, out: Path, argv, callbacks) -> Path:
               f"{stats['tokens']:,} tokens (mean {stats['mean_len']}, max {stats['max_len']}), method {cfg.method}, "
               f"batching {resolved_batching(cfg)}, out {out}", file=sys.stderr, flush=True)
         if stats["prompts_cut"] or stats["dropped_too_long"]:
-            print(f"ecomsuite sft: warning: max_length {cfg.max_length}: {stats['prompts_cut']} prompt(s) cut from the "
-                  f"left, {stats['dropped_too_long']} example(s) dropped", file=sys.stderr)
+            print(f"ecomsuite sft: {'' if cfg.drop_longer else 'warning: '}max_length {cfg.max_length}: "
+                  f"{stats['prompts_cut']} prompt(s) cut from the left, {stats['dropped_too_long']} example(s) dropped"
+                  f"{' (drop_longer)' if cfg.drop_longer else ''}; training on "
+                  f"{', '.join(f'{t}={n}' for t, n in trained_docs.items())}", file=sys.stderr)
     del probe
 
     if stage == "training":
@@ -951,7 +1069,7 @@ def _run(cfg: Config, out: Path, argv, callbacks) -> Path:
         t_start -= prev_lin["wall_time_s"]  # the earlier attempt's time counts too
     fields = {**base, "base_model_hash": base_hash,
               "data_source": info["data_source"], "data_fingerprint": info["data_fingerprint"],
-              "train_docs": info["sizes"], "train_tokens": stats["tokens"], "train_stats": stats,
+              "train_docs": trained_docs, "train_tokens": stats["tokens"], "train_stats": stats,
               "hyperparameters": hyper, **figures, "wall_time_s": round(time.time() - t_start, 1)}
     lineage.write(out, kind, **fields, complete=False, status="evaluating" if cfg.eval else "finishing")
     if cfg.eval:
