@@ -366,7 +366,7 @@ def test_config_reports_every_problem_at_once(tmp_path):
         B.parse_config(argv)
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith("ecomsuite baseline: ")
-    for needle in ("task: no baseline for 'ecom_nope'", "epochs: must be > 0", "lr: expected a finite number, got 'abc'",
+    for needle in ("task: unknown task 'ecom_nope'", "epochs: must be > 0", "lr: expected a finite number, got 'abc'",
                    "batch_size: must be >= 1", "train_size: expected an integer", "data_dir:", "limit: must be >= 0",
                    "model: ./no/such/model not found", "unknown key 'epoch' (did you mean epochs?)", "method: unknown",
                    "warmup:", "device: unknown 'tpu'"):
