@@ -397,3 +397,70 @@ def test_batching_auto_resolves_by_device(monkeypatch):
     assert sft.resolved_batching(cfg) == "padding_free"
     cfg.batching = "packing"
     assert sft.resolved_batching(cfg) == "packing"
+
+
+# ------------------------------------------------------------------ the authors' protocol keys (issue 14 §1)
+def test_every_key_has_help_and_new_keys_are_checked():
+    assert set(sft.HELP) == set(sft.FIELDS)
+    helptext = sft.build_parser().format_help()
+    for flag in ("--optim", "--max-grad-norm", "--group-by-length", "--drop-longer", "--lr-scheduler"):
+        assert flag in helptext
+    with pytest.raises(EcomError) as e:
+        sft.validate({"out": "x", "optim": "adamw_torhc", "max_grad_norm": -1, "lr_scheduler": "cosin",
+                      "drop_longer": "yes", "group_by_length": 1})
+    msg = str(e.value)
+    for needle in ("optim:", "did you mean 'adamw_torch'", "max_grad_norm:", "lr_scheduler:", "drop_longer:",
+                   "group_by_length:"):
+        assert needle in msg, needle
+    # 1e-5 on the command line is a number (PyYAML alone reads it as a string)
+    assert sft.parse_args(["--out", "x", "--learning-rate", "1e-5"]).lr == 1e-5
+    assert sft.parse_args(["--out", "x", "learning_rate=2E-4"]).lr == 2e-4
+
+
+def test_gpu_optimizer_refused_on_cpu_in_one_line(monkeypatch):
+    monkeypatch.setattr(sft, "_cuda", lambda: False)
+    with pytest.raises(EcomError) as e:
+        sft.parse_args(["--out", "x", "optim=paged_adamw_8bit"])
+    assert "\n" not in str(e.value) and "optim: paged_adamw_8bit" in str(e.value) and "CUDA" in str(e.value)
+    assert sft.parse_args(["--out", "x", "optim=paged_adamw_8bit"], check_env=False).optim == "paged_adamw_8bit"
+
+
+def test_sft_args_carry_the_protocol_keys(tmp_path):
+    cfg = sft.validate({"out": "x", "optim": "adamw_torch", "max_grad_norm": 0.3, "lr_scheduler": "cosine",
+                        "warmup": 0.03, "group_by_length": True})
+    a = sft.sft_args(cfg, str(tmp_path))
+    assert (a.optim, a.max_grad_norm, a.lr_scheduler_type, a.warmup_steps, a.train_sampling_strategy) == \
+        ("adamw_torch", 0.3, "cosine", 0.03, "group_by_length")
+
+
+def test_drop_longer_drops_instead_of_cutting(tok):
+    rows = [{"prompt": "Query: red shoes\nRelevance:", "completion": " exact", "task": "a"},
+            {"prompt": "Query: " + "very long query " * 40 + "\nRelevance:", "completion": " exact", "task": "b"}]
+    n_short = len(sft.tokenize_rows(rows[:1], tok, 4096)[0][0]["input_ids"])
+    cut, st = sft.tokenize_rows(rows, tok, n_short + 2)
+    assert len(cut) == 2 and st["prompts_cut"] == 1 and st["dropped_too_long"] == 0
+    kept, st = sft.tokenize_rows(rows, tok, n_short + 2, drop_longer=True)
+    assert len(kept) == 1 and st["prompts_cut"] == 0 and st["dropped_too_long"] == 1
+    assert st["examples_per_task"] == {"a": 1}
+    assert sft.actual_docs({"a": 1, "b": 1}, st) == {"a": 1, "b": 0}
+
+
+def test_run_records_actual_docs_and_dropped_count(tiny_llama, tmp_path):
+    """drop_longer + group_by_length + a named optimizer train; lineage says what was trained on."""
+    from ecomsuite import lineage
+
+    out = tmp_path / "drop"
+    probe = cfg_for(tiny_llama, out, tasks=["ecom_esci"], train_size=1000, allow_fewer=True)
+    tok = sft.load_tokenizer(str(tiny_llama))
+    rows, _ = sft.render_rows(probe, tok)
+    lengths = sorted(len(r["input_ids"]) for r in sft.tokenize_rows(rows, tok, 100_000)[0])
+    cfg = cfg_for(tiny_llama, out, tasks=["ecom_esci"], train_size=1000, allow_fewer=True, max_steps=1,
+                  max_length=lengths[len(lengths) // 2], drop_longer=True, group_by_length=True, optim="adamw_torch", max_grad_norm=0.3)
+    sft.run(cfg)
+    lin = lineage.read(out)
+    dropped = lin["train_stats"]["dropped_too_long"]
+    state = json.loads((out / sft.RUN_STATE).read_text())
+    assert state["dropped_too_long"] == dropped > 0
+    assert lin["train_size"] == lin["train_docs"]["ecom_esci"] == 47 - dropped   # the sample holds 47
+    assert lin["train_size_requested"] == 1000
+    assert lin["hyperparameters"]["optim"] == "adamw_torch" and lin["hyperparameters"]["max_grad_norm"] == 0.3
