@@ -281,6 +281,7 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     dup = other_filter = missing = 0
     n_lines = 0
     score_metric: str | None = None
+    pending: list[tuple[dict, int | None, Any]] = []  # (viewer record, index in scores, item) scored at the end
     log = _LineLog()
     try:
         for lineno, s in _lines(job.path, log):
@@ -303,7 +304,9 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
                 continue
             seen.add(doc_id)
             kind, rec, payload = line_out
-            if score_metric is None and payload.get("what"):
+            if payload.get("what") == PENDING:
+                pending.append((rec, len(scores) if kind == "ok" else None, s.get(job.metric)))
+            elif score_metric is None and payload.get("what"):
                 score_metric = payload["what"]
             records.append(rec)
             if kind == "missing":
@@ -329,6 +332,13 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
         return _failed(job, f"samples file {e}")
     except OSError as e:
         return _failed(job, f"cannot read samples file: {e.strerror or e}")
+    if pending:
+        for (rec, at, _), v in zip(pending, document_scores(job.metric, [x[2] for x in pending], aggregate)):
+            rec["s"] = None if v is None else round(v, 6)
+            if at is not None:
+                scores[at] = np.nan if v is None else v
+            if v is not None and score_metric is None:
+                score_metric = f"{job.metric} of this document"
     warnings.extend(log.warnings())
     if dup:
         warnings.append(f"{dup} duplicate doc_id line(s) skipped")
@@ -466,11 +476,43 @@ def _sample_score(metric: str, item: Any, sample: dict, aggregate: Callable | No
             return float(v), m
     if aggregate is None:
         return None, None
+    return None, PENDING  # scored with the file's other documents, from sufficient statistics (document_scores)
+
+
+PENDING = "pending"
+
+
+def _finite(v: Any) -> float | None:
     try:
-        v = float(aggregate(metric, [item]))
-    except Exception:  # noqa: BLE001 - a metric that can't score one document shows no score
-        return None, None
-    return (v, f"{metric} of this document") if math.isfinite(v) else (None, None)
+        v = float(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def document_scores(metric: str, items: list, aggregate: Callable) -> list[float | None]:
+    """The corpus metric over each single document (span F1 of one query, attribute F1 of one product).
+
+    One pass of ecomsuite.bootstrap's per-document sufficient statistics gives every document's own
+    value at once (a row of the statistics is that document alone); re-running the library per
+    document (seqeval per query) was 40% of a realistic build. Items without statistics, or that the
+    statistics cannot take, are scored by the library one by one; a failure shows no score."""
+    from ecomsuite import bootstrap as bs
+
+    try:
+        prep = bs.prepare(metric, items, verify=False)
+        if prep.stats is not None and prep.finish is not None:
+            vals = prep.finish(prep.stats, np.ones(len(items)))
+            return [_finite(v) for v in vals]
+    except Exception:  # noqa: BLE001 - fall back to the library, document by document
+        pass
+    out: list[float | None] = []
+    for it in items:
+        try:
+            out.append(_finite(aggregate(metric, [it])))
+        except Exception:  # noqa: BLE001 - a metric that can't score one document shows no score
+            out.append(None)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
