@@ -44,7 +44,7 @@ def test_packaged_studies_plan(tmp_path):
             assert all(ids.index(d) < ids.index(r.id) for d in r.deps), r.id
     paper = plan(load_study(find_study("paper")), resolve_models=False)
     api = [r for r in paper if r.id == "eval/api/mixtral-8x22b"][0]
-    assert "ecom_esci_gen" in api.argv and "ecom_esci" not in api.argv  # no loglikelihood over chat APIs
+    assert "ecom_esci_alpaca" in api.argv and "ecom_esci" not in api.argv  # generated labels: no loglikelihood over chat APIs
 
 
 def test_study_validation_reports_all_problems(tmp_path):
