@@ -52,45 +52,59 @@ def browser():
 
 
 class Watch:
-    """Everything a page did that it must not: requests off file://, dialogs, errors, CSP hits."""
+    """Everything a page did that it must not: requests outside the site folder (file:// elsewhere on
+    disk, or any network), dialogs, uncaught errors, console errors, CSP hits."""
 
-    def __init__(self, context):
+    def __init__(self, context, root: Path):
+        self.root = root.resolve().as_uri().rstrip("/") + "/"
         self.requests: list[str] = []
         self.leaked: list[str] = []
         self.dialogs: list[str] = []
         self.errors: list[str] = []
+        self.console: list[str] = []
         context.on("request", lambda r: self.requests.append(r.url))
         context.route("**/*", self._route)
 
+    def inside(self, url: str) -> bool:
+        return url.startswith(self.root) or url == "about:blank"
+
     def _route(self, route):
         url = route.request.url
-        if url.startswith("file://"):
+        if self.inside(url):
             route.continue_()
         else:
             self.leaked.append(url)
             route.abort()
 
     def attach(self, page):
-        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("dialog", lambda d: (self.dialogs.append(f"{d.type}: {d.message}"), d.dismiss()))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}") if m.type in ("error", "assert") else None)
+        page.on("request", lambda r: None if r.url in self.requests else self.requests.append(r.url))
         return page
+
+    def clear(self) -> None:
+        for seen in (self.requests, self.leaked, self.dialogs, self.errors, self.console):
+            seen.clear()
 
     def check(self, page):
         assert page.evaluate("typeof window.__pwned") == "undefined", "a payload script ran"
         assert page.evaluate("window.__csp") == [], "content security policy violations"
-        assert self.dialogs == [] and self.errors == []
-        assert self.leaked == [] and all(u.startswith("file://") for u in self.requests), self.requests
+        assert self.dialogs == [], self.dialogs
+        assert self.errors == [], self.errors
+        assert self.console == [], self.console
+        assert self.leaked == [] and all(self.inside(u) for u in self.requests), self.requests
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, site):
     context = browser.new_context(java_script_enabled=True, service_workers="block")
     context.add_init_script(
         "window.__csp = [];"
         "document.addEventListener('securitypolicyviolation', function (e) {"
         " window.__csp.push(e.violatedDirective + ' ' + e.blockedURI); });"
     )
-    watch = Watch(context)
+    watch = Watch(context, site)
     pg = watch.attach(context.new_page())
     yield pg, watch
     watch.check(pg)
@@ -222,7 +236,7 @@ def test_every_page_is_inert(site, page):
         pg.goto(p.as_uri())
         pg.wait_for_load_state("load")
         watch.check(pg)
-    assert len(watch.requests) > len(pages)  # pages, CSS, JS and SVGs were all seen (and all file://)
+    assert len(watch.requests) > len(pages)  # pages, CSS, JS and SVGs were all seen (all inside the site)
     # the exports are plain files in the site
     pg.goto((site / "index.html").as_uri())
     hrefs = pg.eval_on_selector_all(".exports a", "els => els.map(e => e.getAttribute('href'))")
@@ -238,5 +252,27 @@ def test_the_watch_sees_a_request_leaving_file(site, page):
     pg.wait_for_timeout(300)
     assert any(u.startswith("http://127.0.0.1:9/") for u in watch.requests + watch.leaked)
     assert pg.evaluate("window.__csp.length") >= 1  # and our CSP blocked it
-    watch.requests.clear(), watch.leaked.clear()
+    watch.clear()
     pg.evaluate("() => { window.__csp.length = 0; }")
+
+
+def test_the_watch_sees_a_file_outside_the_site_a_dialog_and_a_console_error(site, page, tmp_path):
+    """Controls: a file:// URL outside the site folder, a dialog and console.error are all noticed
+    (and the page fixture's final check would fail on any of them)."""
+    pg, watch = page
+    outside = tmp_path / "outside.html"
+    outside.write_text("<p>not the site</p>")
+    pg.goto((site / "about.html").as_uri())
+    pg.evaluate("() => { console.error('control error'); }")
+    assert any("control error" in c for c in watch.console)
+    pg.evaluate("() => { setTimeout(function () { alert('control dialog'); }, 0); }")
+    pg.wait_for_timeout(300)
+    assert any("control dialog" in d for d in watch.dialogs)
+    try:
+        pg.goto(outside.as_uri())
+    except Exception:  # noqa: BLE001 - the route aborts it; what matters is that it was seen
+        pass
+    assert outside.as_uri() in watch.leaked
+    pg.wait_for_timeout(500)  # let the aborted navigation settle on its error page, then come back
+    pg.goto((site / "about.html").as_uri())
+    watch.clear()
