@@ -42,8 +42,6 @@ from pathlib import Path
 from ecomsuite import EcomError, read_yaml_mapping
 
 STUDIES_DIR = Path(__file__).resolve().parent / "studies"
-# an API model cannot score loglikelihoods: use the generation variant of a task
-GEN_VARIANT = {"ecom_esci": "ecom_esci_gen"}
 RECORD = ".ecomsuite-run"                # + .json (eval runs sharing a folder: .<tasks>.json)
 STUDY_LOCK = ".ecomsuite-study.lock"
 # the study's keys, nested ("x[]" = each item of the list x); anything else is a typo and is reported
@@ -415,6 +413,7 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True,
     launcher = shlex.split(study.get("launcher") or "")
     runs: list[Run] = []
     resolved: dict[str, str] = {}   # resolved model path -> the study's spec (`embedded`), for the records
+    twin_of: dict[str, str] = {}    # generation variant -> the study's task (API models)
 
     def resolve(spec: str) -> str:
         path = _model_path(spec) if resolve_models else spec
@@ -428,7 +427,7 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True,
         # (so are tasks with different gen_kwargs)
         groups: dict[tuple, list[str]] = {}
         for t in eval_tasks:
-            base_task = next((k for k, v in GEN_VARIANT.items() if v == t), t)  # API: ecom_esci_gen ~ ecom_esci
+            base_task = twin_of.get(t, t)  # API: ecom_esci_gen is scored with ecom_esci's limit
             key = tuple(m.get(t, m.get(base_task, m["default"])) for m in (limits, gen_kwargs))
             groups.setdefault(key, []).append(t)
         for (lim, gk), group in groups.items():
@@ -540,7 +539,8 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True,
                     argv += ["--data-dir", str(data_dir)]
                 runs.append(Run(rid, "baseline", argv, folder, tasks=[b["task"]]))  # it scores itself
     for a in study.get("api_models") or []:
-        api_tasks = [GEN_VARIANT.get(t, t) for t in tasks]
+        api_tasks = [generative_twin(t) for t in tasks]
+        twin_of.update({generative_twin(t): t for t in tasks})
         add_eval(f"api/{a['name']}", a["model_args"], api_tasks, fewshot=a.get("num_fewshot", 0), chat=True,
                  model=a.get("model", "local-chat-completions"))
     ids = [r.id for r in runs]
@@ -657,8 +657,8 @@ class Status:
 
 
 @lru_cache(maxsize=1)
-def task_versions() -> dict[str, str]:
-    """task -> metadata.version, read from the task YAMLs with lm-eval's own loader (includes resolved)."""
+def task_metadata() -> dict[str, dict]:
+    """task -> its ``metadata`` mapping, read from the task YAMLs with lm-eval's own loader (includes resolved)."""
     from lm_eval.tasks._yaml_loader import load_yaml
 
     from ecomsuite.lmeval import task_yamls
@@ -667,8 +667,19 @@ def task_versions() -> dict[str, str]:
     for y in task_yamls():
         cfg = load_yaml(y, resolve_func=False)
         if isinstance(cfg.get("task"), str):
-            out[cfg["task"]] = str((cfg.get("metadata") or {}).get("version"))
+            out[cfg["task"]] = cfg.get("metadata") if isinstance(cfg.get("metadata"), dict) else {}
     return out
+
+
+def task_versions() -> dict[str, str]:
+    """task -> metadata.version (bumped when a task's prompt or metric changes)."""
+    return {t: str(m.get("version")) for t, m in task_metadata().items()}
+
+
+def generative_twin(task: str) -> str:
+    """The generation variant of a loglikelihood task (its ``metadata.generative_twin``; an API model cannot
+    score loglikelihoods), else the task itself."""
+    return task_metadata().get(task, {}).get("generative_twin") or task
 
 
 _HASHES: dict[tuple, str] = {}
