@@ -48,6 +48,9 @@ def test_packaged_studies_plan(tmp_path):
     esci = [r for r in api if "ecom_esci_gen" in r.argv]    # no loglikelihood over chat APIs: the task's twin
     assert len(esci) == 1 and "ecom_esci" not in esci[0].argv
     assert esci[0].argv[esci[0].argv.index("--limit") + 1] == "5"      # with the task's own limit
+    paper = plan(load_study(find_study("paper")), resolve_models=False)
+    api = [r for r in paper if r.id == "eval/api/mixtral-8x22b"][0]
+    assert "ecom_esci_alpaca" in api.argv and "ecom_esci" not in api.argv  # generated labels: no loglikelihood over chat APIs
 
 
 def test_study_validation_reports_all_problems(tmp_path):
