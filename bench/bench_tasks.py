@@ -73,8 +73,8 @@ def main(argv=None) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ecomsuite.data import load_family
-    from ecomsuite.evaluate import DEFAULT_TASKS
-    from ecomsuite.lmeval import tasks_dir
+    from ecomsuite.evaluate import DEFAULT_GROUP
+    from ecomsuite.lmeval import group_tasks, tasks_dir
     from ecomsuite.models import default_model_path
     from ecomsuite.parsing import format_ner_compact, format_ner_pairs
 
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     rows = []
     print(f"model {path.name} on CPU ({torch.get_num_threads()} threads), limit {args.limit}, batch {args.batch_size}")
     print(f"{'task':<22}{'docs':>6}{'docs/s':>9}{'lm-eval s':>11}{'bare fwd s':>11}{'ratio':>8}  tokens")
-    for task in args.tasks or DEFAULT_TASKS:
+    for task in args.tasks or group_tasks(tm, DEFAULT_GROUP):
         wall, r = run(task)
         samples = r["samples"][task]
         texts = []
