@@ -200,15 +200,16 @@ def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] 
              output_path: str | os.PathLike | None = None, batch_size: int | str = 8,
              device: str | None = None, log_samples: bool = True, seed: int = 1234,
              include_defaults: bool = False, gen_kwargs: str | dict | None = None,
-             require_complete: bool = True) -> dict:
+             require_complete: bool = True, price_per_mtok: dict | None = None) -> dict:
     """Run lm-eval on ecom tasks; write its result (+ sample) files under ``output_path`` and check they are
-    there and parse; return results. ``model`` is an lm-eval model name or an ``lm_eval.api.model.LM``
+    there and parse, and the run's cost beside them (``ecomsuite.cost``: tokens, seconds per document, device,
+    dtype, batch size; USD with ``price_per_mtok`` = {"in": .., "out": ..} per million tokens); return results. ``model`` is an lm-eval model name or an ``lm_eval.api.model.LM``
     instance. Model / adapter folders whose lineage says complete: false are refused unless
     ``require_complete`` is False (``sft --eval`` evaluating the adapter it is finishing)."""
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
 
-    from ecomsuite import outputs
+    from ecomsuite import cost, outputs
     from ecomsuite.lmeval import task_manager
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-task custom_dataset notice is noise here
@@ -216,6 +217,7 @@ def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] 
         from ecomsuite.models import default_model_path
 
         model_args = model_args_string(pretrained=default_model_path())
+    price_per_mtok = cost.check_price(price_per_mtok)
     if require_complete:
         check_model_inputs(model_args)
     if output_path:
@@ -233,20 +235,27 @@ def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] 
     tracker = EvaluationTracker(output_path=str(output_path)) if output_path else None
     limit = None if not limit else (int(limit) if limit >= 1 else limit)
     t0 = time.time()
-    results = simple_evaluate(
-        model=model, model_args=model_args, tasks=names, num_fewshot=num_fewshot, limit=limit,
-        batch_size=batch_size, device=device,
-        apply_chat_template=apply_chat_template, log_samples=log_samples, task_manager=tm,
-        evaluation_tracker=tracker, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
-        fewshot_random_seed=seed, metadata=metadata, gen_kwargs=gen_kwargs)
+    timer = cost.RequestTimer()
+    with cost.timed_evaluate(timer):
+        results = simple_evaluate(
+            model=model, model_args=model_args, tasks=names, num_fewshot=num_fewshot, limit=limit,
+            batch_size=batch_size, device=device,
+            apply_chat_template=apply_chat_template, log_samples=log_samples, task_manager=tm,
+            evaluation_tracker=tracker, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
+            fewshot_random_seed=seed, metadata=metadata, gen_kwargs=gen_kwargs)
     if results is None:
         raise EcomError("lm-eval returned no results")
     results.setdefault("total_evaluation_time_seconds", str(time.time() - t0))
+    record = cost.eval_record(results, results.get("samples"), timer, names, price_per_mtok)
+    record["wall_seconds"] = round(time.time() - t0, 3)
     if tracker is not None:
         samples = results.pop("samples", None)
-        results["ecomsuite_files"] = [str(f) for f in save_and_verify(tracker, results, samples, names)]
+        files = save_and_verify(tracker, results, samples, names)
+        files.append(cost.write(files[0], record))
+        results["ecomsuite_files"] = [str(f) for f in files]
         if samples is not None:
             results["samples"] = samples
+    results["ecomsuite_cost"] = record
     return results
 
 
@@ -267,6 +276,11 @@ def run_eval(args) -> int:
     src = "embedded sample (NOT real data: scores mean nothing)" if meta.get("data_is_sample") else meta.get("data_source")
     print(f"data: {src}; documents per task: " +
           ", ".join(f"{t}={n.get('effective')}" for t, n in res.get("n-samples", {}).items()))
+    rec = res.get("ecomsuite_cost") or {}
+    for task, c in (rec.get("tasks") or {}).items():
+        print(f"cost {task}: {c.get('documents')} docs, {c.get('prompt_tokens')} prompt + {c.get('generated_tokens')} "
+              f"generated tokens ({c.get('tokens_source') or 'not counted'}), {c.get('seconds_per_document')} s/doc "
+              f"on {rec.get('device')}, batch {rec.get('batch_size')}")
     files = res.get("ecomsuite_files") or []
     print(f"results written under {args.output_path}/ (lm-eval's own files, checked: {len(files)} file(s), "
           f"e.g. {files[0] if files else '-'})")

@@ -876,7 +876,17 @@ def _train_figures(state, step0: int, train_s: float | None, tokens: float | Non
             "train_loss": round(train_loss, 5) if train_loss is not None and train_loss == train_loss else None,
             "loss_curve": curve, "train_time_s": round(train_s, 1) if train_s is not None else None,
             "tokens_per_s": round(tokens / train_s, 1) if tokens is not None and train_s else None,
+            "trained_tokens": round(tokens) if tokens is not None else None,
             "resumed_from_step": step0 or None}
+
+
+def _train_cost(figures: dict, world_size: int) -> dict:
+    """Training cost for lineage (``train_cost``): tokens trained on (examples' tokens x epochs run here), training
+    seconds, device and peak memory (ecomsuite.cost: CUDA allocations on a GPU, else the process's peak RSS)."""
+    from ecomsuite import cost
+
+    return {"trained_tokens": figures.get("trained_tokens"), "train_time_s": figures.get("train_time_s"),
+            "device": cost.device_name(), "world_size": world_size, **cost.peak_memory()}
 
 
 def _final_from_checkpoint(ck: Path, out: Path) -> None:
@@ -1038,6 +1048,7 @@ def _run(cfg: Config, out: Path, argv, callbacks) -> Path:
         epochs_here = (st.epoch or 0) - (step0 / max(st.max_steps, 1)) * (st.num_train_epochs or 0)
         figures = _train_figures(st, step0, time.time() - t_train, stats["tokens"] * epochs_here,
                                  result.training_loss)
+        figures["train_cost"] = _train_cost(figures, state.num_processes)
         if state.is_main_process:  # recorded before saving: a kill from here on never trains again
             write_run_state(work, stage="trained", train=figures)
         save_final(trainer, work, state)
