@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecomsuite import EcomError, read_yaml_mapping
+from ecomsuite import EcomError
+from ecomsuite.config import ConfigParser, option
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 CONFIG_FILE = "sft_config.json"
@@ -53,46 +54,87 @@ RESUME_FREE = {"resume", "overwrite", "eval", "eval_limit", "eval_batch_size", "
 @dataclass
 class Config:
     """One fine-tuning run. Defaults suit a small model on CPU; recipes in trainers/recipes/."""
-    out: str = ""                                   # output folder (required)
-    model: str = ""                                 # base model: HF folder or Hub id ("" = embedded SmolLM2-135M-Instruct)
-    tasks: list = field(default_factory=lambda: ["ecom_esci"])
-    train_size: Any = None                          # int (per task) | {task: int} | null (whole train split)
-    mixture: Any = None                             # {task: weight}: split an int train_size across tasks
-    allow_fewer: bool = False                       # take all documents when fewer exist than asked
-    data_dir: Any = None                            # data folder (default: $ECOMSUITE_DATA, else embedded sample)
-    chat_template: bool = False                     # train (and --eval) in chat-template mode
-    method: str = "lora"                            # lora | qlora | full
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    target_modules: Any = "all-linear"              # "all-linear" or a list of module names
-    epochs: float = 1.0
-    max_steps: int = -1                             # > 0 overrides epochs
-    learning_rate: Any = None                       # default: 2e-4 (lora, qlora), 2e-5 (full)
-    batch_size: int = 8                             # examples per device per step
-    grad_accum: int = 1
-    warmup: float = 0.03                            # fraction of steps (< 1) or a number of steps
-    lr_scheduler: str = "linear"
-    weight_decay: float = 0.0
-    optim: str = "adamw_torch_fused"                # a transformers optimizer name (paged_adamw_8bit: bitsandbytes + CUDA)
-    max_grad_norm: float = 1.0                      # gradient clipping (0 = off)
-    group_by_length: bool = False                   # batch examples of similar length together
-    max_length: int = 1024                          # tokens; longer prompts are cut from the left, as lm-eval does
-    drop_longer: bool = False                       # drop examples longer than max_length instead of cutting them
-    batching: str = "auto"                          # auto (padding_free on CUDA, padded on CPU) | padding_free | packing | padded
-    gradient_checkpointing: bool = False
-    dtype: str = "auto"                             # auto: bf16 weights on a bf16 GPU (fp32 for full), fp32 on CPU
-    attn_implementation: str = "sdpa"
-    seed: int = 0
-    save_steps: int = 50                            # checkpoint every N optimizer steps
-    keep_checkpoints: int = 2
-    logging_steps: int = 10
-    eval: bool = False                              # lm-eval on the tasks' test split right after training
-    eval_limit: Any = 200                           # documents per task for --eval (0 or null = all)
-    eval_batch_size: Any = 8
-    resume: bool = False                            # continue from the newest complete checkpoint in OUT
-    overwrite: bool = False                         # replace an existing sft output folder
-    name: Any = None                                # name in lineage.json (default: the output folder's name)
+    out: str = option('',
+                'output folder (required): adapter/model, lineage.json, sft_config.json, run_state.json')
+    model: str = option('',
+                "base model: a Hugging Face folder or a cached Hub id ('' = the embedded SmolLM2-135M-Instruct)")
+    tasks: list[str] = option(default_factory=lambda: ['ecom_esci'], help=
+                'task names, e.g. ecom_esci ecom_queryner (several = mixed-task training)')
+    train_size: Any = option(None,
+                'documents per task (int), {task: n}, the total with mixture, or null for the whole train split')
+    mixture: dict | None = option(None,
+                '{task: proportion}: split an integer train_size across the tasks')
+    allow_fewer: bool = option(False,
+                'take all documents when a task has fewer than train_size (else an error)')
+    data_dir: str | None = option(None,
+                'data folder (default: $ECOMSUITE_DATA, else the download cache, else the embedded sample)')
+    chat_template: bool = option(False,
+                'train (and --eval) on the chat-template prompt lm-eval builds with --apply_chat_template')
+    method: str = option('lora',
+                'lora | qlora (4-bit NF4 base, double quantisation; needs bitsandbytes) | full')
+    lora_r: int = option(16,
+                'LoRA rank')
+    lora_alpha: int = option(32,
+                'LoRA alpha (scaling alpha/r)')
+    lora_dropout: float = option(0.05,
+                'LoRA dropout in [0, 1)')
+    target_modules: Any = option('all-linear',
+                "'all-linear' or a list of module names, e.g. [q_proj, v_proj]")
+    epochs: float = option(1.0,
+                'passes over the training set (ignored when max_steps > 0)')
+    max_steps: int = option(-1,
+                'optimizer steps; > 0 overrides epochs, -1 = train for epochs')
+    learning_rate: Any = option(None,
+                'peak learning rate (null: 2e-4 for lora/qlora, 2e-5 for full)')
+    batch_size: int = option(8,
+                'examples per device per step')
+    grad_accum: int = option(1,
+                'gradient accumulation steps')
+    warmup: float = option(0.03,
+                'learning-rate warmup: a fraction of the steps when < 1 (0.03 = 3%), else a number of steps')
+    lr_scheduler: str = option('linear',
+                'learning-rate schedule: linear, cosine, constant, constant_with_warmup, cosine_with_restarts, polynomial, inverse_sqrt')
+    weight_decay: float = option(0.0,
+                'AdamW weight decay')
+    optim: str = option('adamw_torch_fused',
+                'optimizer, a transformers name: adamw_torch_fused (default), adamw_torch, sgd, adafactor, ...; bitsandbytes ones (paged_adamw_8bit, adamw_bnb_8bit, ...) need bitsandbytes and a CUDA GPU')
+    max_grad_norm: float = option(1.0,
+                'clip the gradient norm to this value (0 = no clipping)')
+    group_by_length: bool = option(False,
+                "sample batches of similar length (less padding; transformers' group_by_length sampler)")
+    max_length: int = option(1024,
+                'tokens per example; longer ones lose prompt tokens from the left (as lm-eval cuts contexts), or are dropped with drop_longer')
+    drop_longer: bool = option(False,
+                'drop examples longer than max_length instead of cutting their prompt; the count is recorded in lineage.json (train_stats.dropped_too_long) and run_state.json')
+    batching: str = option('auto',
+                'auto (padding_free on CUDA, padded on CPU) | padding_free | packing | padded')
+    gradient_checkpointing: bool = option(False,
+                'recompute activations in the backward pass (less memory, ~30% slower)')
+    dtype: str = option('auto',
+                'weights dtype: auto (bf16 on a bf16 GPU, fp32 for full and on CPU) | float32 | bfloat16 | float16')
+    attn_implementation: str = option('sdpa',
+                'sdpa | eager | flash_attention_2')
+    seed: int = option(0,
+                'seed of the subsample and of training')
+    save_steps: int = option(50,
+                'checkpoint every N optimizer steps')
+    keep_checkpoints: int = option(2,
+                'checkpoints kept while training')
+    logging_steps: int = option(10,
+                'print the loss every N steps')
+    eval: bool = option(False,
+                "score the tasks' test split with lm-eval right after training (results in OUT/eval/)")
+    eval_limit: Any = option(200,
+                'documents per task for --eval (0 or null = all)')
+    eval_batch_size: Any = option(8,
+                "lm-eval batch size or 'auto'")
+    resume: bool = option(False,
+                'continue a killed run from its newest complete checkpoint')
+    overwrite: bool = option(False,
+                'replace an existing sft output folder (trained beside it, swapped in once saved)')
+    name: str | None = option(None,
+                "name in lineage.json (default: the output folder's name)")
+
 
     @property
     def lr(self) -> float:
@@ -105,47 +147,7 @@ class Config:
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 BOOL_FIELDS = [n for n, f in FIELDS.items() if f.type in ("bool", bool)]
 
-# one help line per key (``ecomsuite sft --help``); tests/test_sft.py checks every key has one
-HELP = {
-    "out": "output folder (required): adapter/model, lineage.json, sft_config.json, run_state.json",
-    "model": "base model: a Hugging Face folder or a cached Hub id ('' = the embedded SmolLM2-135M-Instruct)",
-    "tasks": "task names, e.g. ecom_esci ecom_queryner (several = mixed-task training)",
-    "train_size": "documents per task (int), {task: n}, the total with mixture, or null for the whole train split",
-    "mixture": "{task: proportion}: split an integer train_size across the tasks",
-    "allow_fewer": "take all documents when a task has fewer than train_size (else an error)",
-    "data_dir": "data folder (default: $ECOMSUITE_DATA, else the download cache, else the embedded sample)",
-    "chat_template": "train (and --eval) on the chat-template prompt lm-eval builds with --apply_chat_template",
-    "method": "lora | qlora (4-bit NF4 base, double quantisation; needs bitsandbytes) | full",
-    "lora_r": "LoRA rank", "lora_alpha": "LoRA alpha (scaling alpha/r)", "lora_dropout": "LoRA dropout in [0, 1)",
-    "target_modules": "'all-linear' or a list of module names, e.g. [q_proj, v_proj]",
-    "epochs": "passes over the training set (ignored when max_steps > 0)",
-    "max_steps": "optimizer steps; > 0 overrides epochs, -1 = train for epochs",
-    "learning_rate": "peak learning rate (null: 2e-4 for lora/qlora, 2e-5 for full)",
-    "batch_size": "examples per device per step", "grad_accum": "gradient accumulation steps",
-    "warmup": "learning-rate warmup: a fraction of the steps when < 1 (0.03 = 3%), else a number of steps",
-    "lr_scheduler": "learning-rate schedule: linear, cosine, constant, constant_with_warmup, cosine_with_restarts, "
-                    "polynomial, inverse_sqrt",
-    "weight_decay": "AdamW weight decay",
-    "optim": "optimizer, a transformers name: adamw_torch_fused (default), adamw_torch, sgd, adafactor, ...; "
-             "bitsandbytes ones (paged_adamw_8bit, adamw_bnb_8bit, ...) need bitsandbytes and a CUDA GPU",
-    "max_grad_norm": "clip the gradient norm to this value (0 = no clipping)",
-    "group_by_length": "sample batches of similar length (less padding; transformers' group_by_length sampler)",
-    "max_length": "tokens per example; longer ones lose prompt tokens from the left (as lm-eval cuts contexts), "
-                  "or are dropped with drop_longer",
-    "drop_longer": "drop examples longer than max_length instead of cutting their prompt; the count is recorded "
-                   "in lineage.json (train_stats.dropped_too_long) and run_state.json",
-    "batching": "auto (padding_free on CUDA, padded on CPU) | padding_free | packing | padded",
-    "gradient_checkpointing": "recompute activations in the backward pass (less memory, ~30% slower)",
-    "dtype": "weights dtype: auto (bf16 on a bf16 GPU, fp32 for full and on CPU) | float32 | bfloat16 | float16",
-    "attn_implementation": "sdpa | eager | flash_attention_2",
-    "seed": "seed of the subsample and of training", "save_steps": "checkpoint every N optimizer steps",
-    "keep_checkpoints": "checkpoints kept while training", "logging_steps": "print the loss every N steps",
-    "eval": "score the tasks' test split with lm-eval right after training (results in OUT/eval/)",
-    "eval_limit": "documents per task for --eval (0 or null = all)", "eval_batch_size": "lm-eval batch size or 'auto'",
-    "resume": "continue a killed run from its newest complete checkpoint",
-    "overwrite": "replace an existing sft output folder (trained beside it, swapped in once saved)",
-    "name": "name in lineage.json (default: the output folder's name)",
-}
+HELP = {n: f.metadata["help"] for n, f in FIELDS.items()}   # one sentence per key (--help)
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial",
               "inverse_sqrt")
 # optimizers transformers builds from bitsandbytes (its paged / 8-bit kernels run on CUDA)
@@ -221,10 +223,13 @@ def environment_problems(cfg: Config) -> list[str]:
     return problems
 
 
-def validate(raw: dict, source: str = "config", check_env: bool = True) -> Config:
+def validate(raw: dict, source: str = "config", check_env: bool = True, where: dict | None = None,
+             problems: list[str] | None = None) -> Config:
     """Check every key at once; raise one EcomError naming all problems, else return a Config.
-    ``check_env``: also check that this machine can run it (bitsandbytes, CUDA; see environment_problems)."""
-    problems: list[str] = []
+    ``check_env``: also check that this machine can run it (bitsandbytes, CUDA; see environment_problems).
+    ``where``/``problems``: the key sources and problems ecomsuite.config found parsing a command line."""
+    found = list(problems or [])
+    problems = []
     unknown = [k for k in raw if k not in FIELDS]
     for k in unknown:
         near = difflib.get_close_matches(k, FIELDS, n=1)
@@ -342,113 +347,31 @@ def validate(raw: dict, source: str = "config", check_env: bool = True) -> Confi
         if not _is_int(ts):
             problems.append("mixture: needs an integer train_size (the total number of documents to split)")
 
-    if check_env and not problems:
+    if check_env and not problems and not found:
         problems += environment_problems(cfg)
+    problems = found + [PARSER.locate(p, where or {}) for p in problems]
     if problems:
         raise EcomError(f"{source}: {len(problems)} problem(s): " + "; ".join(problems))
     return cfg
 
 
-_EXP_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-
-
-def _yaml_value(text: str):
-    """A flag or key=value as YAML; also ``1e-5`` is a number (YAML 1.1, PyYAML's, wants ``1.0e-5``)."""
-    import yaml
-
-    if isinstance(text, str) and _EXP_NUMBER.fullmatch(text.strip()):
-        return float(text)
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-def find_recipe(name: str) -> Path:
-    p = Path(name).expanduser()
-    if p.is_file():
-        return p
-    for cand in (RECIPES_DIR / name, RECIPES_DIR / f"{name}.yaml"):
-        if cand.is_file():
-            return cand
-    known = ", ".join(sorted(q.stem for q in RECIPES_DIR.glob("sft_*.yaml")))
-    raise EcomError(f"{name}: recipe not found (give a YAML file, or one of the packaged recipes: {known})")
-
-
-def read_recipe(path: Path) -> dict:
-    return read_yaml_mapping(path, "a recipe", "trainers/recipes/sft_esci_lora.yaml")
-
-
-def _set_override(raw: dict, item: str, where: str) -> None:
-    key, _, text = item.partition("=")
-    key = key.strip().replace("-", "_")
-    val = _yaml_value(text)
-    if "." in key:  # train_size.ecom_esci=500, mixture.ecom_esci=0.5
-        top, sub = key.split(".", 1)
-        cur = raw.get(top)
-        raw[top] = {**(cur if isinstance(cur, dict) else {}), sub: val}
-    else:
-        raw[key] = val
+PARSER = ConfigParser(
+    Config, "ecomsuite sft", "Fine-tune LoRA / QLoRA / full with TRL on the tasks' own prompts.",
+    recipes=RECIPES_DIR, prefix="sft_",
+    examples=["ecomsuite sft trainers/recipes/sft_esci_lora.yaml data_dir=../shared/data out=runs/esci_lora",
+              "ecomsuite sft --tasks ecom_esci --train-size 1000 --data-dir ../shared/data --out runs/x --eval",
+              "ecomsuite sft sft_mixed_lora data_dir=../shared/data out=runs/mixed --resume"],
+    notes="a.b=v sets one entry of a mapping: train_size.ecom_esci=500, mixture.ecom_esci=0.5")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ecomsuite sft", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Fine-tune LoRA / QLoRA / full with TRL on the tasks' own prompts. "
-                    "Usage: ecomsuite sft [RECIPE.yaml] [key=value ...] [--flags]",
-        epilog="examples:\n"
-               "  ecomsuite sft trainers/recipes/sft_esci_lora.yaml data_dir=../shared/data out=runs/esci_lora\n"
-               "  ecomsuite sft --tasks ecom_esci --train-size 1000 --data-dir ../shared/data --out runs/x --eval\n"
-               "  ecomsuite sft sft_mixed_lora data_dir=../shared/data out=runs/mixed --resume\n"
-               "recipes: " + ", ".join(sorted(q.stem for q in RECIPES_DIR.glob("sft_*.yaml"))))
-    p.add_argument("items", nargs="*", metavar="RECIPE|key=value",
-                   help="a recipe (file or packaged name) and/or key=value overrides (YAML values)")
-    for name, f in FIELDS.items():
-        flag = "--" + name.replace("_", "-")
-        if name in BOOL_FIELDS:
-            p.add_argument(flag, dest=name, action="store_const", const=True, default=None,
-                           help=f"{HELP[name]} (default {f.default})".replace("%", "%%"))
-        elif name == "tasks":
-            p.add_argument(flag, dest=name, nargs="+", default=None, help=HELP[name])
-        else:
-            default = f.default if f.default is not dataclasses.MISSING else "[...]"
-            p.add_argument(flag, dest=name, default=None, metavar="V",
-                           help=f"{HELP[name]} (default {default!r})".replace("%", "%%"))
-    return p
+    return PARSER.build()
 
 
 def parse_args(argv: list[str], check_env: bool = True) -> Config:
-    args = build_parser().parse_intermixed_args(argv)
-    items = list(args.items)
-    if args.tasks:  # `--tasks a b key=value` : argparse gives key=value to --tasks
-        items += [t for t in args.tasks if "=" in t]
-        args.tasks = [t for t in args.tasks if "=" not in t]
-    recipes = [i for i in items if "=" not in i]
-    overrides = [i for i in items if "=" in i]
-    if len(recipes) > 1:
-        raise EcomError(f"give one recipe, got {', '.join(recipes)} (overrides are key=value)")
-    raw: dict = {}
-    source = "ecomsuite sft"
-    if recipes:
-        path = find_recipe(recipes[0])
-        raw.update(read_recipe(path))
-        source = str(path)
-    for name in FIELDS:
-        val = getattr(args, name)
-        if val is None:
-            continue
-        if name in BOOL_FIELDS or name == "tasks":
-            raw[name] = val
-        else:
-            raw[name] = _yaml_value(val)
-            if name in ("model", "out", "data_dir", "name") and raw[name] is not None:
-                raw[name] = str(val)  # a folder named 1000 stays a string
-    for item in overrides:
-        _set_override(raw, item, source)
-    for k in ("model", "out", "data_dir"):
-        if isinstance(raw.get(k), (int, float)) and not isinstance(raw.get(k), bool):
-            raw[k] = str(raw[k])
-    return validate(raw, source, check_env=check_env)
+    """Recipe + key=value + flags (ecomsuite.config) -> a validated Config; every problem in one EcomError."""
+    raw, where, source, problems = PARSER.gather(argv)
+    return validate(raw, source, check_env=check_env, where=where, problems=problems)
 
 
 # ============================================================================ data
