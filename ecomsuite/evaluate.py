@@ -251,8 +251,8 @@ def evaluate(model="hf", model_args: str | dict | None = None, tasks: list[str] 
     if tracker is not None:
         samples = results.pop("samples", None)
         files = save_and_verify(tracker, results, samples, names)
-        files.append(cost.write(files[0], record))
         results["ecomsuite_files"] = [str(f) for f in files]
+        results["ecomsuite_cost_file"] = str(cost.write(files[0], record))
         if samples is not None:
             results["samples"] = samples
     results["ecomsuite_cost"] = record
@@ -284,4 +284,6 @@ def run_eval(args) -> int:
     files = res.get("ecomsuite_files") or []
     print(f"results written under {args.output_path}/ (lm-eval's own files, checked: {len(files)} file(s), "
           f"e.g. {files[0] if files else '-'})")
+    if res.get("ecomsuite_cost_file"):
+        print(f"cost written beside them: {res['ecomsuite_cost_file']}")
     return 0

@@ -19,6 +19,15 @@ statistics (``ecomsuite.bootstrap``): the report and the site give one CI for on
   *exploratory*; when a validation twin of the task was scored (a task whose ``metadata.validation_for``
   names it), systems are picked there and the finding is confirmatory. Within each section the paired
   comparisons are Holm-corrected (family-wise error 5%).
+- **Break-even training size** (section 5): per task, the smallest training size from which on a single-task
+  fine-tuned system is separably better (paired bootstrap, Holm over the section) than the best prompted
+  (zero/few-shot) system, at that size and every larger size scored; a curve that is separably better at a
+  size, then not at a larger one, says so. Its uncertainty: the paired difference's CI at that size and the
+  bracket (the next smaller size scored, not separable). Otherwise "not reached up to N".
+- **Cost** (section 6): inference per 1,000 documents from the eval run's cost record
+  (``cost_<date_id>.ecomsuite.json`` beside the results file, ``ecomsuite.cost``), money when a price per
+  million tokens is known (the record's own, else the study's ``price_per_mtok`` of the base model or API
+  model whose results folder it is), and training cost from the adapter's ``lineage.json`` ``train_cost``.
 - A samples file that cannot be read (truncated, corrupt, a document without identity) leaves its
   cell without a CI; the file and line are named once under "Problems".
 """
@@ -29,7 +38,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecomsuite import bootstrap
+from ecomsuite import bootstrap, cost
 from ecomsuite.metrics import AGGREGATIONS, HIGHER_IS_BETTER, aggregate
 
 SEED = 1234     # the leaderboard's build seed (leaderboard/build.py --seed): a cell's resamples are seeded by
@@ -59,6 +68,7 @@ class System:
     complete: bool = True
     shots: str = "0"                            # n-shot of the evaluation
     chat: bool = False                          # evaluated through the chat template
+    train_cost: dict | None = field(default=None, compare=False, hash=False)   # lineage ``train_cost``
 
     @property
     def zero_shot(self) -> bool:
@@ -89,6 +99,8 @@ class Score:
     sys: System | None = None
     problem: str | None = None                      # why there are no per-sample items
     file_value: float | None = None                 # what the results file claims
+    cost: dict | None = None                        # this task's cost record (ecomsuite.cost) + run-level fields
+    run_path: str | None = None                     # the results file
 
     @property
     def higher(self) -> bool:
@@ -194,8 +206,9 @@ def _system(run) -> tuple[tuple, System]:
         ident = ("lineage", lin.kind, label, lin.base_model, tuple(lin.tasks), sizes, str(lin.seed),
                  str(lin.extra.get("created")))
         prompted = lin.kind in PROMPTED
+        tc = lin.extra.get("train_cost")
         sysm = System(label, lin.kind, tuple(lin.tasks), sizes, lin.seed, lin.base_model,
-                      lin.extra.get("complete") is not False, shots, chat)
+                      lin.extra.get("complete") is not False, shots, chat, tc if isinstance(tc, dict) else None)
     else:
         kind = "api" if run.model_type in API_MODEL_TYPES else "base"
         label = Path(run.model_name).name if Path(run.model_name).is_absolute() else run.model_name  # a local folder
@@ -266,7 +279,19 @@ def _score(run, tr, sysm: System, label: str, problems: list[str]) -> Score | No
     return Score(label, tr.task, metric, float(value), items, n, bool(cfg.get("limit")), clusters,
                  (meta.get("data_fingerprint"), meta.get("locale")), tr.output_type,
                  tr.output_type == "multiple_choice" or meta.get("rigid") is True, meta.get("validation_for"), sysm, problem,
-                 float(file_value))
+                 float(file_value), _task_cost(run.path, tr.task, problems), run.path)
+
+
+RUN_COST_KEYS = ("model", "device", "dtype", "batch_size", "world_size", "timing", "price_per_mtok")
+
+
+def _task_cost(results_file: str, task: str, problems: list[str]) -> dict | None:
+    """A task's entry of the cost record written with a results file, with the run-level fields."""
+    rec, problem = cost.read(results_file)
+    if problem:
+        problems.append(problem)
+    t = (rec or {}).get("tasks", {}).get(task)
+    return {**t, **{k: rec.get(k) for k in RUN_COST_KEYS}} if isinstance(t, dict) else None
 
 
 # ------------------------------------------------------------------------------- comparisons
@@ -374,6 +399,8 @@ def report(out: Path, study: dict | None = None) -> str:
     lines += _size_curves(tasks, by_task)
     lines += _mixed_vs_single(tasks, by_task)
     lines += _merges(tasks, by_task, twin)
+    lines += _break_even(tasks, by_task, twin)
+    lines += _costs(tasks, by_task, Path(out), study)
     lines += _table(usable, tasks, by_task)
     if problems:
         lines.append("\n## Problems")
@@ -494,6 +521,143 @@ def _merges(tasks, by_task, twin) -> list[str]:
             rows.append((f"- {t} [{_kind(m)}]: merge {m.system} {m.fmt()} vs best single adapter {best.system} "
                          f"{best.fmt()}", Comparison(m, best, exploratory=ex)))
     return _section("4. Merging vs. output format (merged adapter vs. the best adapter trained on the task)", rows)
+
+
+def _better(c: Comparison) -> bool:
+    """Separably better: Holm rejected "no difference" and the difference points the metric's good way."""
+    return bool(c.separable and c.diff is not None and (c.diff[0] > 0 if c.a.higher else c.diff[0] < 0))
+
+
+def break_even_size(decisions: list[tuple[int, bool]]) -> tuple[int | None, int | None]:
+    """(break-even, first) over (training size, separably better?) pairs: break-even is the smallest size from
+    which on every larger size scored is separably better too; first is the smallest separably better size
+    (different on a non-monotone curve). None where there is none."""
+    pts = sorted(decisions)
+    first = next((n for n, ok in pts if ok), None)
+    stable = None
+    for n, ok in reversed(pts):
+        if not ok:
+            break
+        stable = n
+    return stable, first
+
+
+def _break_even_text(pts: list[tuple[int, Comparison]]) -> str:
+    decisions = [(n, _better(c)) for n, c in pts]
+    stable, first = break_even_size(decisions)
+    largest = max(n for n, _ in pts)
+    if stable is None:
+        tail = f" (separably better at n={first} only, not at larger sizes)" if first is not None else ""
+        return f"break-even: not reached up to n={largest}{tail}"
+    c = dict(pts)[stable]
+    d, lo, hi, docs = c.diff
+    smaller = [n for n, _ in sorted(pts) if n < stable]
+    bracket = (f"between n={smaller[-1]} (not separable) and n={stable}" if smaller
+               else f"at or below n={stable}, the smallest size scored")
+    dips = [n for n, ok in decisions if n < stable and ok]
+    note = f"; also separably better at n={', '.join(map(str, dips))} but not at every size after it" if dips else ""
+    return f"break-even: n={stable} ({bracket}; diff {d:+.3f} [{lo:+.3f}, {hi:+.3f}] on {docs} docs){note}"
+
+
+def _break_even(tasks, by_task, twin) -> list[str]:
+    """Section 5: per task, each training size's best single-task adapter vs the best prompted system, Holm over
+    every comparison of the section, then the break-even size of each curve."""
+    curves: list[tuple[str, Score, bool, list[tuple[int, Comparison]]]] = []
+    for t in _findings_tasks(tasks, by_task):
+        groups = _by_data(by_task[t])
+        for group in groups.values():
+            prompted = [s for s in group if s.sys.kind in PROMPTED]
+            sized: dict[int, list[Score]] = {}
+            for s in group:
+                if s.sys.trained_on(t, mixed=False) and s.sys.size(t) is not None:
+                    sized.setdefault(s.sys.size(t), []).append(s)
+            if not prompted or not sized:
+                continue
+            bp, ex_p = _select(prompted, t, by_task, twin)
+            pts = []
+            for n in sorted(sized):
+                bt, ex_t = _select(sized[n], t, by_task, twin)
+                pts.append((n, Comparison(bt, bp, exploratory=ex_t or ex_p)))
+            curves.append((_head(t, group, len(groups)), bp, any(c.exploratory for _, c in pts), pts))
+    holm([c for *_, pts in curves for _, c in pts])
+    lines = ["\n## 5. Break-even training size (smallest size from which a single-task adapter is separably better "
+             "than the best prompted system)"]
+    for head, bp, exploratory, pts in curves:
+        lines.append(f"{head}: vs best prompted {bp.system} {bp.fmt()}"
+                     + (" (exploratory: selected and tested on the same documents)" if exploratory else ""))
+        for n, c in pts:
+            lines.append(f"  - n={n}: {c.a.system} {c.a.fmt()} -> {c.verdict()}")
+        if any(c.refused or c.diff is None for _, c in pts):
+            lines.append("  - break-even: not determined (a size could not be compared; see above)")
+        else:
+            lines.append(f"  - {_break_even_text(pts)}")
+    if not curves:
+        lines.append("- (no task has both prompted systems and single-task adapters with training sizes)")
+    return lines
+
+
+def _price(study: dict | None, out: Path, sc: Score) -> tuple[dict | None, str | None]:
+    """(USD per million tokens, where it came from): the cost record's own price, else the study's
+    ``price_per_mtok`` of the API model (results/api/<name>/) or base model (results/<name>/...) whose results
+    folder holds the run (adapters and merges of a base model run at that base model's price)."""
+    if sc.cost and sc.cost.get("price_per_mtok"):
+        return sc.cost["price_per_mtok"], "recorded with the run"
+    if not study or not sc.run_path:
+        return None, None
+    try:
+        parts = Path(sc.run_path).resolve().relative_to((out / "results").resolve()).parts
+    except ValueError:
+        return None, None
+    if len(parts) > 2 and parts[0] == "api":
+        entries, name = study.get("api_models") or [], parts[1]
+    elif parts:
+        entries, name = study.get("base_models") or [], parts[0]
+    else:
+        return None, None
+    entry = next((e for e in entries if isinstance(e, dict) and e.get("name") == name), None)
+    price = entry.get("price_per_mtok") if entry else None
+    return (cost.check_price(price, f"study {name}: price_per_mtok"), "study") if price is not None else (None, None)
+
+
+def _fmt_int(v) -> str:
+    return "?" if v is None else f"{v:,.0f}"
+
+
+def _cost_text(sc: Score, price: dict | None) -> str:
+    c = sc.cost
+    if not c:
+        return "no cost record (evaluated before cost recording, or not through ecomsuite eval)"
+    k = c.get("per_1k_documents") or cost.per_1k(c, None)
+    money = cost.usd(k.get("prompt_tokens"), k.get("generated_tokens"), price)
+    src = c.get("tokens_source") or "not counted"
+    secs = k.get("seconds")
+    return (f"{_fmt_int(k.get('prompt_tokens'))} prompt + {_fmt_int(k.get('generated_tokens'))} generated tokens "
+            f"({src}), {'?' if secs is None else f'{secs:,.1f}'} s"
+            + (f", ${money:,.4g}" if money is not None else "")
+            + f" [{c.get('device') or '?'}, {c.get('dtype') or '?'}, batch {c.get('batch_size')}, "
+              f"{c.get('documents')} docs measured]")
+
+
+def _train_text(tc: dict | None) -> str:
+    if not tc:
+        return ""
+    mem = tc.get("peak_memory_bytes")
+    src = str(tc.get("peak_memory_source") or "").split(" ")[0]
+    return (f"; training: {_fmt_int(tc.get('trained_tokens'))} tokens, {tc.get('train_time_s')} s on "
+            f"{tc.get('device')} x{tc.get('world_size') or 1}, peak memory "
+            + ("?" if mem is None else f"{mem / 2**30:.2f} GiB ({src})"))
+
+
+def _costs(tasks, by_task, out: Path, study: dict | None) -> list[str]:
+    lines = ["\n## 6. Cost per 1,000 documents (inference: tokens, model seconds, USD when priced) and training "
+             "cost (adapters)"]
+    for t in _findings_tasks(tasks, by_task):
+        lines.append(f"- {t}:")
+        for name, sc in sorted(by_task[t].items()):
+            price, where = _price(study, out, sc)
+            lines.append(f"  - {name}: {_cost_text(sc, price)}" + (f" (price: {where})" if price else "")
+                         + _train_text(sc.sys.train_cost if sc.sys else None))
+    return lines
 
 
 def _table(scores, tasks, by_task) -> list[str]:

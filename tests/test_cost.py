@@ -38,7 +38,7 @@ def test_eval_writes_the_cost_record_beside_lm_evals_files(tiny_llama, tmp_path)
                    price_per_mtok={"in": 1.0, "out": 4.0})
     results = next(tmp_path.rglob("results_*.json"))
     path = cost.cost_path(results)
-    assert path.is_file() and path.parent == results.parent and str(path) in res["ecomsuite_files"]
+    assert path.is_file() and path.parent == results.parent and res["ecomsuite_cost_file"] == str(path)
     assert path.name == "cost_" + results.name[len("results_"):-len(".json")] + ".ecomsuite.json"
     rec, problem = cost.read(results)
     assert problem is None and rec["results_file"] == results.name

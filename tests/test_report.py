@@ -286,7 +286,7 @@ def test_table_mixed_vs_single_merges_and_cross_task_checks(tmp_path):
     assert "| within | - | 0.100* |" in rep and "majority-class collapse" in rep
     sec3 = rep.split("## 3.")[1].split("## 4.")[0]
     assert "mixed lora mixed n16 s0" in sec3 and "vs single lora ecom_esci n16 s0" in sec3 and "Holm, 1 comparison" in sec3
-    sec4 = rep.split("## 4.")[1].split("## Scores")[0]
+    sec4 = rep.split("## 4.")[1].split("## 5.")[0]
     assert "merge within" in sec4 and "best single adapter lora ecom_esci n16 s0" in sec4 and "exploratory" in sec4
     assert "ecom_desc_gen" not in rep.split("## 2.")[1].split("## 3.")[0]   # not trained on it: no size curve
     assert "ecom_desc_gen" not in sec4
@@ -300,3 +300,89 @@ def test_incomplete_lineage_is_left_out_and_no_results_says_so(tmp_path):
     rep = report(tmp_path)
     assert "lineage says incomplete (left out of the findings): lora ecom_esci n64 s0" in rep
     assert "| lora ecom_esci n64 s0 |" not in rep
+
+
+# ------------------------------------------------------------------ 5. break-even training size
+def test_break_even_size_rule():
+    from ecomsuite.report import break_even_size
+
+    assert break_even_size([(100, False), (200, True), (400, True)]) == (200, 200)
+    assert break_even_size([(100, False), (200, False)]) == (None, None)
+    assert break_even_size([(100, True), (200, False), (400, True)]) == (400, 100)     # non-monotone
+    assert break_even_size([(400, True), (100, True)]) == (100, 100)                   # order of the input
+    assert break_even_size([(100, False), (200, True), (400, False)]) == (None, 200)
+
+
+def _curve(root, correct_by_size, prompted_correct=5, n=60, validation=False):
+    """A prompted zero-shot system and one single-task adapter per training size, each right on the first k docs."""
+    docs = esci_docs(n)
+    vdocs = [{**d, "id": "val-" + d["id"]} for d in docs]
+
+    def tasks(k):
+        out = {"ecom_esci": {"docs": docs, "items": esci_items(docs, k)}}
+        if validation:
+            out["ecom_esci_val"] = {"docs": vdocs, "items": esci_items(vdocs, k), "meta": {"validation_for": "ecom_esci"}}
+        return out
+
+    for size, k in correct_by_size.items():
+        write_run(root / "results" / f"n{size}" / "m", tasks(k), lineage=adapter_lineage(size=size))
+    write_run(root / "results" / "zs" / "m", tasks(prompted_correct))
+
+
+def _section5(rep):
+    return rep.split("## 5.")[1].split("\n## ")[0]
+
+
+def test_break_even_reached_at_the_second_size(tmp_path):
+    _curve(tmp_path, {100: 7, 200: 55, 400: 58}, validation=True)
+    sec = _section5(report(tmp_path))
+    assert "vs best prompted tiny-base (0-shot)" in sec and "exploratory" not in sec
+    assert "n=100: lora ecom_esci n100 s0" in sec and "Holm, 3 comparisons" in sec
+    line = next(ln for ln in sec.splitlines() if "break-even:" in ln)
+    assert "break-even: n=200 (between n=100 (not separable) and n=200; diff +" in line, line
+
+
+def test_break_even_never_reached(tmp_path):
+    _curve(tmp_path, {100: 6, 200: 5, 400: 7})
+    sec = _section5(report(tmp_path))
+    assert "break-even: not reached up to n=400" in sec
+    assert "(exploratory: selected and tested on the same documents)" in sec       # no validation twin
+
+
+def test_break_even_on_a_non_monotone_curve(tmp_path):
+    _curve(tmp_path, {100: 55, 200: 7, 400: 58})
+    line = next(ln for ln in _section5(report(tmp_path)).splitlines() if "break-even:" in ln)
+    assert "break-even: n=400 (between n=200 (not separable) and n=400" in line
+    assert "also separably better at n=100 but not at every size after it" in line
+
+
+def test_break_even_counts_only_a_difference_in_the_metrics_good_direction(tmp_path):
+    _curve(tmp_path, {100: 1, 200: 0}, prompted_correct=58)        # adapters separably WORSE
+    assert "break-even: not reached up to n=200" in _section5(report(tmp_path))
+
+
+# ------------------------------------------------------------------------------- 6. cost lines
+def test_cost_lines_from_the_cost_record_the_study_price_and_training_cost(tmp_path):
+    from ecomsuite import cost
+
+    docs = esci_docs(24)
+    lin = {**adapter_lineage(), "train_cost": {"trained_tokens": 123456, "train_time_s": 42.0, "device": "cpu",
+                                               "world_size": 1, "peak_memory_bytes": 2**30,
+                                               "peak_memory_source": "ru_maxrss (...)"}}
+    ad = write_run(tmp_path / "results" / "smol" / "sft" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 20)}},
+                   lineage=lin)
+    api = write_run(tmp_path / "results" / "api" / "big" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 9)}},
+                    model="local-chat-completions", model_args="model=big")
+    rec = {"device": "cpu", "dtype": "torch.float32", "batch_size": 8, "tasks": {"ecom_esci": {
+        "documents": 4, "prompt_tokens": 400, "generated_tokens": 20, "model_seconds": 2.0, "tokens_source": "api usage"}}}
+    cost.write(api / f"results_{DATE}.json", rec)
+    study = {"api_models": [{"name": "big", "model_args": "model=big", "price_per_mtok": {"in": 2.0, "out": 10.0}}]}
+    sec = report(tmp_path, study).split("## 6.")[1].split("\n## ")[0]
+    api_line = next(ln for ln in sec.splitlines() if ln.strip().startswith("- big"))
+    # per 1,000 docs: 100,000 prompt + 5,000 generated tokens, 500 s; USD = (1e5*2 + 5e3*10)/1e6 = 0.25
+    assert "100,000 prompt + 5,000 generated tokens (api usage), 500.0 s, $0.25" in api_line
+    assert "(price: study)" in api_line
+    ad_line = next(ln for ln in sec.splitlines() if "lora ecom_esci" in ln)
+    assert "no cost record" in ad_line
+    assert "training: 123,456 tokens, 42.0 s on cpu x1, peak memory 1.00 GiB (ru_maxrss)" in ad_line
+    assert ad.is_dir()
