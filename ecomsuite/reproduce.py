@@ -49,13 +49,13 @@ SCHEMA: dict[str, set[str]] = {
     "": {"name", "output_dir", "data_dir", "tasks", "eval", "base_models", "sft", "merges", "baselines",
          "api_models", "launcher", "leaderboard", "deviations"},
     "eval": {"limit", "batch_size", "num_fewshot", "chat_template", "gen_kwargs"},
-    "base_models[]": {"name", "path"},
+    "base_models[]": {"name", "path", "price_per_mtok"},
     "sft": {"method", "tasks", "train_sizes", "seeds", "mixed", "mixed_size", "params", "extra", "also_eval"},
     "sft.extra[]": {"task", "tasks", "size", "seed", "also_eval"},
     "merges[]": {"name", "method", "density", "weights", "also_eval", "inputs"},
     "merges[].inputs[]": {"task", "tasks", "size", "seed"},
     "baselines[]": {"name", "task", "model", "train_sizes", "seeds", "params"},
-    "api_models[]": {"name", "model_args", "model", "num_fewshot"},
+    "api_models[]": {"name", "model_args", "model", "num_fewshot", "price_per_mtok"},
     "leaderboard": {"args"},
     "deviations[]": {"what", "paper", "here", "effect"},
 }
@@ -156,6 +156,17 @@ def _unknown_keys(d: dict, schema: str, where: str) -> list[str]:
     return out
 
 
+def _price_problems(entry: dict, where: str) -> list[str]:
+    """``price_per_mtok: {in, out}`` (USD per million tokens; the report's cost section, ecomsuite.cost)."""
+    from ecomsuite import cost
+
+    try:
+        cost.check_price(entry.get("price_per_mtok"), f"{where}.price_per_mtok")
+    except EcomError as e:
+        return [str(e)]
+    return []
+
+
 def _items(study: dict, key: str, where: str, problems: list[str], schema: str | None = None) -> list[dict]:
     """``study[key]`` as a list of mappings (problems for anything else); unknown keys of each item reported."""
     val = study.get(key)
@@ -234,6 +245,7 @@ def study_problems(study: dict) -> list[str]:
             p.append(f"base_models[{i}]: needs name and path (strings)")
         else:
             names.append(m["name"])
+        p += _price_problems(m, f"base_models[{i}]")
     if len(set(names)) != len(names):
         p.append(f"base_models: two base models share a name ({', '.join(names)})")
     sft = study.get("sft") if isinstance(study.get("sft"), dict) else {}
@@ -278,6 +290,7 @@ def study_problems(study: dict) -> list[str]:
     for i, a in enumerate(_items(study, "api_models", "api_models", p)):
         if not isinstance(a.get("name"), str) or not isinstance(a.get("model_args"), str):
             p.append(f"api_models[{i}]: needs name and model_args (strings)")
+        p += _price_problems(a, f"api_models[{i}]")
     for i, d in enumerate(_items(study, "deviations", "deviations", p)):
         if not all(isinstance(d.get(k), str) and d.get(k) for k in ("what", "paper", "here")):
             p.append(f"deviations[{i}]: needs what, paper and here (strings; effect optional)")

@@ -175,3 +175,14 @@ def test_training_records_its_cost_in_lineage(tiny_llama, tmp_path):
     assert c["peak_memory_source"].startswith("ru_maxrss") and c["peak_memory_bytes"] > 0
     assert c["trained_tokens"] == lin["trained_tokens"] > 0 and c["train_time_s"] == lin["train_time_s"] > 0
     assert lin["train_tokens"] > 0 and lin["train_docs"] == {"ecom_esci": 8}
+
+
+def test_a_study_may_price_base_and_api_models_and_a_bad_price_is_one_line():
+    from ecomsuite.reproduce import load_study, study_problems
+
+    study = load_study(__import__("ecomsuite.reproduce", fromlist=["find_study"]).find_study("smoke"))
+    ok = {**study, "base_models": [{**study["base_models"][0], "price_per_mtok": {"in": 0.1, "out": 0.2}}],
+          "api_models": [{"name": "big", "model_args": "model=big", "price_per_mtok": {"in": 2, "out": 6}}]}
+    assert not [p for p in study_problems(ok) if "price" in p]
+    bad = {**ok, "api_models": [{"name": "big", "model_args": "model=big", "price_per_mtok": {"in": 2}}]}
+    assert [p for p in study_problems(bad) if p.startswith("api_models[0].price_per_mtok: expected {in:")]
