@@ -9,7 +9,12 @@ Schema (all keys optional except kind; unknown keys are kept and shown by the le
      "data_source": str, "data_fingerprint": str,
      "hyperparameters": {...}, "inputs": [lineage dicts, for merges],
      "command": "the exact command line", "versions": {package: version}, "git_rev": str | None,
-     "created": ISO time, "complete": bool, ...}
+     "created": ISO time, "complete": bool,
+     "train_docs": {task: int}, "train_tokens": int, "trained_tokens": int, "train_time_s": float,
+     "train_cost": {"trained_tokens", "train_time_s", "device", "world_size", "peak_memory_bytes",
+                    "peak_memory_source"}, ...}
+
+An eval's inference cost is not lineage: it sits beside lm-eval's results (``ecomsuite.cost``).
 """
 from __future__ import annotations
 
