@@ -232,7 +232,7 @@ def test_cross_encoder_trains_scores_and_writes_lineage(encoder, tmp_path):
     assert lin["kind"] == "baseline" and lin["method"] == "cross-encoder" and lin["complete"] is True
     assert lin["base_model"] == str(encoder) and lin["train_size"] == 12 and lin["seed"] == 0
     assert lin["tasks"] == ["ecom_esci"] and lin["data_source"] == "sample" and lin["data_fingerprint"]
-    assert lin["hyperparameters"]["max_length"] == 64 and lin["hyperparameters"]["lr"] == 5e-5
+    assert lin["hyperparameters"]["max_length"] == 64 and lin["hyperparameters"]["learning_rate"] == 5e-5
     assert lin["command"].startswith("ecomsuite baseline ecom_esci --model ")
     assert lin["versions"]["transformers"] and "git_rev" in lin and lin["wall_time_s"] > 0
     assert lin["training"]["labels"] == ["exact", "substitute", "complement", "irrelevant"]
@@ -245,7 +245,7 @@ def test_cross_encoder_trains_scores_and_writes_lineage(encoder, tmp_path):
     assert lin["eval"]["results"]["ecom_esci"]["macro_f1"] == res["results"]["ecom_esci"]["macro_f1,none"]
 
     # the same model scored again with --eval-only: identical predictions, max_length from its lineage
-    again = B.run(B.parse_config(["ecom_esci", "--model", str(out), "--eval-only", "--limit", "6"]))
+    again = B.run(B.parse_config(["ecom_esci", "--model", str(out), "--eval-only", "--eval-limit", "6"]))
     assert again.results["results"]["ecom_esci"] == res["results"]["ecom_esci"]
     # a complete run folder is not overwritten by accident
     with pytest.raises(EcomError, match="already holds a complete baseline; pass --overwrite"):
@@ -366,9 +366,9 @@ def test_config_reports_every_problem_at_once(tmp_path):
         B.parse_config(argv)
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith("ecomsuite baseline: ")
-    for needle in ("task: unknown task 'ecom_nope'", "epochs: must be > 0", "lr: expected a finite number, got 'abc'",
-                   "batch_size: must be >= 1", "train_size: expected an integer", "data_dir:", "limit: must be >= 0",
-                   "model: ./no/such/model not found", "unknown key 'epoch' (did you mean epochs?)", "method: unknown",
+    for needle in ("task: unknown task 'ecom_nope'", "epochs: must be > 0", "learning_rate: must be a finite number (got 'abc') [--learning-rate]",
+                   "batch_size: must be >= 1", "train_size: must be an integer", "data_dir:", "eval_limit: must be >= 0",
+                   "model: ./no/such/model not found", "unknown key 'epoch' in epoch=3 (did you mean 'epochs'?)", "method: unknown",
                    "warmup:", "device: unknown 'tpu'"):
         assert needle in msg, needle
 
@@ -377,7 +377,7 @@ def test_method_must_fit_task_and_model_is_required():
     with pytest.raises(EcomError, match="method: token-classifier does not fit task ecom_esci.*model: missing"):
         B.parse_config(["ecom_esci", "--method", "token-classifier"])
     cfg = B.parse_config(["ecom_esci_gen", "--model", "t5-small", "--method", "seq2seq"])
-    assert cfg.method == "seq2seq" and cfg.resolved("lr") == 3e-4
+    assert cfg.method == "seq2seq" and cfg.resolved("learning_rate") == 3e-4
 
 
 def test_cli_prints_one_line_error(capsys):
@@ -400,11 +400,12 @@ def test_recipes_open_with_their_command_and_validate(tmp_path):
         assert cfg.task and cfg.model and cfg.method == B.default_method(cfg.task)
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: ecom_esci\nmodel: m\nepochs: lots\nmax_lenght: 12\n")
-    with pytest.raises(EcomError, match=r"bad.yaml: 2 problem\(s\):.*epochs: expected a finite number.*'max_lenght'"):
+    with pytest.raises(EcomError, match=r"bad.yaml: 2 problem\(s\):(?=.*epochs: must be a finite number \(got 'lots'\) \[\S*bad.yaml\])"
+                                           r"(?=.*unknown key 'max_lenght' in \S*bad.yaml)"):
         B.parse_config([str(bad)])
     # later sources win: recipe < key=value < --flag
     cfg = B.parse_config(["baseline_esci_minilm", "epochs=5", "lr=1e-3", "--lr", "2e-3", "train_size=all"])
-    assert (cfg.epochs, cfg.lr, cfg.train_size) == (5.0, 2e-3, None)
+    assert (cfg.epochs, cfg.learning_rate, cfg.train_size) == (5.0, 2e-3, None)
 
 
 def test_minilm_hub_id_resolves_to_the_offline_package():

