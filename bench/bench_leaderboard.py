@@ -1,13 +1,22 @@
-"""Benchmark: ``ecomsuite leaderboard build`` on 1,000 synthetic runs x 6 tasks x 1,000 samples.
+"""Benchmark: ``ecomsuite leaderboard build`` on realistic runs (default 1,000 runs x 6 tasks x 1,000 samples).
 
-    python bench/bench_leaderboard.py                # full size (a few minutes on 2 cores)
-    python bench/bench_leaderboard.py --small        # 50 runs x 6 tasks x 100 samples (seconds)
-    python bench/bench_leaderboard.py --json out.json
+    python bench/bench_leaderboard.py                      # full size (long on 2 cores: see bench/README.md)
+    python bench/bench_leaderboard.py --runs 50 --docs 1000 --json out.json   # mid size, minutes
+    python bench/bench_leaderboard.py --small              # 50 runs x 6 tasks x 100 samples
 
-Writes lm-eval-shaped inputs (results_*.json + samples_*.jsonl, lineage.json for adapters and
-merges) under --workdir (reused when the same size was generated before), builds the site, and
-reports the time of each build stage, the size of the index page (per-sample data is loaded per
-task page, never by the index), and the size of the whole site.
+Per-sample items are real ecom items: documents are the tasks' own test documents (lm-eval task
+objects; the embedded sample, or $ECOMSUITE_DATA_DIR), cycled to --docs with distinct ids; each
+document gets six model outputs (the reference and five kinds of wrong: a dropped or changed JSON
+attribute, half the lines/words, shuffled words, another document's reference, an unparseable
+answer) scored by the task's OWN process_results hook, so macro-F1, span F1, BLEU and attribute F1
+run through the leaderboard's corpus-metric bootstrap. A run answers each document right with its
+skill, else with one of the wrong outputs. Inputs are lm-eval-shaped (results_*.json +
+samples_*.jsonl, lineage.json for adapters) under --workdir, reused when the same size was made.
+
+Measured, side by side in one invocation: the full build, then the rebuild after one new run
+(``incremental_one_new_run``, with the per-samples-file cache; then the same rebuild with
+``cache=False``, i.e. ``--no-cache``): wall, CPU seconds of the build and its workers, peak RSS, stage
+times, index page size, site and per-sample data size.
 """
 
 from __future__ import annotations
@@ -271,6 +280,7 @@ def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **
         "stages_s": {k: round(v, 2) for k, v in summary.seconds.items()},
         "systems": summary.systems, "sample_data_files": summary.sample_files,
         "warnings": summary.warnings, "unusable_files": summary.unusable_files,
+        "sample_cache_hits": summary.sample_cache_hits,
         "index_html_kb": round(summary.index_bytes / 1024, 1),
         "site_mb": round(site_bytes / 2**20, 1), "site_files": site_files,
         "per_sample_data_mb": round(data_bytes / 2**20, 1),
@@ -305,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     in_bytes, in_files = _du(inputs)
     site = workdir / "site"
     shutil.rmtree(site, ignore_errors=True)
+    shutil.rmtree(build.cache_dir_for(site), ignore_errors=True)  # the full build starts cold
     load0 = os.getloadavg()[0]
     figures: dict[str, Any] = {
         "runs": a.runs, "tasks": a.tasks, "samples_per_task": a.docs, "jobs": a.jobs, "cpus": os.cpu_count(),
@@ -316,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     if not a.no_incremental:
         extra = one_more_run(workdir, a.runs, a.tasks, a.docs)
         figures["incremental_one_new_run"] = timed_build(build, [str(inputs), str(extra)], site, a)
+        figures["incremental_one_new_run_no_cache"] = timed_build(build, [str(inputs), str(extra)], site, a, cache=False)
+        figures["cache_mb"] = round(_du(build.cache_dir_for(site))[0] / 2**20, 1)
     figures["load_average_1min_before_after"] = [round(load0, 1), round(os.getloadavg()[0], 1)]
     print(json.dumps(figures, indent=2))
     if a.json:

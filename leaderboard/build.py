@@ -43,6 +43,7 @@ class BuildOptions:
     progress: bool = False
     generated: str | None = None  # fixed timestamp text (tests, reproducible builds)
     publish_provenance: bool = False  # write provenance.json with the builder's full paths
+    cache: bool = True  # reuse what each unchanged samples file gave last time (<out>.cache, see cache.py)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class BuildSummary:
     sample_files: int
     index_bytes: int
     seconds: dict[str, float] = field(default_factory=dict)
+    sample_cache_hits: int = 0  # samples files not read again (unchanged since the previous build)
 
 
 class BuildError(Exception):
@@ -89,7 +91,9 @@ def build_site(opts: BuildOptions) -> BuildSummary:
     t0 = time.perf_counter()
     leftovers = list(out.parent.glob(f".{glob.escape(out.name)}.building-*")) + list(
         out.parent.glob(f".{glob.escape(out.name)}.old-*"))  # of an interrupted build
-    coll = _collect.collect(opts.results, exclude=[out, *leftovers], progress=opts.progress)
+    from .cache import cache_dir_for
+
+    coll = _collect.collect(opts.results, exclude=[out, cache_dir_for(out), *leftovers], progress=opts.progress)
     times["collect"] = time.perf_counter() - t0
     if coll.files_seen == 0:
         raise BuildError(
@@ -112,7 +116,8 @@ def build_site(opts: BuildOptions) -> BuildSummary:
 def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float], t0: float) -> BuildSummary:
     from . import render
     from .context import build_context, data_file, docs_file
-    from .samples import SampleJob, load_all, write_shared_docs
+    from .cache import cache_dir_for
+    from .samples import LoadStats, SampleJob, load_all, write_shared_docs
     from .stats import cluster_field, compute
     from .systems import assemble
 
@@ -136,7 +141,9 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
             refs[job.task] = r
             if r is not None:
                 docs_files[job.task] = docs_file(job.task)
-    loaded = load_all(jobs, n_jobs=opts.jobs, progress=opts.progress, refs={t: r for t, r in refs.items() if r})
+    load_stats = LoadStats()
+    loaded = load_all(jobs, n_jobs=opts.jobs, progress=opts.progress, refs={t: r for t, r in refs.items() if r},
+                      cache_dir=cache_dir_for(opts.out) if opts.cache else None, stats=load_stats)
     problems: list[Problem] = list(coll.problems)
     sample_data = {}
     sample_files: dict[tuple[str, str], str] = {}
@@ -188,10 +195,12 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
         sample_files=len(sample_files),
         index_bytes=info["index_bytes"],
         seconds=times,
+        sample_cache_hits=load_stats.cache_hits,
     )
 
 
 PROVENANCE = "provenance.json"
+from .cache import cache_dir_for  # noqa: E402  (re-exported: where a site's cache lives)
 
 
 def write_provenance(asm: Any, path: Path) -> None:
@@ -242,6 +251,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
     b.add_argument("--publish-provenance", action="store_true",
                    help=f"also write {PROVENANCE}: the full local paths of every input (pages never show them)")
+    b.add_argument("--no-cache", action="store_true",
+                   help="read every samples file again (default: reuse what an unchanged file gave the previous "
+                        "build, from SITE_DIR.cache beside the site; any code change invalidates it)")
     b.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     b.add_argument("--debug", action="store_true", help="show a traceback on unexpected errors")
     return p
@@ -267,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         plots=not args.no_plots,
         progress=not args.quiet,
         publish_provenance=args.publish_provenance,
+        cache=not args.no_cache,
     )
     try:
         summary = build_site(opts)

@@ -549,14 +549,18 @@ def write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
 
 
 _REFS: dict[str, Refs] = {}
+_CACHE: dict[str, Any] = {}  # "dir": cache folder or absent; "refs": task -> digest of its shared docs
 
 
-def _init_worker(refs: dict[str, Refs]) -> None:
+def _init_worker(refs: dict[str, Refs], cache_dir: str | None = None, refs_digests: dict[str, str] | None = None) -> None:
     _REFS.clear()
     _REFS.update(refs)
+    _CACHE.clear()
+    if cache_dir:
+        _CACHE.update(dir=Path(cache_dir), refs=refs_digests or {})
 
 
-def _worker(job: SampleJob) -> SampleData:
+def _read(job: SampleJob) -> SampleData:
     from .stats import get_aggregate
 
     try:
@@ -565,22 +569,68 @@ def _worker(job: SampleJob) -> SampleData:
         return _failed(job, f"samples file could not be processed: {type(e).__name__}: {e}")
 
 
+def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool]:
+    """(data, cache key or None, whether it came from the cache)."""
+    from . import cache
+
+    folder = _CACHE.get("dir")
+    k = cache.key(job, _CACHE["refs"].get(job.task, "-")) if folder else None
+    if k is not None:
+        hit = cache.load(folder, k)
+        if hit is not None:
+            data, view = hit
+            if job.out_file and view is not None:
+                out = Path(job.out_file)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(view)
+            return data, k, True
+    data = _read(job)
+    if k is not None and cache.key(job, _CACHE["refs"].get(job.task, "-")) == k:  # unchanged while read
+        view = None
+        if job.out_file and Path(job.out_file).is_file():
+            view = Path(job.out_file).read_bytes()
+        cache.store(folder, k, data, view)
+    return data, k, False
+
+
+@dataclass
+class LoadStats:
+    cache_hits: int = 0
+    cache_misses: int = 0
+    cache_pruned: int = 0
+
+
 def load_all(
-    jobs: list[SampleJob], n_jobs: int = 1, progress: bool = False, refs: dict[str, Refs] | None = None
+    jobs: list[SampleJob], n_jobs: int = 1, progress: bool = False, refs: dict[str, Refs] | None = None,
+    cache_dir: str | os.PathLike | None = None, stats: LoadStats | None = None,
 ) -> list[SampleData]:
-    it_kwargs = dict(total=len(jobs), desc="read samples", unit="file", disable=None if progress else True)
+    """Read every samples file (in ``n_jobs`` processes). With ``cache_dir``, a file whose identity and
+    context are unchanged since a previous build is not read again (see :mod:`.cache`)."""
+    from . import cache
     from tqdm import tqdm
 
+    it_kwargs = dict(total=len(jobs), desc="read samples", unit="file", disable=None if progress else True)
     refs = refs or {}
+    digests = {t: cache.refs_digest(r) for t, r in refs.items()} if cache_dir else {}
+    init = (refs, str(cache_dir) if cache_dir else None, digests)
     if n_jobs <= 1 or len(jobs) < 8:
-        _init_worker(refs)
+        _init_worker(*init)
         try:
-            return [_worker(j) for j in tqdm(jobs, **it_kwargs)]
+            res = [_worker(j) for j in tqdm(jobs, **it_kwargs)]
         finally:
             _REFS.clear()
-    import multiprocessing as mp
+            _CACHE.clear()
+    else:
+        import multiprocessing as mp
 
-    ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-    with ctx.Pool(n_jobs, initializer=_init_worker, initargs=(refs,)) as pool:
-        out = list(tqdm(pool.imap(_worker, jobs, chunksize=4), **it_kwargs))
-    return out
+        ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+        with ctx.Pool(n_jobs, initializer=_init_worker, initargs=init) as pool:
+            res = list(tqdm(pool.imap(_worker, jobs, chunksize=4), **it_kwargs))
+    if stats is not None:
+        stats.cache_hits = sum(1 for _, _, hit in res if hit)
+        stats.cache_misses = len(res) - stats.cache_hits
+    if cache_dir:
+        pruned = cache.prune(Path(cache_dir), {k for _, k, _ in res if k})
+        if stats is not None:
+            stats.cache_pruned = pruned
+    return [d for d, _, _ in res]
