@@ -103,6 +103,7 @@ class TaskColumn:
     data_source: str | None
     n_docs: int | None
     measured: str = ""  # what most rows were measured on, e.g. "n=500 · embedded sample"
+    measured_on: str = ""  # the full sentence most rows share: the header's tooltip, not repeated per cell
 
 
 @dataclass
@@ -635,6 +636,12 @@ def build_context(
         col.measured = " · ".join(x for x in (common_n, common_src) if x)
         for c in present:
             c.note = " · ".join(x for x in (c.n_docs if c.n_docs != common_n else "", c.source if c.source != common_src else "") if x)
+        # one tooltip per column for what most cells share (38% of a large index was repeated tooltips);
+        # a cell keeps its own only where it differs
+        col.measured_on = Counter(c.measured_on for c in present).most_common(1)[0][0] if present else ""
+        for c in present:
+            if c.measured_on == col.measured_on:
+                c.measured_on = ""
 
     # task pages
     task_pages = []

@@ -89,9 +89,15 @@ def test_every_number_says_what_it_was_measured_on(xss_runs):
     row = next(r for r in ctx.rows if r.name.startswith("meta-llama/Llama-2-7b-chat-hf"))
     cell = row.cells[0]
     assert cell.present and cell.ci.startswith("[")
+    sentence = cell.measured_on or ctx.columns[0].measured_on  # the column's tooltip unless the cell differs
     for part in ("40 documents", "data: embedded sample", "0-shot", "chat template", "CI: bootstrap (200)"):
-        assert part in cell.measured_on
+        assert part in sentence
     assert ctx.columns[0].measured == "n=40 · embedded sample"
+    # what most cells share is said once, in the column header, not repeated in every cell's tooltip
+    shared = ctx.columns[0].measured_on
+    cells = [r.cells[0] for r in ctx.rows + ctx.limited_rows if r.cells[0].present]
+    assert shared and sum(c.measured_on == "" for c in cells) >= len(cells) // 2
+    assert all(c.measured_on != shared for c in cells)
     lim = ctx.limited_rows[0].cells[0]
     assert lim.note == "n=20" and "run with --limit 20" in lim.measured_on  # deviation is visible in the cell
 
