@@ -25,11 +25,13 @@ import json
 import math
 import shlex
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from ecomsuite import EcomError, lineage, outputs, read_yaml_mapping
+from ecomsuite import EcomError, lineage, outputs
+from ecomsuite.config import ConfigParser, option
 
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 MERGED = "default"  # name of the merged adapter inside the PeftModel (saved at the folder's top level)
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 # LoraConfig keys whose adapters compute more than scaling * B @ A: add_weighted_adapter would give a wrong
@@ -81,19 +83,24 @@ DTYPES = ("float32", "bfloat16", "float16")
 
 @dataclass
 class MergeConfig:
-    adapters: list[str] = field(default_factory=list)
-    method: str = ""
-    out: str = ""
-    weights: list[float] | None = None   # default: 1.0 per adapter
-    density: float | None = None         # required by the pruning methods, refused by the others
-    full: bool = False                   # write merge_and_unload()'s full model instead of an adapter
-    base: str | None = None              # default: the adapters' base_model_name_or_path
-    svd_rank: int | None = None          # *svd methods; default max input rank
-    majority_sign: str | None = None     # ties methods: total (default) | frequency
-    seed: int = 0                        # DARE's random drop
-    dtype: str | None = None             # compute dtype; default float32 (a --full model is saved in the base's dtype)
-    overwrite: bool = False
-    dry_run: bool = False                # check everything, print the plan, load nothing
+    """One merge. Every key can come from a recipe YAML, ``key=value`` or ``--key-name``."""
+    adapters: list[str] = option(help="adapter folders (PEFT LoRA), in the order --weights follows",
+                                 default_factory=list, metavar="DIR")
+    method: str = option("", "merge method, one of the table below (required)")
+    out: str = option("", "output folder for the merged adapter (or model, with --full) (required)")
+    weights: list[float] | None = option(None, "one weight per adapter (default 1 each; 0.5 0.5 averages two "
+                                               "deltas; negative subtracts)", metavar="W")
+    density: float | None = option(None, "fraction of each delta kept, in (0, 1]: required by ties, dare_*, "
+                                         "magnitude_prune*, refused by the others")
+    full: bool = option(False, "write the merged full model (merge_and_unload) instead of an adapter")
+    base: str | None = option(None, "base model (default: base_model_name_or_path of the adapters)")
+    svd_rank: int | None = option(None, "rank of the result for *svd methods (default: the largest input rank)")
+    majority_sign: str | None = option(None, "TIES sign election: total (default) or frequency")
+    seed: int = option(0, "seed for DARE's random drop")
+    dtype: str | None = option(None, "compute dtype: float32 (default), bfloat16, float16; a --full model is saved "
+                                     "in the base checkpoint's dtype unless this is given")
+    overwrite: bool = option(False, "replace a non-empty --out (only a folder this command or sft wrote)")
+    dry_run: bool = option(False, "check everything and print the plan; load nothing")
 
 
 @dataclass
@@ -212,26 +219,23 @@ def _quantization(base_config) -> str | None:
     return f"{q.get('quant_method', 'quantized')} {bits}"
 
 
-def check(cfg: MergeConfig) -> Plan:
-    """Validate the whole request from config files alone; raise one EcomError listing every problem."""
-    problems: list[str] = []
-    warnings: list[str] = []
-
+def option_problems(cfg: MergeConfig) -> list[str]:
+    """What is wrong with the options themselves (no file is read): method, inputs, out, and which options the
+    method uses. ``check`` adds what the adapters' files say; a study's --dry-run uses this alone."""
     if not cfg.method:
-        raise EcomError(f"--method is missing: choose one of {', '.join(METHODS)} (see ecomsuite merge --help)")
+        return [f"--method is missing: choose one of {', '.join(METHODS)} (see ecomsuite merge --help)"]
     method = METHODS.get(cfg.method)
     if method is None:
         close = difflib.get_close_matches(str(cfg.method), METHODS, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise EcomError(f"--method {cfg.method!r} is unknown{hint}; choose one of: {', '.join(METHODS)}")
+        return [f"--method {cfg.method!r} is unknown{hint}; choose one of: {', '.join(METHODS)}"]
+    problems: list[str] = []
     if not cfg.adapters:
-        raise EcomError("--adapters is missing: give one or more adapter folders")
+        problems.append("--adapters is missing: give one or more adapter folders")
     if not cfg.out:
-        raise EcomError("--out is missing: give the folder to write the merged adapter (or model, with --full) to")
+        problems.append("--out is missing: give the folder to write the merged adapter (or model, with --full) to")
     n = len(cfg.adapters)
-
-    # option / method agreement
-    weights = [1.0] * n if cfg.weights is None else [float(w) for w in cfg.weights]
+    weights = [1.0] * n if cfg.weights is None else cfg.weights
     if len(weights) != n:
         problems.append(f"--weights has {len(weights)} value(s) for {n} adapter(s); give one weight per adapter, "
                         "in --adapters order")
@@ -264,6 +268,18 @@ def check(cfg: MergeConfig) -> Plan:
             problems.append(f"--svd-rank {cfg.svd_rank} must be a positive integer")
     if cfg.dtype is not None and cfg.dtype not in DTYPES:
         problems.append(f"--dtype {cfg.dtype!r}: choose one of {', '.join(DTYPES)}")
+    return problems
+
+
+def check(cfg: MergeConfig) -> Plan:
+    """Validate the whole request from config files alone; raise one EcomError listing every problem."""
+    problems = option_problems(cfg)
+    if problems:
+        raise _problems(problems)
+    warnings: list[str] = []
+    method = METHODS[cfg.method]
+    n = len(cfg.adapters)
+    weights = [1.0] * n if cfg.weights is None else [float(w) for w in cfg.weights]
 
     # the adapters themselves
     paths = [Path(a).expanduser() for a in cfg.adapters]
@@ -542,107 +558,29 @@ def describe(plan: Plan) -> str:
 
 # ----------------------------------------------------------------------------------------------- command line
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line through the CLI's EcomError path, not argparse's usage dump
-        raise EcomError(f"merge: {message} (see ecomsuite merge --help)")
+def _methods_table() -> str:
+    return "methods:\n" + "\n".join(f"  {k:<20} {'any ranks' if not m.equal_ranks else 'equal ranks'}"
+                                     f"{', --density' if m.density else ''}: {m.what}" for k, m in METHODS.items())
+
+
+PARSER = ConfigParser(
+    MergeConfig, "ecomsuite merge", "Merge LoRA adapters with PEFT into one adapter (or, with --full, a full model).",
+    recipes=RECIPES_DIR, prefix="merge_", notes=_methods_table(),
+    examples=["ecomsuite merge --adapters runs/sft/esci_s1 runs/sft/esci_s2 --method cat --weights 0.5 0.5 "
+              "--out runs/merge/esci_avg",
+              "ecomsuite merge --adapters runs/sft/esci runs/sft/desc_gen --method ties --density 0.5 "
+              "--out runs/merge/esci_desc_ties",
+              "ecomsuite merge trainers/recipes/merge_esci_within.yaml out=runs/merge/other",
+              "ecomsuite eval --model-args pretrained=BASE,peft=runs/merge/esci_avg --tasks ecom_esci"])
 
 
 def build_parser() -> argparse.ArgumentParser:
-    table = "\n".join(f"  {k:<20} {'any ranks' if not m.equal_ranks else 'equal ranks'}"
-                      f"{', --density' if m.density else ''}: {m.what}" for k, m in METHODS.items())
-    p = _Parser(prog="ecomsuite merge", formatter_class=argparse.RawDescriptionHelpFormatter,
-                description="Merge LoRA adapters with PEFT into one adapter (or, with --full, a full model).",
-                epilog="methods:\n" + table + "\n\nexamples:\n"
-                       "  ecomsuite merge --adapters runs/sft/esci_s1 runs/sft/esci_s2 --method cat --weights 0.5 0.5 "
-                       "--out runs/merge/esci_avg\n"
-                       "  ecomsuite merge --adapters runs/sft/esci runs/sft/desc_gen --method ties --density 0.5 "
-                       "--out runs/merge/esci_desc_ties\n"
-                       "  ecomsuite merge trainers/recipes/merge_esci_within.yaml out=runs/merge/other\n"
-                       "  ecomsuite eval --model-args pretrained=BASE,peft=runs/merge/esci_avg --tasks ecom_esci")
-    p.add_argument("recipe", nargs="*", metavar="RECIPE.yaml [key=value ...]",
-                   help="a merge recipe (trainers/recipes/merge_*.yaml) and overrides of its keys; flags win over both")
-    p.add_argument("--adapters", nargs="+", metavar="DIR", help="adapter folders (PEFT LoRA)")
-    p.add_argument("--method", help=f"one of: {', '.join(METHODS)}")
-    p.add_argument("--weights", nargs="+", type=float, metavar="W",
-                   help="one weight per adapter (default 1 each; 0.5 0.5 averages two deltas; negative subtracts)")
-    p.add_argument("--density", type=float, help="fraction of each delta kept, in (0, 1]: ties, dare_*, magnitude_prune*")
-    p.add_argument("--out", help="output folder")
-    p.add_argument("--full", action="store_true", default=None,
-                   help="write the merged full model (merge_and_unload) instead of an adapter")
-    p.add_argument("--base", help="base model (default: base_model_name_or_path of the adapters)")
-    p.add_argument("--svd-rank", type=int, help="rank of the result for *svd methods (default: max input rank)")
-    p.add_argument("--majority-sign", help="TIES sign election: total (default) or frequency")
-    p.add_argument("--seed", type=int, help="seed for DARE's random drop (default 0)")
-    p.add_argument("--dtype", help="compute dtype: float32 (default), bfloat16, float16; a --full model is saved "
-                                   "in the base checkpoint's dtype unless this is given")
-    p.add_argument("--overwrite", action="store_true", default=None, help="replace a non-empty --out")
-    p.add_argument("--dry-run", action="store_true", default=None, help="check everything and print the plan; load nothing")
-    return p
-
-
-def _coerce(key: str, value):
-    if key in ("adapters", "weights") and isinstance(value, str):
-        value = value.replace(",", " ").split()
-    if key == "weights" and value is not None:
-        return [float(v) for v in value]
-    if key == "adapters":
-        return [str(v) for v in value]
-    if key in ("density",) and value is not None:
-        return float(value)
-    if key in ("svd_rank", "seed") and value is not None:
-        return int(value)
-    if key in ("full", "overwrite", "dry_run") and isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return value
+    return PARSER.build()
 
 
 def config_from_args(argv: list[str]) -> MergeConfig:
-    args = build_parser().parse_args(argv)
-    keys = {f.name for f in dataclasses.fields(MergeConfig)}
-    values: dict = {}
-    positional = list(args.recipe)
-    problems = []
-    if positional and "=" not in positional[0]:
-        recipe = Path(positional.pop(0))
-        if not recipe.is_file():
-            raise EcomError(f"{recipe}: recipe not found (expected a merge_*.yaml, or use --adapters/--method/--out)")
-        data = read_yaml_mapping(recipe, f"a merge recipe (keys: {', '.join(sorted(keys))})")
-        for k, v in data.items():
-            k2 = str(k).replace("-", "_")
-            if k2 not in keys:
-                problems.append(f"{recipe}: unknown key {k!r} (known: {', '.join(sorted(keys))})")
-            else:
-                values[k2] = v
-    for item in positional:
-        if "=" not in item:
-            problems.append(f"{item!r}: expected key=value after the recipe")
-            continue
-        k, v = item.split("=", 1)
-        k2 = k.strip().replace("-", "_")
-        if k2 not in keys:
-            problems.append(f"override {k!r}: unknown key (known: {', '.join(sorted(keys))})")
-        else:
-            values[k2] = yaml_scalar(v)
-    for k in keys:
-        v = getattr(args, k, None)
-        if v is not None:
-            values[k] = v
-    if problems:
-        raise _problems(problems)
-    try:
-        values = {k: _coerce(k, v) for k, v in values.items()}
-    except (TypeError, ValueError) as e:
-        raise EcomError(f"merge options: {e}") from None
-    return MergeConfig(**values)
-
-
-def yaml_scalar(text: str):
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    """Recipe + key=value + flags -> MergeConfig; every problem of the options at once (no file read)."""
+    return PARSER.parse(argv, validate=option_problems)
 
 
 def main(argv: list[str] | None = None) -> int:
