@@ -59,15 +59,34 @@ def sample_tokens(sample: dict, count) -> tuple[int, int]:
     prompt = generated = 0
     for i, req in enumerate(reqs):
         parts = [req[k] for k in sorted(req, key=_arg_order)] if isinstance(req, dict) else list(req)
-        ctx = parts[0] if parts else ""
         second = parts[1] if len(parts) > 1 else None
-        prompt += count(ctx) if isinstance(ctx, str) else 0
+        prompt += sum(count(t) for t in context_texts(parts[0] if parts else ""))
         if isinstance(second, str):        # loglikelihood (context, continuation)
             prompt += count(second)
         elif isinstance(second, dict):     # generate_until (context, gen_kwargs)
             out = resps[i] if i < len(resps) else []
             generated += sum(count(t) for t in (out if isinstance(out, list) else [out]) if isinstance(t, str))
     return prompt, generated
+
+
+def context_texts(ctx) -> list[str]:
+    """The texts of a request's context: the string, or for a chat API request (lm-eval's ``JsonChatStr``, logged
+    as a one-element list holding the JSON messages) each message's content (the server's chat-template tokens
+    around them are not counted)."""
+    if isinstance(ctx, str):
+        return [ctx]
+    chat = getattr(ctx, "prompt", None)
+    if not isinstance(chat, str) and isinstance(ctx, (list, tuple)) and len(ctx) == 1 and isinstance(ctx[0], str):
+        chat = ctx[0]
+    if not isinstance(chat, str):
+        return []
+    try:
+        messages = json.loads(chat)
+    except ValueError:
+        return [chat]
+    if isinstance(messages, list) and all(isinstance(m, dict) for m in messages):
+        return [str(m.get("content", "")) for m in messages]
+    return [chat]
 
 
 def _arg_order(key: str):
@@ -119,7 +138,7 @@ class RequestTimer:
                 setattr(lm, name, self._wrap(orig))
         parse = getattr(lm, "parse_generations", None)
         if callable(parse):
-            setattr(lm, "parse_generations", self._usage_hook(parse))
+            lm.parse_generations = self._usage_hook(parse)
 
     def _wrap(self, orig):
         def call(requests, *a, **kw):

@@ -580,8 +580,8 @@ def _break_even(tasks, by_task, twin) -> list[str]:
                 pts.append((n, Comparison(bt, bp, exploratory=ex_t or ex_p)))
             curves.append((_head(t, group, len(groups)), bp, any(c.exploratory for _, c in pts), pts))
     holm([c for *_, pts in curves for _, c in pts])
-    lines = ["\n## 5. Break-even training size (smallest size from which a single-task adapter is separably better "
-             "than the best prompted system)"]
+    lines = [("\n## 5. Break-even training size (smallest size from which a single-task adapter is separably better "
+              "than the best prompted system)")]
     for head, bp, exploratory, pts in curves:
         lines.append(f"{head}: vs best prompted {bp.system} {bp.fmt()}"
                      + (" (exploratory: selected and tested on the same documents)" if exploratory else ""))
@@ -649,8 +649,8 @@ def _train_text(tc: dict | None) -> str:
 
 
 def _costs(tasks, by_task, out: Path, study: dict | None) -> list[str]:
-    lines = ["\n## 6. Cost per 1,000 documents (inference: tokens, model seconds, USD when priced) and training "
-             "cost (adapters)"]
+    lines = [("\n## 6. Cost per 1,000 documents (inference: tokens, model seconds, USD when priced) and training "
+              "cost (adapters)")]
     for t in _findings_tasks(tasks, by_task):
         lines.append(f"- {t}:")
         for name, sc in sorted(by_task[t].items()):

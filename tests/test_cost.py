@@ -19,7 +19,9 @@ def _direct_counts(samples_file, tok):
         docs.add(s["doc_id"])
         for i in range(len(s["arguments"])):
             req = s["arguments"][f"gen_args_{i}"]
-            prompt += len(tok.encode(req["arg_0"], add_special_tokens=False))
+            ctx = req["arg_0"]     # a chat API request is logged as [json messages]
+            texts = [m["content"] for m in json.loads(ctx[0])] if isinstance(ctx, list) else [ctx]
+            prompt += sum(len(tok.encode(t, add_special_tokens=False)) for t in texts)
             if isinstance(req["arg_1"], str):
                 prompt += len(tok.encode(req["arg_1"], add_special_tokens=False))
             else:
@@ -28,10 +30,10 @@ def _direct_counts(samples_file, tok):
 
 
 def test_eval_writes_the_cost_record_beside_lm_evals_files(tiny_llama, tmp_path):
+    from ecomsuite.leaderboard.collect import collect
     from transformers import AutoTokenizer
 
     from ecomsuite.evaluate import evaluate
-    from ecomsuite.leaderboard.collect import collect
 
     res = evaluate(model="hf", model_args=f"pretrained={tiny_llama}", tasks=["ecom_esci", "ecom_queryner"],
                    limit=3, output_path=tmp_path, batch_size=2, device="cpu", gen_kwargs="max_gen_toks=6",
@@ -81,12 +83,16 @@ def test_read_names_a_broken_cost_file(tmp_path):
 
 
 def test_sample_tokens_on_hand_made_samples():
-    words = lambda t: len(t.split())  # noqa: E731 - a whitespace "tokenizer"
+    words = lambda t: len(t.split())  # a whitespace "tokenizer"
     mc = {"arguments": {"gen_args_0": {"arg_0": "a b c", "arg_1": " x"}, "gen_args_1": {"arg_0": "a b c", "arg_1": " y z"}},
           "resps": [[[-1.0, False]], [[-2.0, False]]]}
     gen = {"arguments": {"gen_args_0": {"arg_0": "p q", "arg_1": {"until": ["\n"]}}}, "resps": [["one two three"]]}
     assert cost.sample_tokens(mc, words) == (3 + 1 + 3 + 2, 0)
     assert cost.sample_tokens(gen, words) == (2, 3)
+    chat = {"arguments": {"gen_args_0": {"arg_0": [json.dumps([{"role": "system", "content": "be brief"},
+                                                               {"role": "user", "content": "a b c"}])],
+                                         "arg_1": {"until": []}}}, "resps": [["x y"]]}
+    assert cost.sample_tokens(chat, words) == (2 + 3, 2)
     # a document logged once per filter counts once
     two_filters = [dict(gen, doc_id=0, filter="a"), dict(gen, doc_id=0, filter="b"), dict(mc, doc_id=1)]
     assert cost.task_tokens(two_filters, words) == {"documents": 2, "requests": 3, "prompt_tokens": 11,
@@ -162,10 +168,10 @@ def test_peak_memory_on_cpu_is_the_process_rss():
 
 
 def test_training_records_its_cost_in_lineage(tiny_llama, tmp_path):
+    from ecomsuite.trainers import sft
     from test_sft import cfg_for
 
     from ecomsuite import lineage
-    from ecomsuite.trainers import sft
 
     out = tmp_path / "lora"
     sft.run(cfg_for(tiny_llama, out, tasks=["ecom_esci"], train_size=8, max_steps=2), argv=["--out", str(out)])
@@ -186,3 +192,45 @@ def test_a_study_may_price_base_and_api_models_and_a_bad_price_is_one_line():
     assert not [p for p in study_problems(ok) if "price" in p]
     bad = {**ok, "api_models": [{"name": "big", "model_args": "model=big", "price_per_mtok": {"in": 2}}]}
     assert [p for p in study_problems(bad) if p.startswith("api_models[0].price_per_mtok: expected {in:")]
+
+
+def test_api_model_records_the_servers_usage_else_its_tokenizer_estimate(tiny_llama, tmp_path, monkeypatch):
+    import types
+
+    from transformers import AutoTokenizer
+
+    from ecomsuite import fake_openai
+    from ecomsuite.evaluate import evaluate
+
+    sent = []
+
+    def dumps(payload, *a, **kw):   # the fake server reports usage: words in, words out
+        if isinstance(payload, dict) and "usage" in payload and sent:
+            words_in = sum(len(m["content"].split()) for m in sent[-1])
+            words_out = len(payload["choices"][0]["message"]["content"].split())
+            payload = {**payload, "usage": {"prompt_tokens": words_in, "completion_tokens": words_out}}
+        return json.dumps(payload, *a, **kw)
+
+    def answer(messages):
+        sent.append(messages)
+        return "core_product_type: lid"
+
+    args = "model=fake,base_url={},num_concurrent=1,max_retries=1,tokenized_requests=False"
+    monkeypatch.setattr(fake_openai, "json", types.SimpleNamespace(dumps=dumps, loads=json.loads))
+    with fake_openai.FakeOpenAI(answer) as url:
+        res = evaluate(model="local-chat-completions", model_args=args.format(url), tasks=["ecom_queryner"],
+                       limit=3, apply_chat_template=True, output_path=tmp_path / "usage")
+    c = res["ecomsuite_cost"]["tasks"]["ecom_queryner"]
+    assert c["tokens_source"] == "api usage" and len(sent) == 3
+    assert c["prompt_tokens"] == sum(len(m["content"].split()) for msgs in sent for m in msgs)
+    assert c["generated_tokens"] == 3 * 2
+    monkeypatch.undo()
+    with fake_openai.FakeOpenAI(answer) as url:     # usage all zeros: the model's tokenizer counts instead
+        res = evaluate(model="local-chat-completions", tasks=["ecom_queryner"], limit=3, apply_chat_template=True,
+                       model_args=args.format(url) + f",tokenizer_backend=huggingface,tokenizer={tiny_llama}",
+                       output_path=tmp_path / "tok")
+    c = res["ecomsuite_cost"]["tasks"]["ecom_queryner"]
+    tok = AutoTokenizer.from_pretrained(tiny_llama)
+    samples = next((tmp_path / "tok").rglob("samples_ecom_queryner_*.jsonl"))
+    assert c["tokens_source"] == "tokenizer" and res["ecomsuite_cost"]["tokenizer"] == tiny_llama.name
+    assert (c["documents"], c["prompt_tokens"], c["generated_tokens"]) == _direct_counts(samples, tok)
