@@ -200,3 +200,35 @@ def test_desc_gen_split_keeps_identical_descriptions_on_one_side(tmp_path):
     sides = {s: {normalise_text(x["description"]) for x in docs} for s, docs in data.splits.items()}
     assert sides["train"] and sides["test"] and not sides["train"] & sides["test"]
     assert desc_gen_split("Some  TEXT\n") == desc_gen_split("some text")
+
+
+def test_info_on_a_partial_folder_lists_the_missing_families(tmp_path):
+    d = tmp_path / "data"
+    shutil.copytree(SAMPLE_DIR / "fewsum_amazon", d / "fewsum_amazon")
+    out = info_table(str(d))
+    rows = {ln.split()[0]: ln for ln in out.splitlines()[2:] if ln.strip() and not ln.startswith(("missing", "review"))}
+    assert set(rows) == {"esci", "queryner", "desc_gen", "attr_extract"}
+    assert all(" missing " in ln and "not found" in ln for ln in rows.values())
+    assert "esci/shopping_queries_dataset_examples.parquet not found" in rows["esci"]
+    assert sum(ln.startswith("review_summ ") for ln in out.splitlines()) == 3   # its splits are counted
+    assert "ecomsuite data download" in out
+    (d / "queryner").mkdir()
+    (d / "queryner" / "train.txt").write_text("red\tX-bad\n\n")   # present but broken: still an error
+    with pytest.raises(DataError, match="tag 'X-bad' is not BIO"):
+        info_table(str(d))
+
+
+def test_strip_html_fast_paths_give_what_the_parser_gives():
+    import random
+
+    from ecomsuite.data import _strip_html_parser
+
+    rng = random.Random(0)
+    pieces = ["<p>", "</p>", "<br>", "<br/>", "<BR />", "<b>", "</b>", "<li>", "</LI>", "<div class=x>", "&amp;",
+              "&lt;", "&amp;lt;", "&nbsp;", "&#39;", "&bogus;", "&amp", " ", "\n", "\u3000", "\xa0", "word", "x>y",
+              "a < b", "<", ">", "<!-- c -->", "<script>var a='<p>';</script>", "<style>p{}</style>", "<a href='u'>",
+              "<img src=x.png/>", "</>", "<1>", "<?x?>", "<p", "é", "<p\xa0x>", "<a b = c>", "<p a=b/>", "</p x>",
+              "<p\x0bq>", "</ p>", "<h1>", "<table>"]
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert strip_html(text) == _strip_html_parser(text), text

@@ -67,6 +67,10 @@ class DataError(EcomError):
     """Bad or missing data; the message names the file, row and what is wrong."""
 
 
+class MissingDataError(DataError):
+    """A data file is not there at all (``ecomsuite data info`` lists its family as missing)."""
+
+
 @dataclass
 class FamilyData:
     family: str
@@ -115,7 +119,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> tuple[Path, s
 
 def _need(path: Path) -> Path:
     if not path.is_file():
-        raise DataError(f"{path}: file not found; expected the publisher's file here "
+        raise MissingDataError(f"{path}: file not found; expected the publisher's file here "
                         "(see `ecomsuite data info --help` for the layout)")
     return path
 
@@ -130,7 +134,7 @@ def _text(v) -> str:
 
 def normalise_text(text: str) -> str:
     """Lowercase, whitespace collapsed: the form in which two texts count as the same text."""
-    return re.sub(r"\s+", " ", text.lower()).strip()
+    return " ".join(text.lower().split())   # str.split's whitespace is re's \s
 
 
 def content_id(prefix: str, content, seen: dict[str, int]) -> str:
@@ -182,86 +186,213 @@ class _Stripper(HTMLParser):
         self.parts.append(data)
 
 
+# a tag the parser reads as a plain start or end tag: a name, attributes without quotes or markup
+_SIMPLE_TAG = re.compile(r"<(/?)([a-zA-Z][-.a-zA-Z0-9:_]*)(?:[ \t\n\r\f][^<>\"'=]*(?:=[^<>\"'\s]*[^<>\"']*)*)?/?>")
+_PLAIN_TAG_TEXT = re.compile(r"[^<]*(?:" + _SIMPLE_TAG.pattern + r"[^<]*)*\Z")
+
+
+def _strip_simple_html(text: str) -> str | None:
+    """``strip_html`` for text whose every ``<`` opens a simple tag (no comment, declaration, script or
+    style): tags split the text (block tags with a space), entities decoded in each piece, as the
+    parser does; None for anything else."""
+    if not _PLAIN_TAG_TEXT.match(text):
+        return None
+    parts, pos = [], 0
+    for m in _SIMPLE_TAG.finditer(text):
+        name = m.group(2).lower()
+        if name in ("script", "style"):
+            return None
+        parts.append(html.unescape(text[pos:m.start()]))
+        parts.append(" " if name in _Stripper.BLOCK else "")
+        pos = m.end()
+    parts.append(html.unescape(text[pos:]))
+    return " ".join(html.unescape("".join(parts)).split())
+
+
 def strip_html(text: str) -> str:
-    """Remove HTML markup and entities from a product description; collapse whitespace."""
+    """Remove HTML markup and entities from a product description; collapse whitespace.
+    Text without markup, and markup of plain tags only, take fast paths that give what the parser
+    gives (tests/test_data.py compares them on generated markup)."""
+    if "<" not in text and "&" not in text:   # no markup, no entity: the parser would keep it as is
+        return " ".join(text.split())          # = re.sub(r"\s+", " ", text).strip(): same whitespace
+    if "<" in text:
+        fast = _strip_simple_html(text)
+        if fast is not None:
+            return fast
+    return _strip_html_parser(text)
+
+
+def _strip_html_parser(text: str) -> str:
     s = _Stripper()
     s.feed(text)
     s.close()
     out = html.unescape("".join(s.parts))
-    return re.sub(r"\s+", " ", out).strip()
+    return " ".join(out.split())
 
 
 # --------------------------------------------------------------------------------------- ESCI
-def _read_parquet(path: Path, columns: list[str]):
-    import pandas as pd
+# The full release is 2.6M judgements and 1.8M products (a 1.1 GB products file). It is read with
+# Arrow: only the columns a reader needs, rows filtered by locale in Arrow, and the products table
+# read only for the products the kept examples name; product text is cleaned once per product.
+ESCI_EXAMPLE_COLS = ["example_id", "query", "query_id", "product_id", "product_locale", "esci_label", "split"]
+ESCI_PRODUCT_COLS = ["product_id", "product_title", "product_description", "product_bullet_point",
+                     "product_brand", "product_color", "product_locale"]
+ESCI_SPLITS = ("train", "test", "dev", "validation")
+_ROW = "__row"   # file row number, kept through filters for error messages
+
+
+def _parquet(path: Path, columns: list[str]):
+    """An Arrow dataset over one parquet file whose schema has ``columns`` (one clear error if not)."""
+    import pyarrow.dataset as ds
 
     try:
-        df = pd.read_parquet(_need(path))
+        d = ds.dataset(_need(path), format="parquet")
     except DataError:
         raise
     except Exception as e:  # corrupt file
         raise DataError(f"{path}: cannot read parquet ({type(e).__name__}: {e})") from None
-    missing = [c for c in columns if c not in df.columns]
+    missing = [c for c in columns if c not in d.schema.names]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
-    return df
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(d.schema.names)}")
+    return d
 
 
-ESCI_EXAMPLE_COLS = ["example_id", "query", "query_id", "product_id", "product_locale", "esci_label", "split"]
-ESCI_PRODUCT_COLS = ["product_id", "product_title", "product_description", "product_bullet_point",
-                     "product_brand", "product_color", "product_locale"]
+def _scan(d, path: Path, columns: list[str], filter=None):
+    try:
+        return d.to_table(columns=columns, filter=filter)
+    except Exception as e:
+        raise DataError(f"{path}: cannot read parquet ({type(e).__name__}: {e})") from None
 
 
-def _esci_tables(folder: Path, files: dict[str, str]):
-    ex_path = folder / files["examples"]
-    pr_path = folder / files["products"]
-    ex = _read_parquet(ex_path, ESCI_EXAMPLE_COLS)
-    pr = _read_parquet(pr_path, ESCI_PRODUCT_COLS)
-    return ex, pr, [str(ex_path), str(pr_path)]
+def _trimmed(col):
+    """Arrow twin of ``_text`` for a string column: stripped, null -> ""."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(pc.utf8_trim_whitespace(col.cast("large_string")), "")
 
 
-def _product_index(pr, pr_path: str) -> dict[tuple[str, str], dict]:
-    products: dict[tuple[str, str], dict] = {}
-    for i, row in enumerate(pr[ESCI_PRODUCT_COLS].itertuples(index=False)):
-        key = (str(row.product_id), str(row.product_locale))
-        if key in products:
-            raise DataError(f"{pr_path}: row {i}: duplicate product {key[0]} in locale {key[1]}")
-        products[key] = row._asdict()
-    return products
+def _esci_key(t, id_col: str = "product_id", locale_col: str = "product_locale"):
+    """(product id, locale) as one string column: a product id is unique only within a locale."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.binary_join_element_wise(pc.cast(t[id_col], "large_string"),
+                                       pc.cast(t[locale_col], "large_string"),
+                                       pa.scalar("\x1f", pa.large_string()))
+
+
+def _first_true(mask) -> int | None:
+    import pyarrow.compute as pc
+
+    idx = pc.index(pc.fill_null(mask, True), True).as_py()
+    return None if idx < 0 else idx
+
+
+def _check_unique_products(d, path: Path, locale: str | None = None) -> None:
+    """Raise on a (product id, locale) pair twice in the products table (read: those two columns)."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    filt = None if locale is None else ds.field("product_locale") == locale
+    t = _scan(d, path, ["product_id", "product_locale"], filt)
+    if t.num_rows == pc.count_distinct(_esci_key(t)).as_py():
+        return
+    seen: set = set()   # error path only: find the first repeat in file order
+    for i, key in enumerate(zip(t["product_id"].to_pylist(), t["product_locale"].to_pylist())):
+        if key in seen:
+            raise DataError(f"{path}: row {i}: duplicate product {key[0]} in locale {key[1]}")
+        seen.add(key)
+
+
+def _esci_examples(folder: Path, files: dict[str, str], locale: str):
+    """The kept examples (locale filter) as an Arrow table with trimmed label/split/query, the file row
+    number, and each example's row in ``products`` (the needed products only), all checked: a label,
+    a split and a product for every kept example. Returns (examples, products, [examples, products file])."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    ex_path, pr_path = folder / files["examples"], folder / files["products"]
+    exd = _parquet(ex_path, ESCI_EXAMPLE_COLS)
+    prd = _parquet(pr_path, ESCI_PRODUCT_COLS)
+    ex = _scan(exd, ex_path, ESCI_EXAMPLE_COLS)
+    ex = ex.append_column(_ROW, pa.array(np.arange(ex.num_rows, dtype=np.int64)))
+    if locale != "all":
+        ex = ex.filter(pc.equal(ex["product_locale"], locale))
+    ex = ex.set_column(ex.schema.get_field_index("esci_label"), "esci_label", _trimmed(ex["esci_label"]))
+    ex = ex.set_column(ex.schema.get_field_index("split"), "split", _trimmed(ex["split"]))
+    ex = ex.set_column(ex.schema.get_field_index("query"), "query", _trimmed(ex["query"]))
+
+    def fail(k: int, what: str):
+        row = ex.slice(k, 1).to_pylist()[0]
+        raise DataError(f"{ex_path}: row {row[_ROW]} (example_id {row['example_id']}): "
+                        + what.format(**row))
+
+    bad = _first_true(pc.invert(pc.is_in(ex["esci_label"], pa.array(ESCI_LABELS))))
+    if bad is not None:
+        fail(bad, "unknown esci_label {esci_label!r}; expected one of E, S, C, I")
+    bad = _first_true(pc.invert(pc.is_in(ex["split"], pa.array(ESCI_SPLITS))))
+    if bad is not None:
+        fail(bad, "unknown split {split!r}; expected train or test")
+
+    _check_unique_products(prd, pr_path)
+    needed = pc.unique(ex["product_id"])
+    filt = ds.field("product_id").isin(needed)
+    if locale != "all":
+        filt &= ds.field("product_locale") == locale
+    pr = _scan(prd, pr_path, ESCI_PRODUCT_COLS, filt)
+    pos = pc.index_in(_esci_key(ex), value_set=_esci_key(pr))
+    bad = _first_true(pc.is_null(pos))
+    if bad is not None:
+        fail(bad, f"product {{product_id}} (locale {{product_locale}}) not in {pr_path}")
+    return ex.append_column("__product", pos), pr, [str(ex_path), str(pr_path)]
+
+
+def _esci_product_fields(pr) -> list[dict]:
+    """The document fields of each product row, cleaned once per product (shared by its examples)."""
+    cols = {c: pr[c].to_pylist() for c in ESCI_PRODUCT_COLS[1:6]}
+    return [{"title": _text(t), "brand": _text(b), "color": _text(c), "bullets": _text(bp),
+             "description": strip_html(_text(d))}
+            for t, d, bp, b, c in zip(*(cols[c] for c in ESCI_PRODUCT_COLS[1:6]))]
 
 
 def read_esci(folder: Path, files: dict[str, str], locale: str = "us") -> FamilyData:
-    ex, pr, files = _esci_tables(folder, files)
-    products = _product_index(pr, files[1])
-    if locale != "all":
-        ex = ex[ex["product_locale"] == locale]
+    ex, pr, paths = _esci_examples(folder, files, locale)
+    products = _esci_product_fields(pr)
+    del pr
     splits: dict[str, list[dict]] = {}
-    for i, row in zip(ex.index, ex[ESCI_EXAMPLE_COLS].itertuples(index=False)):
-        where = f"{files[0]}: row {i} (example_id {row.example_id})"
-        label = _text(row.esci_label)
-        if label not in ESCI_LABELS:
-            raise DataError(f"{where}: unknown esci_label {label!r}; expected one of E, S, C, I")
-        split = _text(row.split)
-        if split not in ("train", "test", "dev", "validation"):
-            raise DataError(f"{where}: unknown split {split!r}; expected train or test")
-        prod = products.get((str(row.product_id), str(row.product_locale)))
-        if prod is None:
-            raise DataError(f"{where}: product {row.product_id} (locale {row.product_locale}) "
-                            f"not in {files[1]}")
+    cols = [ex[c].to_pylist() for c in ("example_id", "query", "query_id", "product_id", "product_locale",
+                                        "esci_label", "split", "__product")]
+    del ex
+    for eid, query, qid, pid, loc, label, split, p in zip(*cols):
+        prod = products[p]
         splits.setdefault(split, []).append({
-            "id": f"esci-{int(row.example_id)}",
-            "query": _text(row.query),
-            "query_id": int(row.query_id),
-            "product_id": str(row.product_id),
-            "locale": str(row.product_locale),
-            "title": _text(prod["product_title"]),
-            "brand": _text(prod["product_brand"]),
-            "color": _text(prod["product_color"]),
-            "bullets": _text(prod["product_bullet_point"]),
-            "description": strip_html(_text(prod["product_description"])),
-            "label": label,
+            "id": f"esci-{int(eid)}", "query": query, "query_id": int(qid), "product_id": str(pid),
+            "locale": str(loc), "title": prod["title"], "brand": prod["brand"], "color": prod["color"],
+            "bullets": prod["bullets"], "description": prod["description"], "label": label,
         })
-    return FamilyData("esci", splits, "", files, split_files={s: files[0] for s in splits})
+    return FamilyData("esci", splits, "", paths, split_files={s: paths[0] for s in splits})
+
+
+def esci_summary(folder: Path, files: dict[str, str], locale: str = "us") -> list[tuple[str, int, str]]:
+    """(split, documents, label distribution) per split, as ``read_esci`` + ``load_family`` would give,
+    from Arrow group-bys (no documents built): the same checks, ids unique per split included."""
+    import pyarrow.compute as pc
+
+    ex, _pr, paths = _esci_examples(folder, files, locale)
+    keys = ex.select(["split", "example_id"])
+    if keys.num_rows != keys.group_by(["split", "example_id"]).aggregate([]).num_rows:
+        counts = keys.group_by(["split", "example_id"]).aggregate([("example_id", "count")])
+        twice = counts.filter(pc.greater(counts["example_id_count"], 1)).slice(0, 1).to_pylist()[0]
+        raise DataError(f"{paths[0]}: split {twice['split']!r}: document id 'esci-{twice['example_id']}' "
+                        "occurs twice; ids must be unique within a split")
+    by = ex.group_by(["split", "esci_label"]).aggregate([("esci_label", "count")]).to_pylist()
+    out = []
+    for split in pc.unique(ex["split"]).to_pylist():   # first-appearance order, as read_esci's dict
+        c = {r["esci_label"]: r["esci_label_count"] for r in by if r["split"] == split}
+        out.append((split, sum(c.values()), " ".join(f"{k}={c.get(k, 0)}" for k in ESCI_LABELS)))
+    return out
 
 
 def desc_gen_split(description: str) -> str:
@@ -290,30 +421,60 @@ def desc_gen_skip_reason(title: str, bullets: str, description: str) -> str | No
     return None
 
 
+def _desc_gen_rows(folder: Path, files: dict[str, str], locale: str):
+    """(skip reason, None) or (None, document) per product of ``locale``, in file order; the products
+    file is streamed in Arrow batches (only its columns and the locale's rows)."""
+    import pyarrow.dataset as ds
+
+    ex_path, pr_path = folder / files["examples"], folder / files["products"]
+    _parquet(ex_path, ESCI_EXAMPLE_COLS)   # the pair is one dataset: both files, both schemas
+    prd = _parquet(pr_path, ESCI_PRODUCT_COLS)
+    _check_unique_products(prd, pr_path, locale)
+    cols = ESCI_PRODUCT_COLS[:6]
+    try:
+        batches = prd.to_batches(columns=cols, filter=ds.field("product_locale") == locale)
+        for batch in batches:
+            for pid, title, desc, bullets, brand, color in zip(*(batch.column(c).to_pylist() for c in cols)):
+                title, bullets, desc = _text(title), _text(bullets), strip_html(_text(desc))
+                reason = desc_gen_skip_reason(title, bullets, desc)
+                if reason:
+                    yield reason, None
+                    continue
+                pid = str(pid)
+                yield None, {"id": f"desc-{pid}", "product_id": pid, "title": title, "brand": _text(brand),
+                             "color": _text(color), "bullets": bullets, "description": desc}
+    except OSError as e:
+        raise DataError(f"{pr_path}: cannot read parquet ({type(e).__name__}: {e})") from None
+
+
 def read_desc_gen(folder: Path, files: dict[str, str], locale: str = "us") -> FamilyData:
-    _ex, pr, files = _esci_tables(folder, files)
-    pr = pr[pr["product_locale"] == locale]
-    _product_index(pr, files[1])  # duplicate check
     splits: dict[str, list[dict]] = {"train": [], "test": []}
     skipped: dict[str, int] = {}
-    for row in pr[ESCI_PRODUCT_COLS].itertuples(index=False):
-        title, bullets = _text(row.product_title), _text(row.product_bullet_point)
-        desc = strip_html(_text(row.product_description))
-        reason = desc_gen_skip_reason(title, bullets, desc)
+    for reason, doc in _desc_gen_rows(folder, files, locale):
+        if reason:
+            skipped[reason] = skipped.get(reason, 0) + 1
+        else:
+            splits[desc_gen_split(doc["description"])].append(doc)
+    pr_path = str(folder / files["products"])
+    return FamilyData("desc_gen", splits, "", [pr_path], skipped, {s: pr_path for s in splits})
+
+
+def desc_gen_summary(folder: Path, files: dict[str, str], locale: str = "us"):
+    """What ``read_desc_gen`` + ``label_distribution`` report, streamed: no documents kept."""
+    skipped: dict[str, int] = {}
+    n = {"train": 0, "test": 0}
+    words = {"train": [0, 0], "test": [0, 0]}   # sum, max
+    for reason, doc in _desc_gen_rows(folder, files, locale):
         if reason:
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
-        pid = str(row.product_id)
-        splits[desc_gen_split(desc)].append({
-            "id": f"desc-{pid}",
-            "product_id": pid,
-            "title": title,
-            "brand": _text(row.product_brand),
-            "color": _text(row.product_color),
-            "bullets": bullets,
-            "description": desc,
-        })
-    return FamilyData("desc_gen", splits, "", [files[1]], skipped, {s: files[1] for s in splits})
+        split, w = desc_gen_split(doc["description"]), len(doc["description"].split())
+        n[split] += 1
+        words[split][0] += w
+        words[split][1] = max(words[split][1], w)
+    rows = [(s, n[s], f"description words: mean {words[s][0] / max(n[s], 1):.0f}, max {words[s][1]}")
+            for s in n]
+    return rows, skipped
 
 
 # ----------------------------------------------------------------------------------- QueryNER
@@ -466,9 +627,17 @@ class Reader:
     files: dict[str, str]
     options: tuple[str, ...] = ()
     description: str = ""
+    # (folder, files, **options) -> ([(split, documents, labels)], skipped): what ``data info`` shows,
+    # without building documents; None: info reads the documents (small formats)
+    summary: Callable[..., tuple[list[tuple[str, int, str]], dict[str, int]]] | None = None
 
     def __call__(self, root: Path, folder: str | None = None, files: dict | None = None,
                  where: str = "dataset_kwargs", **options) -> FamilyData:
+        return self.read(*self.locate(root, folder, files, where, options), **options)
+
+    def locate(self, root: Path, folder: str | None, files: dict | None, where: str,
+               options: dict) -> tuple[Path, dict[str, str]]:
+        """The folder and file names to read (options checked)."""
         unknown = [k for k in options if k not in self.options]
         if unknown:
             raise DataError(f"{where}: unknown option {unknown[0]!r} for format {self.read.__name__[5:]}; "
@@ -480,19 +649,21 @@ class Reader:
                                 f"{', '.join(names)}")
             names[role] = str(name)
         path = Path(folder).expanduser() if folder else Path(self.folder)
-        return self.read(path if path.is_absolute() else root / path, names, **options)
+        return (path if path.is_absolute() else root / path), names
 
 
 _ESCI_FILES = {"examples": "shopping_queries_dataset_examples.parquet",
                "products": "shopping_queries_dataset_products.parquet"}
 READERS: dict[str, Reader] = {
-    "esci": Reader(read_esci, "esci", _ESCI_FILES, ("locale",), "ESCI parquet pair: query-product labels"),
+    "esci": Reader(read_esci, "esci", _ESCI_FILES, ("locale",), "ESCI parquet pair: query-product labels",
+                   lambda folder, files, **o: (esci_summary(folder, files, **o), {})),
     "queryner": Reader(read_queryner, "queryner", {"train": "train.txt", "dev": "dev.txt", "test": "test.txt"},
                        ("bio",), "CoNLL token<TAB>tag, one query per block"),
     "review_summ": Reader(read_fewsum, "fewsum_amazon",
                           {"train": "train.csv", "validation": "val.csv", "test": "test.csv"}, (),
                           "FewSum TSV: 8 reviews, 3 summaries"),
-    "desc_gen": Reader(read_desc_gen, "esci", _ESCI_FILES, ("locale",), "ESCI products parquet: descriptions"),
+    "desc_gen": Reader(read_desc_gen, "esci", _ESCI_FILES, ("locale",), "ESCI products parquet: descriptions",
+                       desc_gen_summary),
     "attr_extract": Reader(read_ae110k, "ae110k", {"train": "train.jsonl", "test": "test.jsonl"}, (),
                            "AE-110k JSONL: input, category, target_scores"),
 }
@@ -559,18 +730,42 @@ def label_distribution(family: str, docs: list[dict]) -> str:
     return ""
 
 
+def summarise_family(family: str, data_dir: str | os.PathLike | None = None, **options):
+    """([(split, documents, label distribution)], rows left out, source) for one format's default folder:
+    what ``load_family`` + ``label_distribution`` give, from the format's ``summary`` where it has one
+    (ESCI: Arrow group-bys; no documents built)."""
+    reader = READERS[family]
+    if reader.summary is None:
+        data = load_family(family, data_dir, **options)
+        return ([(s, len(d), label_distribution(family, d)) for s, d in data.splits.items()],
+                data.skipped, data.source)
+    root, source = resolve_data_dir(data_dir)
+    folder, names = reader.locate(root, None, None, "data info", options)
+    rows, skipped = reader.summary(folder, names, **options)
+    for split, n, _labels in rows:
+        if not n:
+            raise DataError(f"{family}: split {split!r} is empty in {source} "
+                            f"(files: {', '.join(str(folder / f) for f in names.values())})")
+    return rows, skipped, source
+
+
 def info_table(data_dir: str | None = None, locale: str = "us") -> str:
-    """Per task family and split: documents, label distribution, source (``ecomsuite data info``)."""
+    """Per task family and split: documents, label distribution, source (``ecomsuite data info``).
+    A family whose files are not in the folder is listed as missing, naming the file."""
     rows = [("family", "split", "docs", "labels", "source")]
     notes = []
     for fam, reader in READERS.items():
         opts = {"locale": locale} if "locale" in reader.options else {}
-        data = load_family(fam, data_dir, **opts)
-        src = "embedded sample (not real data)" if data.is_sample else data.source
-        for split, docs in data.splits.items():
-            rows.append((fam, split, str(len(docs)), label_distribution(fam, docs), src))
-        for reason, n in data.skipped.items():
-            notes.append(f"{fam}: {n} row(s) left out or repaired: {reason}")
+        try:
+            splits, skipped, source = summarise_family(fam, data_dir, **opts)
+        except MissingDataError as e:
+            rows.append((fam, "-", "missing", "", str(e).split(": file not found")[0] + " not found"))
+            continue
+        src = "embedded sample (not real data)" if source == "sample" else source
+        rows += [(fam, split, str(n), labels, src) for split, n, labels in splits]
+        notes += [f"{fam}: {n} row(s) left out or repaired: {reason}" for reason, n in skipped.items()]
+    if any(r[2] == "missing" for r in rows[1:]):
+        notes.append("missing: get the data with `ecomsuite data download` (or point --data-dir at it)")
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

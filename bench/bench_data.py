@@ -1,0 +1,271 @@
+"""ESCI at full size: `ecomsuite data info` and the data loading of `ecom_esci --limit 100`, the Arrow
+reader vs the reader before it (pandas + whole-table Python dicts), side by side in one run.
+
+    python bench/bench_data.py                          # writes /tmp/ecomsuite_esci_full once, then measures
+    python bench/bench_data.py --examples 20000 --products 14000 --out /tmp/esci_small   # quick look
+
+The data is synthetic, with the real schema and the real size: 2.6M judgements (us/es/jp as in the
+release), 1.8M products with realistic text lengths (titles ~110 characters, descriptions ~900 with
+HTML markup in 40% of them and missing in 45%, bullet points ~700), written with numpy/pyarrow into
+/tmp, never the repository. The folder also gets the embedded sample's small families, so the old
+`data info` (which reads every family) has something to read for them.
+
+Each measurement runs in its own process: wall time of the call, peak RSS (ru_maxrss), and a watchdog
+that stops it past --max-gb or --max-s (reported as not finished, with what it had reached). The old
+reader is this module's source at LEGACY_REV, loaded with `git show` into a temp module.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LEGACY_REV = "9f3e25e80bfc606efd7a14bfabe58be0ecb24d14"   # ecomsuite/data before the Arrow reader
+# the release's proportions: 2,621,288 judgements (us 1,818,825 / es 356,410 / jp 445,927),
+# 1,814,924 products (us 1,215,851 / es 259,973 / jp 339,059 -- rounded), labels E 65% S 22% C 3% I 10%
+LOCALES = {"us": (0.694, 0.670), "es": (0.136, 0.143), "jp": (0.170, 0.187)}   # share of examples, products
+LABELS = (["E", "S", "C", "I"], [0.65, 0.22, 0.03, 0.10])
+EXAMPLES_FILE = "shopping_queries_dataset_examples.parquet"
+PRODUCTS_FILE = "shopping_queries_dataset_products.parquet"
+
+
+# ------------------------------------------------------------------------------ synthetic data
+def _text_buffer(rng, n_words: int, html: bool):
+    """A long ASCII text of random words (numpy bytes); with ``html``, paragraph and line-break tags
+    and entities sprinkled in, as product descriptions have."""
+    import numpy as np
+
+    vocab = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), rng.integers(2, 11)))
+             for _ in range(4000)]
+    if html:
+        vocab += ["<p>", "</p>", "<br>", "<b>", "</b>", "&amp;", "<li>", "</li>"] * 25
+    words = np.array(vocab)[rng.integers(0, len(vocab), n_words)]
+    return np.frombuffer(" ".join(words.tolist()).encode(), dtype=np.uint8)
+
+
+def _strings(rng, buf, lengths):
+    """A large_string array whose values are consecutive slices of ``buf`` (tiled from a random
+    start) with the given lengths: vectorised, no Python string per value."""
+    import numpy as np
+    import pyarrow as pa
+
+    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    data = np.resize(np.roll(buf, -int(rng.integers(0, len(buf)))), int(offsets[-1]))
+    return pa.LargeStringArray.from_buffers(len(lengths), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _lengths(rng, n: int, mean: float, lo: int, hi: int):
+    import numpy as np
+
+    sigma = 0.6
+    return np.clip(rng.lognormal(np.log(mean) - sigma ** 2 / 2, sigma, n), lo, hi).astype(np.int64)
+
+
+def _with_nulls(rng, arr, rate: float):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.if_else(pa.array(rng.random(len(arr)) < rate), pa.scalar(None, pa.large_string()), arr)
+
+
+def _ids(prefix: str, numbers):
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.array(np.char.add(prefix, np.char.zfill(numbers.astype(str), 8)), pa.large_string())
+
+
+def write_products(path: Path, n: int, seed: int = 0, chunk: int = 100_000) -> dict[str, int]:
+    """The products table, written in chunks (bounded memory); returns products per locale."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    plain, html = _text_buffer(rng, 2_000_000, False), _text_buffer(rng, 2_000_000, True)
+    per_locale = {loc: int(round(n * share[1])) for loc, share in LOCALES.items()}
+    per_locale["us"] += n - sum(per_locale.values())
+    schema = pa.schema([(c, pa.large_string()) for c in (
+        "product_id", "product_title", "product_description", "product_bullet_point", "product_brand",
+        "product_color", "product_locale")])
+    with pq.ParquetWriter(path, schema) as w:
+        for loc, count in per_locale.items():
+            for start in range(0, count, chunk):
+                m = min(chunk, count - start)
+                desc_len = _lengths(rng, m, 900, 20, 4000)
+                is_html = rng.random(m) < 0.4
+                desc = pa.concat_arrays([_strings(rng, plain, desc_len[~is_html]),
+                                         _strings(rng, html, desc_len[is_html])])
+                order = np.argsort(np.concatenate([np.flatnonzero(~is_html), np.flatnonzero(is_html)]))
+                cols = [
+                    _ids("B0", np.arange(start, start + m)),   # the same ids recur across locales
+                    _strings(rng, plain, _lengths(rng, m, 110, 10, 300)),
+                    _with_nulls(rng, desc.take(pa.array(order)), 0.45),
+                    _with_nulls(rng, _strings(rng, plain, _lengths(rng, m, 700, 20, 3000)), 0.15),
+                    _with_nulls(rng, _strings(rng, plain, _lengths(rng, m, 9, 3, 20)), 0.05),
+                    _with_nulls(rng, _strings(rng, plain, _lengths(rng, m, 7, 3, 15)), 0.4),
+                    pa.array(np.full(m, loc), pa.large_string()),
+                ]
+                w.write_table(pa.Table.from_arrays(cols, schema=schema))
+    return per_locale
+
+
+def write_examples(path: Path, n: int, products: dict[str, int], seed: int = 1) -> None:
+    """The examples table: queries of ~20 judgements each, grouped by query as the release is; each
+    query has one locale and one split (~25% of queries test); products drawn from its locale."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    n_queries = max(1, n // 20)
+    locales = np.array(list(LOCALES))
+    q_locale = rng.choice(len(locales), n_queries, p=[s[0] for s in LOCALES.values()])
+    q_of = np.sort(rng.integers(0, n_queries, n))          # grouped by query
+    loc_idx = q_locale[q_of]
+    sizes = np.array([products[loc] for loc in locales])
+    pid = (rng.random(n) * sizes[loc_idx]).astype(np.int64)
+    query_text = _strings(rng, _text_buffer(rng, 500_000, False), _lengths(rng, n_queries, 22, 3, 120))
+    table = pa.table({
+        "example_id": pa.array(np.arange(n, dtype=np.int64)),
+        "query": query_text.take(pa.array(q_of)),
+        "query_id": pa.array(q_of.astype(np.int64)),
+        "product_id": _ids("B0", pid),
+        "product_locale": pa.array(locales[loc_idx], pa.large_string()),
+        "esci_label": pa.array(rng.choice(LABELS[0], n, p=LABELS[1]), pa.large_string()),
+        "small_version": pa.array(rng.integers(0, 2, n)),
+        "large_version": pa.array(np.ones(n, dtype=np.int64)),
+        "split": pa.array(np.where(rng.random(n_queries) < 0.25, "test", "train")[q_of], pa.large_string()),
+    })
+    pq.write_table(table, path)
+
+
+def write_synthetic(folder: Path, n_examples: int, n_products: int, seed: int = 0) -> Path:
+    """A data folder: a synthetic ESCI pair of the given size + the embedded sample's other families."""
+    from ecomsuite.data import SAMPLE_DIR
+
+    (folder / "esci").mkdir(parents=True, exist_ok=True)
+    per_locale = write_products(folder / "esci" / PRODUCTS_FILE, n_products, seed)
+    write_examples(folder / "esci" / EXAMPLES_FILE, n_examples, per_locale, seed + 1)
+    for fam in ("queryner", "fewsum_amazon", "ae110k"):
+        if not (folder / fam).exists():
+            shutil.copytree(SAMPLE_DIR / fam, folder / fam)
+    return folder
+
+
+# ----------------------------------------------------------------------------- readers, old/new
+def legacy_data_module(rev: str = LEGACY_REV):
+    """ecomsuite/data/__init__.py at ``rev`` as a module of its own (needs the git history)."""
+    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:ecomsuite/data/__init__.py"],
+                         capture_output=True, text=True)
+    if src.returncode:
+        raise RuntimeError(f"git show {rev}:ecomsuite/data/__init__.py failed: {src.stderr.strip()}")
+    tmp = Path(tempfile.mkdtemp(prefix="ecomsuite_legacy_")) / "ecomsuite_data_legacy.py"
+    tmp.write_text(src.stdout)
+    spec = importlib.util.spec_from_file_location("ecomsuite_data_legacy", tmp)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    mod.SAMPLE_DIR = Path(__import__("ecomsuite.data").data.SAMPLE_DIR)
+    return mod
+
+
+def _module(impl: str):
+    if impl == "old":
+        return legacy_data_module()
+    import ecomsuite.data as mod
+
+    return mod
+
+
+def measure(what: str, impl: str, data: str) -> dict:
+    """One measurement in this process: the call's wall time and this process's peak RSS."""
+    mod = _module(impl)
+    t0 = time.perf_counter()
+    if what == "info":
+        out = mod.info_table(data)
+        extra = {"esci_rows": [ln for ln in out.splitlines() if ln.startswith("esci ")]}
+    elif what == "load":   # what lm-eval's ecom_esci --limit 100 needs from ecomsuite.data
+        fam = mod.load_family("esci", data)
+        docs = fam.splits["test"][:100]
+        extra = {"docs": {k: len(v) for k, v in fam.splits.items()}, "first_id": docs[0]["id"]}
+        t1 = time.perf_counter()
+        fam.fingerprint()
+        extra["fingerprint_s"] = round(time.perf_counter() - t1, 2)
+        t0 += time.perf_counter() - t1   # the fingerprint is reported on its own
+    else:
+        raise ValueError(what)
+    wall = time.perf_counter() - t0
+    return {"what": what, "impl": impl, "wall_s": round(wall, 2),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2), **extra}
+
+
+def run_child(what: str, impl: str, data: Path, max_gb: float, max_s: float) -> dict:
+    """``measure`` in a child process, stopped past ``max_gb`` RSS or ``max_s`` seconds."""
+    cmd = [sys.executable, __file__, "--child", what, impl, str(data)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    t0, peak = time.time(), 0.0
+    while proc.poll() is None:
+        try:
+            rss_kb = int(next(ln for ln in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                              if ln.startswith("VmRSS")).split()[1])
+            peak = max(peak, rss_kb / 2 ** 20)
+        except (OSError, StopIteration):
+            pass
+        if peak > max_gb or time.time() - t0 > max_s:
+            proc.kill()
+            proc.wait()
+            return {"what": what, "impl": impl, "finished": False, "stopped_after_s": round(time.time() - t0, 1),
+                    "peak_rss_gb_seen": round(peak, 2), "limit": f"{max_gb} GB / {max_s} s"}
+        time.sleep(0.2)
+    out, err = proc.communicate()
+    if proc.returncode:
+        return {"what": what, "impl": impl, "finished": False, "error": err.strip().splitlines()[-1:]}
+    return {**json.loads(out.strip().splitlines()[-1]), "finished": True}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="/tmp/ecomsuite_esci_full", help="data folder (written if absent)")
+    p.add_argument("--examples", type=int, default=2_621_288)
+    p.add_argument("--products", type=int, default=1_814_924)
+    p.add_argument("--impls", default="new,old", help="comma list of new, old")
+    p.add_argument("--what", default="info,load", help="comma list of info, load")
+    p.add_argument("--max-gb", type=float, default=12.0, help="stop a measurement past this RSS")
+    p.add_argument("--max-s", type=float, default=300.0, help="stop a measurement past this time")
+    p.add_argument("--json", help="write the results here")
+    p.add_argument("--child", nargs=3, metavar=("WHAT", "IMPL", "DATA"), help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.child:
+        print(json.dumps(measure(*a.child)))
+        return 0
+    out = Path(a.out)
+    if not (out / "esci" / EXAMPLES_FILE).is_file():
+        t0 = time.perf_counter()
+        write_synthetic(out, a.examples, a.products)
+        print(f"wrote {out} in {time.perf_counter() - t0:.0f} s", flush=True)
+    sizes = {f: round((out / "esci" / f).stat().st_size / 2 ** 20, 1) for f in (EXAMPLES_FILE, PRODUCTS_FILE)}
+    print(f"files (MiB): {sizes}", flush=True)
+    results = []
+    for what in a.what.split(","):
+        for impl in a.impls.split(","):
+            r = run_child(what, impl, out, a.max_gb, a.max_s)
+            print(json.dumps(r), flush=True)
+            results.append(r)
+    if a.json:
+        Path(a.json).write_text(json.dumps({"files_mib": sizes, "cpus": os.cpu_count(), "results": results},
+                                           indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
