@@ -52,18 +52,18 @@ def yaml_value(text: str):
         return text
 
 
-def find_recipe(name: str, folder: Path, prefix: str) -> Path | None:
+def find_recipe(name: str, folder: Path | None, prefix: str = "") -> Path | None:
     """A recipe file, or a packaged one by name (``folder/name[.yaml]``); None when ``name`` is neither and
     does not look like a YAML file name (then it is something else, e.g. a task name)."""
     p = Path(name).expanduser()
     if p.is_file():
         return p
-    for cand in (folder / name, folder / f"{name}.yaml"):
+    for cand in (() if folder is None else (folder / name, folder / f"{name}.yaml")):
         if cand.is_file():
             return cand
     if name.endswith((".yaml", ".yml")):
-        raise EcomError(f"{name}: recipe not found (give a YAML file, or a packaged recipe: "
-                        f"{', '.join(packaged_recipes(folder, prefix))})")
+        raise EcomError(f"{name}: recipe not found (give a YAML file"
+                        + (f", or a packaged recipe: {', '.join(packaged_recipes(folder, prefix))})" if folder else ")"))
     return None
 
 
@@ -227,9 +227,7 @@ class ConfigParser:
         problems: list[str] = []
         source = self.prog
         for item in (i for i in items if "=" not in i):
-            recipe = find_recipe(item, self.recipes, self.prefix) if self.recipes is not None else None
-            if recipe is None and self.recipes is None and Path(item).suffix in (".yaml", ".yml"):
-                raise EcomError(f"{item}: recipe not found")
+            recipe = find_recipe(item, self.recipes, self.prefix)
             if recipe is not None:
                 if source != self.prog:
                     raise EcomError(f"give one recipe, got {source} and {recipe} (overrides are key=value)")
@@ -245,8 +243,8 @@ class ConfigParser:
             elif self.positional:
                 problems.append(f"{item!r}: a second {self.positional} (one per run; overrides are key=value)")
             else:
-                problems.append(f"{item!r}: not a recipe file or packaged recipe "
-                                f"({', '.join(packaged_recipes(self.recipes, self.prefix))}); overrides are key=value")
+                known = f" ({', '.join(packaged_recipes(self.recipes, self.prefix))})" if self.recipes else ""
+                problems.append(f"{item!r}: not a recipe file or packaged recipe{known}; overrides are key=value")
         for item in (i for i in items if "=" in i):
             k, _, text = item.partition("=")
             top, dot, sub = self.key(k).partition(".")

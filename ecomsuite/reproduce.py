@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import difflib
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -56,7 +57,9 @@ SCHEMA: dict[str, set[str]] = {
     "merges[].inputs[]": {"task", "tasks", "size", "seed"},
     "baselines[]": {"name", "task", "model", "train_sizes", "seeds", "params"},
     "api_models[]": {"name", "model_args", "model", "num_fewshot", "price_per_mtok"},
-    "leaderboard": {"args"},
+    # ecomsuite.leaderboard.build.BuildOptions' fields a study may set (results and out are the study's)
+    "leaderboard": {"title", "include_limited", "tasks", "suite_group", "bootstrap_iters", "seed", "jobs", "plots",
+                    "publish_provenance"},
     "deviations[]": {"what", "paper", "here", "effect"},
 }
 TOP_KEYS = SCHEMA[""]
@@ -296,8 +299,7 @@ def study_problems(study: dict) -> list[str]:
             p.append(f"deviations[{i}]: needs what, paper and here (strings; effect optional)")
     lb = study.get("leaderboard") if isinstance(study.get("leaderboard"), dict) else {}
     p += _unknown_keys(lb, "leaderboard", "leaderboard")
-    if lb.get("args") is not None and not isinstance(lb["args"], list):
-        p.append(f"leaderboard.args: must be a list of `ecomsuite leaderboard build` arguments, got {lb['args']!r}")
+    p += _leaderboard_problems(lb)
     return p
 
 
@@ -574,24 +576,6 @@ def _unresolve(arg: str, resolved: dict[str, str]) -> str:
 
 
 # ------------------------------------------------------------------------- run parameters, checked up front
-def _merge_problems(argv: list[str]) -> list[str]:
-    from ecomsuite.trainers import merge
-
-    cfg = merge.config_from_args(argv)
-    method = merge.METHODS.get(cfg.method)
-    if method is None:
-        near = difflib.get_close_matches(str(cfg.method), merge.METHODS, n=1)
-        return [f"method {cfg.method!r} is unknown" + (f" (did you mean {near[0]}?)" if near else "")
-                + f"; choose one of: {', '.join(merge.METHODS)}"]
-    if method.density and cfg.density is None:
-        return [f"method {cfg.method} needs density in (0, 1] (e.g. density: 0.5)"]
-    if cfg.density is not None and not (method.density and 0 < cfg.density <= 1):
-        return [f"density {cfg.density} is not used by method {cfg.method}, or is outside (0, 1]"]
-    if cfg.weights is not None and len(cfg.weights) != len(cfg.adapters):
-        return [f"weights: {len(cfg.weights)} value(s) for {len(cfg.adapters)} inputs"]
-    return []
-
-
 def _run_problems(r: Run, check_env: bool = True) -> list[str]:
     """The job's own validator on its full command line (sft/baseline/merge), before anything starts."""
     try:
@@ -603,8 +587,10 @@ def _run_problems(r: Run, check_env: bool = True) -> list[str]:
             from ecomsuite.trainers.baselines import parse_config
 
             parse_config(r.argv[1:])
-        elif r.kind == "merge":
-            return _merge_problems(r.argv[1:])
+        elif r.kind == "merge":  # the options alone: the adapters do not exist before their runs
+            from ecomsuite.trainers.merge import config_from_args
+
+            config_from_args(r.argv[1:])
         elif r.kind == "eval":
             unknown = [t for t in r.tasks if t not in _known_tasks()]
             return [f"unknown task(s) {', '.join(unknown)}"] if unknown else []
@@ -979,9 +965,9 @@ def _context():
     return _CTX
 
 
-def _child(argv: list[str], log: str, study: int | None = None) -> None:
+def _child(argv: list[str], log: str, study: int | None = None, entry: str = "ecomsuite.cli:main") -> None:
     """Body of a forked run: its own process group, which dies with the study (``watch_study``), output to
-    its log, the `ecomsuite` command line, its exit code."""
+    its log, the `ecomsuite` command line (``entry``: the function that runs it), its exit code."""
     rc = 1
     try:
         os.setpgid(0, 0)
@@ -997,10 +983,9 @@ def _child(argv: list[str], log: str, study: int | None = None) -> None:
                                       errors="replace", line_buffering=True)
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        from ecomsuite.cli import main as cli_main
-
+        module, _, fn = entry.partition(":")
         sys.argv = ["ecomsuite", *argv]
-        rc = int(cli_main(list(argv)) or 0)
+        rc = int(getattr(importlib.import_module(module), fn)(list(argv)) or 0)
     except SystemExit as e:
         rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except BaseException:  # noqa: BLE001 - report everything, the parent decides
@@ -1010,10 +995,20 @@ def _child(argv: list[str], log: str, study: int | None = None) -> None:
         rc = 1
     finally:
         try:
+            _release()
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
             os._exit(rc)
+
+
+def _release() -> None:
+    """What a forked run allocated through multiprocessing (tqdm's write lock, datasets' and torch's locks:
+    named semaphores registered with the study's resource tracker) is released by finalizers that
+    ``os._exit`` skips; run them, else the tracker reports "leaked semaphore objects" when the study ends."""
+    from multiprocessing import util
+
+    util._run_finalizers(0)
 
 
 def _stop_group(pid: int, fallback) -> None:
@@ -1024,10 +1019,10 @@ def _stop_group(pid: int, fallback) -> None:
         fallback()
 
 
-def _run_forked(r: Run, log: Path, argv: list[str] | None = None) -> int:
+def _run_forked(r: Run, log: Path, argv: list[str] | None = None, entry: str = "ecomsuite.cli:main") -> int:
     """Run one job forked from the forkserver (same command line as the subprocess way, same log)."""
     ctx = _context()
-    proc = ctx.Process(target=_child, args=(list(r.argv if argv is None else argv), str(log), os.getpid()),
+    proc = ctx.Process(target=_child, args=(list(r.argv if argv is None else argv), str(log), os.getpid(), entry),
                        daemon=False)
     proc.start()
     try:
@@ -1133,18 +1128,58 @@ def export_jobs(runs: list[Run], path: Path, status: dict[str, Status]) -> None:
                                  "why": status[r.id].why}) + "\n")
 
 
-def build_site(study: dict, out: Path) -> int:
-    from ecomsuite.leaderboard.build import main as lb_main
+def _leaderboard_problems(lb: dict) -> list[str]:
+    """``leaderboard:`` values against the types of the builder's options (its defaults)."""
+    from ecomsuite.leaderboard.build import BuildOptions
 
-    site = out / "site"
+    defaults = BuildOptions(results=[], out="")
+    p = []
+    for k, v in lb.items():
+        want = getattr(defaults, k, None)
+        if k == "tasks":
+            ok = isinstance(v, list) and all(isinstance(t, str) for t in v)
+        elif isinstance(want, bool):
+            ok = isinstance(v, bool)
+        elif isinstance(want, int):
+            ok = _is_int(v) and v >= 1
+        else:
+            ok = isinstance(v, type(want)) if want is not None else True
+        if not ok and k in SCHEMA["leaderboard"]:
+            kind = ("a list of task names or globs" if k == "tasks" else "true or false" if isinstance(want, bool)
+                    else "a positive integer" if isinstance(want, int) else "a string")
+            p.append(f"leaderboard.{k}: must be {kind}, got {v!r}")
+    return p
+
+
+def site_options(study: dict, out: Path):
+    """The leaderboard builder's options for a study: its results folders, ``OUT/site``, the study's
+    ``leaderboard:`` keys; a study with a per-task eval limit ranks those runs (flagged)."""
+    from ecomsuite.leaderboard.build import BuildOptions
+
+    lb = {"jobs": min(4, os.cpu_count() or 1), **(study.get("leaderboard") or {})}
+    if (study.get("eval") or {}).get("limit"):
+        lb.setdefault("include_limited", True)
     dirs = [str(p) for p in (out / "results", out / "baselines") if p.exists()]
-    extra = list((study.get("leaderboard") or {}).get("args", []))
-    if (study.get("eval") or {}).get("limit") and "--include-limited" not in extra:
-        extra.append("--include-limited")  # the study chose a per-task limit: rank those runs (flagged)
-    rc = lb_main(["build", *dirs, "--out", str(site), *extra])
-    if rc == 0:
-        print(f"leaderboard: {site / 'index.html'}")
-    return rc
+    return BuildOptions(results=dirs, out=str(out / "site"), progress=False, **lb)
+
+
+def build_site(study: dict, out: Path) -> int:
+    """Build the study's leaderboard with the builder's function (``ecomsuite.leaderboard.build.build_site``)."""
+    from ecomsuite.leaderboard.build import BuildError, build_site as build
+
+    opts = site_options(study, out)
+    try:
+        summary = build(opts)
+    except BuildError as e:
+        print(f"leaderboard: error: {e}", file=sys.stderr)
+        return 2
+    print(f"leaderboard: {Path(summary.out) / 'index.html'} ({summary.systems} systems, {summary.tasks} tasks from "
+          f"{summary.runs} of {summary.files_seen} result files)")
+    if summary.runs == 0:
+        print(f"leaderboard: error: no usable result file; reasons in {Path(summary.out) / 'report.html'}",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def deviations_table(deviations: list[dict]) -> str:
@@ -1176,7 +1211,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("study", help="a study YAML, or a packaged study name: smoke, cpu, paper")
     p.add_argument("--data-dir", default=None, help="data folder (overrides the study's data_dir)")
-    p.add_argument("--output-dir", default=None, help="overrides the study's output_dir")
+    p.add_argument("--out", "--output-dir", dest="output_dir", default=None,
+                   help="folder of the study's runs, results and site (overrides the study's output_dir)")
     p.add_argument("--dry-run", action="store_true",
                    help="check every run's parameters, print the plan (done / to do, and why) and exit")
     p.add_argument("--stale", choices=("redo", "report"), default="redo",
