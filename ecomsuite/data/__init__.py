@@ -304,7 +304,7 @@ def _check_unique_products(d, path: Path, locale: str | None = None) -> None:
         seen.add(key)
 
 
-def _esci_examples(folder: Path, files: dict[str, str], locale: str):
+def _esci_examples(folder: Path, files: dict[str, str], locale: str, product_text: bool = True):
     """The kept examples (locale filter) as an Arrow table with trimmed label/split/query, the file row
     number, and each example's row in ``products`` (the needed products only), all checked: a label,
     a split and a product for every kept example. Returns (examples, products, [examples, products file])."""
@@ -341,7 +341,7 @@ def _esci_examples(folder: Path, files: dict[str, str], locale: str):
     filt = ds.field("product_id").isin(needed)
     if locale != "all":
         filt &= ds.field("product_locale") == locale
-    pr = _scan(prd, pr_path, ESCI_PRODUCT_COLS, filt)
+    pr = _scan(prd, pr_path, ESCI_PRODUCT_COLS if product_text else ["product_id", "product_locale"], filt)
     pos = pc.index_in(_esci_key(ex), value_set=_esci_key(pr))
     bad = _first_true(pc.is_null(pos))
     if bad is not None:
@@ -380,7 +380,7 @@ def esci_summary(folder: Path, files: dict[str, str], locale: str = "us") -> lis
     from Arrow group-bys (no documents built): the same checks, ids unique per split included."""
     import pyarrow.compute as pc
 
-    ex, _pr, paths = _esci_examples(folder, files, locale)
+    ex, _pr, paths = _esci_examples(folder, files, locale, product_text=False)
     keys = ex.select(["split", "example_id"])
     if keys.num_rows != keys.group_by(["split", "example_id"]).aggregate([]).num_rows:
         counts = keys.group_by(["split", "example_id"]).aggregate([("example_id", "count")])
