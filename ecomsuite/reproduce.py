@@ -547,7 +547,8 @@ def plan(study: dict, data_dir: str | None = None, resolve_models: bool = True,
                 folder = out / "baselines" / rid
                 argv = ["baseline", b["task"], "--model", bmodel, "--out", str(folder), "--seed", str(seed),
                         "--name", f"{b.get('name', Path(str(b['model'])).name)} {b['task']} n{size} s{seed}",
-                        "--limit", str(limits.get(b["task"], limits["default"])), *_kv(b.get("params"))]  # --limit: eval_limit's alias; the records of finished runs compare this argv
+                        # --limit: eval_limit's alias, kept: the records of finished runs compare this argv
+                        "--limit", str(limits.get(b["task"], limits["default"])), *_kv(b.get("params"))]
                 if size is not None:
                     argv += ["--train-size", str(size)]
                 if data_dir:
