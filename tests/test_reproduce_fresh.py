@@ -288,7 +288,8 @@ def test_dry_run_reports_every_bad_parameter_at_once(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"ecomsuite: error: {f}: ")
     for bit in ("sft: unknown key 'allow_fewer'", "unknown task 'ecom_nope'", "got -4", "learning_rate",
-                "(got 'abc')", "unknown key 'lora_rr' (did you mean 'lora_r'?)", "method 'tie' is unknown (did you mean ties?)"):
+                "(got 'abc')", "unknown key 'lora_rr' in lora_rr=8 (did you mean 'lora_r'?)",
+                "--method 'tie' is unknown (did you mean ties?)"):
         assert bit in err, bit
 
 
