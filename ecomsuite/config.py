@@ -86,6 +86,19 @@ def _kind(hint) -> tuple[str, bool, type | None]:
     return names.get(origin, "any"), optional, None
 
 
+def _number(value, integer: bool):
+    what = "must be an integer" if integer else "must be a finite number"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(what)
+    try:
+        f = float(value)
+    except ValueError:
+        raise ValueError(what) from None
+    if not math.isfinite(f) or (integer and f != int(f)):
+        raise ValueError(what)
+    return int(f) if integer else f
+
+
 def _convert(kind: str, elem, value):
     """``value`` as ``kind``; raises ValueError with what was expected."""
     if kind == "bool":
@@ -94,26 +107,8 @@ def _convert(kind: str, elem, value):
         if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
             return value.strip().lower() in _TRUE
         raise ValueError("must be true or false")
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ValueError("must be an integer")
-        try:
-            f = float(value)
-        except ValueError:
-            raise ValueError("must be an integer") from None
-        if not math.isfinite(f) or f != int(f):
-            raise ValueError("must be an integer")
-        return int(f)
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ValueError("must be a finite number")
-        try:
-            f = float(value)
-        except ValueError:
-            raise ValueError("must be a finite number") from None
-        if not math.isfinite(f):
-            raise ValueError("must be a finite number")
-        return f
+    if kind in ("int", "float"):
+        return _number(value, kind == "int")
     if kind == "str":
         if isinstance(value, (dict, list)):
             raise ValueError("must be a single value")
