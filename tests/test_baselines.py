@@ -192,7 +192,7 @@ def test_results_file_is_lm_eval_schema(tasks, tmp_path):
     assert res["results"]["ecom_esci"]["macro_f1_stderr,none"] == "N/A"
     assert isinstance(res["results"]["ecom_esci"]["acc_stderr,none"], float)
     assert res["n-samples"]["ecom_esci"] == {"original": len(R.eval_docs(task)), "effective": 5}
-    assert res["n-shot"]["ecom_esci"] == 0 and res["versions"]["ecom_esci"] == 1.0
+    assert res["n-shot"]["ecom_esci"] == 0 and res["versions"]["ecom_esci"] == task.config.metadata["version"] == 2.0
     assert res["higher_is_better"]["ecom_esci"]["macro_f1"] is True
     cfg = res["configs"]["ecom_esci"]
     assert cfg == json.loads(json.dumps(task.dump_config(), default=str))
