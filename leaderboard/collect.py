@@ -139,6 +139,7 @@ class Run:
     top_level_tasks: list[str]
     group_subtasks: dict[str, list[str]] = field(default_factory=dict)
     lineage: Lineage | None = None
+    cost: dict[str, Any] | None = None  # ecomsuite's cost record beside the results file (ecomsuite.cost), if any
 
     @property
     def n_shot_label(self) -> str:
@@ -734,7 +735,24 @@ def run_from_dict(data: Any, path: Path, roots: list[Path], problems: list[Probl
         group_subtasks={str(g): [str(c) for c in v] for g, v in subtasks.items() if isinstance(v, list)},
     )
     run.lineage = find_lineage(path, model_args, roots, problems)
+    run.cost = read_cost(path, problems)
     return run
+
+
+def read_cost(results_path: Path, problems: list[Problem]) -> dict[str, Any] | None:
+    """The cost record beside a results file (``ecomsuite.cost.read``, the one reader); a corrupt record is a
+    warning in the build report (the run is used without cost), never fatal."""
+    from ecomsuite import cost
+
+    try:
+        record, problem = cost.read(results_path)
+    except (OSError, RecursionError, ValueError, TypeError) as e:  # read() handles JSON errors; belt and braces
+        record, problem = None, f"unreadable cost record ({type(e).__name__}: {str(e)[:200]})"
+    if problem:
+        where = str(cost.cost_path(results_path) or results_path)
+        reason = problem[len(where) + 2:] if problem.startswith(where + ": ") else problem
+        problems.append(Problem(where, "warning", f"{reason}; the run is shown without cost"))
+    return record
 
 
 def _first_str(v: Any) -> str | None:

@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import safeio
+from . import costview, safeio
 from .collect import Lineage, Problem, Run
+from .costview import CostView
 from .stats import RankEntry, Separation, Statistics
 from .systems import Assembly, System, slug
 
@@ -230,6 +231,7 @@ class TaskPage:
     viewer_systems: list[ViewerSystem]
     plots: list[PlotSpec]
     docs_file: str | None = None  # relative to the task page
+    cost: CostView | None = None  # quality vs. inference cost (costview.build)
 
 
 @dataclass
@@ -724,6 +726,9 @@ def build_context(
                 viewer_systems=viewer,
                 plots=tplots,
                 docs_file=("../" + docs_files[t]) if docs_files and t in docs_files else None,
+                cost=costview.build(t, h.metric, h.higher_is_better,
+                                    [s for s in assembly.systems if include_limited or not s.limited],
+                                    st.cells, fmt_num, fmt_ci),
             )
         )
 
