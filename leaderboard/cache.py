@@ -7,19 +7,29 @@ viewer file name), the task's shared docs digests, and the code version (a hash 
 own sources and of ecomsuite's bootstrap/metrics/parsing), so a code change invalidates everything.
 
 The cache folder sits beside the site (``<out>.cache``); only files named ``*.lbcache`` in it are
-ever written or pruned. Entries are pickles: the folder is as trusted as the site folder itself.
+ever written or pruned. An entry is a numpy ``.npz`` archive read with ``allow_pickle=False``: a
+``meta`` member (JSON: the format, the entry's own key, the scalar fields, string and JSON-item
+lists), the numeric arrays, and the viewer file's bytes. Nothing in it can run code when read: a
+planted pickle, a corrupt, truncated or foreign entry (another key's, another format) is refused
+with a reason, and the samples file is read again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from . import safeio
+from .samples import SampleData, SampleJob
+
 SUFFIX = ".lbcache"
+FORMAT = "ecomsuite-lbcache-npz/1"
 HEAD_BYTES = 1 << 16
 _VERSION: str | None = None
 
@@ -78,24 +88,157 @@ def refs_digest(refs: Any) -> str:
     return h.hexdigest()
 
 
-def load(folder: Path, k: str) -> tuple[Any, bytes | None] | None:
-    try:
-        with open(folder / f"{k}{SUFFIX}", "rb") as fh:
-            return pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
+class Unusable(Exception):
+    """A cache entry that exists but is not used (corrupt, foreign, not an entry); the message says why."""
+
+
+_ARRAY_FIELDS = ("doc_ids", "items", "parse_fail", "scores")
+_KEY_SOURCES = ("id", "hash", "position")
+
+
+def _encode_field(value: Any, name: str, arrays: dict[str, np.ndarray]) -> Any:
+    """None | "array" (a numeric numpy array, stored as its own member) | {"strings": [...]} (an
+    object array of str) | {"json": [...]} (a list of JSON items)."""
+    if value is None:
         return None
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biuf" and value.ndim == 1:
+            arrays[name] = value
+            return "array"
+        if value.dtype == object and all(isinstance(v, str) for v in value.tolist()):
+            return {"strings": value.tolist()}
+        raise TypeError(f"{name}: {value.dtype} array of {value.ndim} dimension(s) is not cached")
+    if isinstance(value, list):
+        return {"json": value}
+    raise TypeError(f"{name}: {type(value).__name__} is not cached")
 
 
-def store(folder: Path, k: str, data: Any, view: bytes | None) -> None:
-    """Written to a temporary name and renamed: a concurrent or interrupted build never sees half an entry."""
+def encode(data: SampleData, view: bytes | None, k: str) -> dict[str, np.ndarray]:
+    """The members of the entry's .npz archive; TypeError/ValueError when ``data`` holds something
+    the format does not carry (then it is not cached)."""
+    arrays: dict[str, np.ndarray] = {}
+    meta = {
+        "format": FORMAT, "key": k, "numeric": bool(data.numeric), "n_docs_in_file": int(data.n_docs_in_file),
+        "warnings": [str(w) for w in data.warnings], "error": data.error, "clusters": data.clusters,
+        "n_nan": int(data.n_nan), "key_source": data.key_source, "view": view is not None,
+    }
+    for name in _ARRAY_FIELDS:
+        meta[name] = _encode_field(getattr(data, name), name, arrays)
+    text = json.dumps(meta, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
+    arrays["meta"] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    if view is not None:
+        arrays["view"] = np.frombuffer(view, dtype=np.uint8)
+    return arrays
+
+
+def _need(ok: bool, what: str) -> None:
+    if not ok:
+        raise Unusable(what)
+
+
+def _decode_field(spec: Any, name: str, members: dict[str, np.ndarray]) -> Any:
+    if spec is None:
+        return None
+    if spec == "array":
+        _need(name in members, f"{name}: array missing")
+        a = members[name]
+        _need(a.ndim == 1 and a.dtype.kind in "biuf", f"{name}: not a 1-D numeric array")
+        return a
+    _need(isinstance(spec, dict) and len(spec) == 1, f"{name}: unknown encoding")
+    if "strings" in spec:
+        v = spec["strings"]
+        _need(isinstance(v, list) and all(isinstance(x, str) for x in v), f"{name}: not a list of strings")
+        return np.asarray(v, dtype=object).reshape(len(v))
+    _need(isinstance(spec.get("json"), list), f"{name}: unknown encoding")
+    return spec["json"]
+
+
+def decode(members: dict[str, np.ndarray], k: str, job: SampleJob) -> tuple[SampleData, bytes | None]:
+    """The entry's data (identity fields from ``job``, whose key it is) and viewer bytes; Unusable
+    when anything is missing, of the wrong type or inconsistent."""
+    _need("meta" in members, "no meta member")
+    raw = members["meta"]
+    _need(raw.dtype == np.uint8 and raw.ndim == 1, "meta is not text")
+    meta = safeio.loads(raw.tobytes().decode("ascii"))
+    _need(isinstance(meta, dict), "meta is not an object")
+    _need(meta.get("format") == FORMAT, f"format {str(meta.get('format'))[:40]!r}, not {FORMAT!r}")
+    _need(meta.get("key") == k, "entry of another key (foreign or renamed)")
+    numeric, error, clusters = meta.get("numeric"), meta.get("error"), meta.get("clusters")
+    _need(isinstance(numeric, bool), "numeric: not a bool")
+    for name in ("n_docs_in_file", "n_nan"):
+        v = meta.get(name)
+        _need(isinstance(v, int) and not isinstance(v, bool) and v >= 0, f"{name}: not a count")
+    warnings = meta.get("warnings")
+    _need(isinstance(warnings, list) and all(isinstance(w, str) for w in warnings), "warnings: not strings")
+    _need(error is None or isinstance(error, str), "error: not a string")
+    _need(meta.get("key_source") in _KEY_SOURCES, "key_source: unknown")
+    f = {name: _decode_field(meta.get(name), name, members) for name in _ARRAY_FIELDS}
+    _need(f["doc_ids"] is not None and f["items"] is not None, "doc_ids/items missing")
+    n = len(f["doc_ids"])
+    _need(isinstance(f["items"], np.ndarray) == numeric, "items do not match 'numeric'")
+    _need(len(f["items"]) == n, "items not aligned with doc_ids")
+    for name in ("parse_fail", "scores"):
+        v = f[name]
+        _need(v is None or (isinstance(v, np.ndarray) and v.dtype == np.float64 and len(v) == n),
+              f"{name}: not a float array aligned with doc_ids")
+    _need(clusters is None or (isinstance(clusters, list) and len(clusters) == n
+                               and all(c is None or isinstance(c, str) for c in clusters)),
+          "clusters: not labels aligned with doc_ids")
+    view = None
+    if meta.get("view") is True:
+        _need("view" in members and members["view"].dtype == np.uint8 and members["view"].ndim == 1, "view missing")
+        view = members["view"].tobytes()
+    data = SampleData(
+        system_id=job.system_id, task=job.task, metric=job.metric, path=job.path, doc_ids=f["doc_ids"],
+        items=f["items"], numeric=numeric, parse_fail=f["parse_fail"], scores=f["scores"],
+        n_docs_in_file=meta["n_docs_in_file"], warnings=warnings, error=error, clusters=clusters,
+        n_nan=meta["n_nan"], key_source=meta["key_source"],
+    )
+    return data, view
+
+
+def load(folder: Path, k: str, job: SampleJob) -> tuple[SampleData, bytes | None] | None:
+    """The entry of key ``k``; None when there is none; Unusable (with the reason) when there is a
+    file that is not a usable entry. Read with ``allow_pickle=False``: never unpickles anything."""
+    path = folder / f"{k}{SUFFIX}"
+    try:
+        with safeio.open_regular(path, safeio.MAX_SAMPLES_BYTES) as fh:
+            npz = np.load(fh, allow_pickle=False)  # a pickle is refused (ValueError), never loaded
+            _need(isinstance(npz, np.lib.npyio.NpzFile), "not an .npz archive")
+            with npz:
+                members = {name: npz[name] for name in npz.files}
+        return decode(members, k, job)
+    except FileNotFoundError:
+        return None
+    except Unusable as e:
+        raise Unusable(f"{path.name}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - a bad entry (pickle, truncated zip, bad JSON ...) only costs a re-read
+        raise Unusable(f"{path.name}: {type(e).__name__}: {str(e)[:120]}") from None
+
+
+def store(folder: Path, k: str, data: SampleData, view: bytes | None) -> bool:
+    """Written to a temporary name and renamed: a concurrent or interrupted build never sees half an
+    entry. False (nothing written) when the folder can't be written or ``data`` can't be encoded:
+    a missing entry only costs time."""
+    try:
+        members = encode(data, view, k)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=SUFFIX)
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump((data, view), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            np.savez(fh, **members)
         os.replace(tmp, folder / f"{k}{SUFFIX}")
+        return True
     except OSError:
-        pass  # a cache that can't be written only costs time
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        return False
 
 
 def prune(folder: Path, used: set[str]) -> int:

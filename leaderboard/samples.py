@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -569,28 +570,32 @@ def _read(job: SampleJob) -> SampleData:
         return _failed(job, f"samples file could not be processed: {type(e).__name__}: {e}")
 
 
-def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool]:
-    """(data, cache key or None, whether it came from the cache)."""
+def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None]:
+    """(data, cache key or None, whether it came from the cache, why an entry there was not used)."""
     from . import cache
 
     folder = _CACHE.get("dir")
     k = cache.key(job, _CACHE["refs"].get(job.task, "-")) if folder else None
+    unusable = None
     if k is not None:
-        hit = cache.load(folder, k)
+        try:
+            hit = cache.load(folder, k, job)
+        except cache.Unusable as e:
+            hit, unusable = None, str(e)
         if hit is not None:
             data, view = hit
             if job.out_file and view is not None:
                 out = Path(job.out_file)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(view)
-            return data, k, True
+            return data, k, True, None
     data = _read(job)
     if k is not None and cache.key(job, _CACHE["refs"].get(job.task, "-")) == k:  # unchanged while read
         view = None
         if job.out_file and Path(job.out_file).is_file():
             view = Path(job.out_file).read_bytes()
         cache.store(folder, k, data, view)
-    return data, k, False
+    return data, k, False, unusable
 
 
 @dataclass
@@ -598,6 +603,7 @@ class LoadStats:
     cache_hits: int = 0
     cache_misses: int = 0
     cache_pruned: int = 0
+    cache_unusable: list[str] = field(default_factory=list)  # entries not used (corrupt, foreign): why
 
 
 def load_all(
@@ -626,11 +632,16 @@ def load_all(
         ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
         with ctx.Pool(n_jobs, initializer=_init_worker, initargs=init) as pool:
             res = list(tqdm(pool.imap(_worker, jobs, chunksize=4), **it_kwargs))
+    unusable = [why for _, _, _, why in res if why]
+    if unusable:
+        print(f"note: {len(unusable)} entr{'y' if len(unusable) == 1 else 'ies'} of the samples cache {cache_dir} "
+              f"not used, the samples file read again instead (first: {unusable[0]})", file=sys.stderr)
     if stats is not None:
-        stats.cache_hits = sum(1 for _, _, hit in res if hit)
+        stats.cache_hits = sum(1 for _, _, hit, _ in res if hit)
         stats.cache_misses = len(res) - stats.cache_hits
+        stats.cache_unusable = unusable
     if cache_dir:
-        pruned = cache.prune(Path(cache_dir), {k for _, k, _ in res if k})
+        pruned = cache.prune(Path(cache_dir), {k for _, k, _, _ in res if k})
         if stats is not None:
             stats.cache_pruned = pruned
-    return [d for d, _, _ in res]
+    return [d for d, _, _, _ in res]

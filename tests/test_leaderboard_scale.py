@@ -149,3 +149,116 @@ def test_a_code_version_change_invalidates_the_cache(tmp_path, monkeypatch):
     _build([runs], site)
     monkeypatch.setattr(cache, "_VERSION", "another-version")
     assert _build([runs], site).sample_cache_hits == 0
+
+
+def _entries(site):
+    from ecomsuite.leaderboard import build
+
+    return sorted(build.cache_dir_for(site).glob("*.lbcache"))
+
+
+class _Boom:
+    """Unpickling this writes a marker file: proof that a cache entry was unpickled."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "unpickled"))
+
+
+def test_a_planted_pickle_or_corrupt_entry_is_never_loaded_and_the_site_is_the_same(tmp_path, capsys):
+    import pickle
+
+    runs, _ = _runs(tmp_path)
+    site = tmp_path / "site"
+    _build([runs], site)
+    marker = tmp_path / "code-ran"
+    entries = _entries(site)
+    assert len(entries) == 6 and all(e.read_bytes()[:2] == b"PK" for e in entries)  # .npz (zip), not pickles
+    entries[0].write_bytes(pickle.dumps(_Boom(marker)))  # would run code when unpickled
+    entries[1].write_bytes(entries[1].read_bytes()[:200])  # truncated
+    entries[2].write_bytes(entries[3].read_bytes())  # another key's entry under this name (foreign)
+    entries[4].write_bytes(b"")
+    capsys.readouterr()
+    again = _build([runs], site)
+    assert not marker.exists()
+    assert again.sample_cache_hits == 2  # the four bad entries were refused and their files read again
+    err = capsys.readouterr().err
+    assert "note: 4 entries of the samples cache" in err and "not used" in err
+    assert all(e.read_bytes()[:2] == b"PK" for e in _entries(site)) and len(_entries(site)) == 6  # rewritten
+    assert _build([runs], site).sample_cache_hits == 6
+    fresh = tmp_path / "fresh"
+    _build([runs], fresh, cache=False)
+    assert _site_files(site) == _site_files(fresh)  # byte-identical with and without the cache
+
+
+def _job(tmp_path, **kw):
+    from ecomsuite.leaderboard.samples import SampleJob
+
+    return SampleJob(system_id="org/m", task="t", metric="m", filter="none", path=str(tmp_path / "s.jsonl"),
+                     out_file=None, **kw)
+
+
+def test_every_kind_of_sample_data_round_trips_through_a_cache_entry(tmp_path):
+    import numpy as np
+
+    from ecomsuite.leaderboard import cache
+    from ecomsuite.leaderboard.samples import SampleData
+
+    job = _job(tmp_path)
+    common = {"system_id": job.system_id, "task": job.task, "metric": job.metric, "path": job.path}
+    cases = [
+        SampleData(**common, doc_ids=np.asarray(["id:a", "h:\ud800b", "pos:3\x00"], dtype=object),
+                   items=np.asarray([0.5, -0.0, 1e300]), numeric=True, parse_fail=np.asarray([np.nan, 1.0, 0.0]),
+                   scores=np.asarray([0.5, np.nan, 1.0]), n_docs_in_file=4, warnings=["w </script>"],
+                   clusters=["c1", None, "c\u2028"], n_nan=1, key_source="hash"),
+        SampleData(**common, doc_ids=np.asarray(["id:1", "id:2"], dtype=object),
+                   items=[[["B-x", "O"], ["O", "O"]], {"k": [1, 2.5, None, float("inf"), True]}], numeric=False,
+                   parse_fail=None, scores=np.asarray([np.nan, 0.25]), n_docs_in_file=2, key_source="id"),
+        SampleData(**common, doc_ids=np.zeros(0, dtype=np.int64), items=np.zeros(0), numeric=True,
+                   parse_fail=None, scores=None, n_docs_in_file=0, warnings=["x"], error="no usable items"),
+    ]
+    for i, data in enumerate(cases):
+        view = None if i == 2 else f"view {i} \u00e9".encode()
+        assert cache.store(tmp_path, f"k{i}", data, view)
+        got, got_view = cache.load(tmp_path, f"k{i}", job)
+        assert got_view == view
+        for name, want in vars(data).items():
+            have = getattr(got, name)
+            if isinstance(want, np.ndarray):
+                assert have.dtype == want.dtype and have.shape == want.shape, name
+                assert want.dtype == object and list(have) == list(want) or np.array_equal(have, want, equal_nan=True)
+                if want.dtype.kind == "f":
+                    assert np.signbit(have).tolist() == np.signbit(want).tolist()
+            elif isinstance(want, float) or name == "items":
+                assert json.dumps(have) == json.dumps(want), name
+            else:
+                assert have == want, name
+    assert cache.load(tmp_path, "absent", job) is None
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_an_entry_that_is_not_a_valid_npz_entry_is_refused_with_its_reason(tmp_path):
+    import os
+
+    import numpy as np
+
+    from ecomsuite.leaderboard import cache
+
+    job = _job(tmp_path)
+    bad = {
+        "npy": lambda f: np.save(f, np.arange(3)),
+        "object-array": lambda f: np.savez(f, meta=np.asarray([{"a": 1}], dtype=object)),
+        "no-meta": lambda f: np.savez(f, items=np.arange(3.0)),
+        "not-json": lambda f: np.savez(f, meta=np.frombuffer(b"{nope", dtype=np.uint8)),
+        "old-format": lambda f: np.savez(f, meta=np.frombuffer(b'{"format":"x","key":"old-format"}', np.uint8)),
+    }
+    for k, write in bad.items():
+        with open(tmp_path / f"{k}{cache.SUFFIX}", "wb") as fh:
+            write(fh)
+        with pytest.raises(cache.Unusable, match=k + r"\.lbcache: "):
+            cache.load(tmp_path, k, job)
+    os.mkfifo(tmp_path / f"fifo{cache.SUFFIX}")  # never waited on
+    with pytest.raises(cache.Unusable, match="regular file"):
+        cache.load(tmp_path, "fifo", job)
