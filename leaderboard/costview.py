@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 from .collect import Run, to_float, to_int
@@ -137,14 +138,15 @@ def pareto(points: list[tuple[str, float, float]], higher_is_better: bool = True
     """Ids of the points (id, score, cost) that no other point dominates: at least as good and at least as cheap,
     and strictly better or strictly cheaper. Identical points are all on the frontier."""
     sign = 1.0 if higher_is_better else -1.0
-    out = set()
-    for pid, score, cost in points:
-        dominated = any(
-            sign * s2 >= sign * score and c2 <= cost and (sign * s2 > sign * score or c2 < cost)
-            for _, s2, c2 in points
-        )
-        if not dominated:
-            out.add(pid)
+    out: set[str] = set()
+    best = -math.inf   # the best score among strictly cheaper points
+    ordered = sorted(points, key=lambda p: (p[2], -sign * p[1]))
+    for _, group in groupby(ordered, key=lambda p: p[2]):   # O(n log n): one sweep, cheapest first
+        same_cost = list(group)
+        top = sign * same_cost[0][1]
+        if top > best:
+            out.update(pid for pid, score, _ in same_cost if sign * score == top)
+        best = max(best, top)
     return out
 
 

@@ -199,3 +199,16 @@ def test_page_shows_the_view_and_escapes_a_hostile_name(site):
     assert view.count("no cost record") >= 2
     report = (site / "report.html").read_text(encoding="utf-8")
     assert "unreadable cost record" in report
+
+
+def test_pareto_sweep_matches_the_definition_on_random_points():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(200):
+        pts = [(str(i), rng.choice([0.1, 0.2, 0.3, 0.4]), rng.choice([1.0, 2.0, 3.0])) for i in range(rng.randint(1, 9))]
+        for hib in (True, False):
+            sign = 1 if hib else -1
+            brute = {p for p, s, c in pts if not any(sign * s2 >= sign * s and c2 <= c and (s2 != s or c2 != c)
+                                                    for _, s2, c2 in pts)}
+            assert costview.pareto(pts, hib) == brute, (pts, hib)
