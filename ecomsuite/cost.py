@@ -296,6 +296,9 @@ def eval_record(results: dict, samples: dict | None, timer: RequestTimer, names:
 
 
 # ------------------------------------------------------------------------------- files
+MAX_BYTES = 1 << 20   # a cost record is a few KB; anything larger is not read
+
+
 def cost_path(results_file: str | Path) -> Path | None:
     """``results_<date_id>.json`` -> ``cost_<date_id>.ecomsuite.json`` beside it (None when the name holds no
     date id)."""
@@ -321,12 +324,14 @@ def write(results_file: str | Path, record: dict) -> Path:
 
 def read(results_file: str | Path) -> tuple[dict | None, str | None]:
     """The cost record written with a results file -> (record, problem); (None, None) when there is none."""
+    from ecomsuite.leaderboard import safeio  # untrusted file: regular files only, size cap, bounded JSON
+
     path = cost_path(results_file)
-    if path is None or not path.exists():
+    if path is None or not (path.exists() or path.is_symlink()):
         return None, None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+        data = safeio.loads(safeio.read_bytes(path, MAX_BYTES).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, safeio.NotReadable) as e:
         return None, f"{path}: unreadable cost record ({e})"
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
         return None, f"{path}: not an ecomsuite cost record (no 'tasks' object)"

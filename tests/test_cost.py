@@ -234,3 +234,24 @@ def test_api_model_records_the_servers_usage_else_its_tokenizer_estimate(tiny_ll
     samples = next((tmp_path / "tok").rglob("samples_ecom_queryner_*.jsonl"))
     assert c["tokens_source"] == "tokenizer" and res["ecomsuite_cost"]["tokenizer"] == tiny_llama.name
     assert (c["documents"], c["prompt_tokens"], c["generated_tokens"]) == _direct_counts(samples, tok)
+
+
+def test_a_hostile_cost_file_is_reported_not_read(tmp_path):
+    """A FIFO or an oversized file named like a cost record is named as a problem; nothing hangs or loads."""
+    import os
+
+    from ecomsuite import cost
+
+    results = tmp_path / "results_2026-01-01T00-00-00.000001.json"
+    results.write_text("{}")
+    path = cost.cost_path(results)
+    os.mkfifo(path)
+    rec, problem = cost.read(results)
+    assert rec is None and "not a regular file" in problem
+    path.unlink()
+    path.write_bytes(b" " * (cost.MAX_BYTES + 1))
+    rec, problem = cost.read(results)
+    assert rec is None and "too large" in problem
+    path.write_text('{"tasks": ' * 40000 + "1" + "}" * 40000)  # deep, under the size cap
+    rec, problem = cost.read(results)
+    assert rec is None and "nested too deeply" in problem
