@@ -11,7 +11,10 @@ import pytest
 
 from ecomsuite import EcomError, metrics
 from ecomsuite.trainers import baselines as B
-from ecomsuite.trainers import baselines_results as R
+from ecomsuite.trainers.baselines import cross_encoder as CE
+from ecomsuite.trainers.baselines import results as R
+from ecomsuite.trainers.baselines import seq2seq as S2S
+from ecomsuite.trainers.baselines import token_classifier as TC
 
 REPO = Path(__file__).resolve().parent.parent
 ENC = dict(epochs=1, batch_size=8, max_length=64)
@@ -87,7 +90,7 @@ def test_first_subtoken_labelled_and_predictions_mapped_back(encoder):
     wids = enc.word_ids()
     assert pieces[0] == "[CLS]" and pieces[-1] == "[SEP]"
     assert len(pieces) > len(words) + 2, f"expected a word split into sub-tokens: {pieces}"
-    labels = B.align_word_labels(wids, [10, 11, 12, 13])
+    labels = TC.align_word_labels(wids, [10, 11, 12, 13])
     assert labels[0] == -100 and labels[-1] == -100
     firsts = [i for i, w in enumerate(wids) if w is not None and (i == 0 or wids[i - 1] != w)]
     assert [labels[i] for i in firsts] == [10, 11, 12, 13]
@@ -102,17 +105,17 @@ def test_first_subtoken_labelled_and_predictions_mapped_back(encoder):
     for i, w in enumerate(wids):
         if w is not None and i not in firsts:
             token_pred[i] = 1  # noise on non-first pieces must not matter
-    tags, missing = B.word_predictions(wids, token_pred, len(words), id2label)
+    tags, missing = TC.word_predictions(wids, token_pred, len(words), id2label)
     assert tags == ["B-material", "B-core_product_type", "I-core_product_type", "B-UoM"] and missing == 0
 
     # words cut by max_length get no prediction: O, counted
     cut = tok(words, is_split_into_words=True, truncation=True, max_length=4)
-    tags, missing = B.word_predictions(cut.word_ids(), [2] * 4, len(words), {2: "B-color"})
+    tags, missing = TC.word_predictions(cut.word_ids(), [2] * 4, len(words), {2: "B-color"})
     assert missing >= 1 and tags[-missing:] == ["O"] * missing and tags[0] == "B-color"
 
 
 def test_repair_iob2():
-    assert B.repair_iob2(["I-color", "I-color", "O", "I-time", "B-UoM", "I-color"]) == \
+    assert TC.repair_iob2(["I-color", "I-color", "O", "I-time", "B-UoM", "I-color"]) == \
         ["B-color", "I-color", "O", "B-time", "B-UoM", "B-color"]
 
 
@@ -281,7 +284,7 @@ def test_training_documents_are_the_nested_subsample(tasks, tmp_path, monkeypatc
         assert json.loads((out_dir / "lineage.json").read_text())["complete"] is False
         return {}
 
-    monkeypatch.setitem(B.TRAINERS, "cross-encoder", fake_train)
+    monkeypatch.setattr(CE, "train", fake_train)
     B.run(B.parse_config(["ecom_esci", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--train-size", "10",
                           "--seed", "3", "--no-eval"]))
     want = [d["id"] for d in subsample(split_docs(tasks["ecom_esci"], "train"), 10, seed=3)]
@@ -293,7 +296,7 @@ def test_training_documents_are_the_nested_subsample(tasks, tmp_path, monkeypatc
     def boom(*a, **k):
         raise RuntimeError("killed")
 
-    monkeypatch.setitem(B.TRAINERS, "cross-encoder", boom)
+    monkeypatch.setattr(CE, "train", boom)
     with pytest.raises(RuntimeError):
         B.run(B.parse_config(["ecom_esci", "--model", str(tmp_path), "--out", str(tmp_path / "k")]))
     assert json.loads((tmp_path / "k" / "lineage.json").read_text())["complete"] is False
@@ -343,17 +346,17 @@ def test_seq2seq_training_examples_are_the_tasks_prompts(tiny_t5, monkeypatch, t
         captured["d"] = data
         return {"train_loss": 0.0, "steps": 0}
 
-    monkeypatch.setattr(B, "_fit", fake_fit)
+    monkeypatch.setattr(S2S, "fit", fake_fit)
     cfg = B.parse_config(["ecom_review_summ", "--model", str(tiny_t5), "--max-length", "64"])
     from ecomsuite.prompts import split_docs
 
     docs = split_docs(task, "train")[:2]
-    B.train_seq2seq(cfg, task, docs, str(tiny_t5), tmp_path, "cpu")
+    S2S.train(cfg, task, docs, str(tiny_t5), tmp_path, "cpu")
     tok = AutoTokenizer.from_pretrained(tiny_t5)
     for ex, row in zip(render_examples(task, docs=docs), captured["d"]):
         assert row["input_ids"] == tok(ex["prompt"])["input_ids"][-64:]
         assert tok.decode(row["labels"][:-1]) == ex["completion"][1:] or \
-            len(row["labels"]) == B.seq2seq_max_target(task)
+            len(row["labels"]) == S2S.max_target_length(task)
         assert row["labels"][-1] == tok.eos_token_id
 
 

@@ -128,7 +128,7 @@ def test_lm_eval_sees_doc_order_and_records_it():
 
 def test_cross_encoder_sees_exactly_the_prompts_fields():
     from ecomsuite.prompts import load_tasks
-    from ecomsuite.trainers.baselines import cross_encoder_texts
+    from ecomsuite.trainers.baselines.cross_encoder import cross_encoder_texts
 
     task = load_tasks(["ecom_esci"])["ecom_esci"]
     real = load_family("esci").splits["test"][0]

@@ -1,4 +1,4 @@
-"""Score encoder baselines with the task suite's own metric code and write lm-eval's own files.
+"""The results writer of the encoder baselines: the task suite's own metric code, lm-eval's own files.
 
 An encoder baseline (a cross-encoder classifier, a token classifier) is no language model, so lm-eval
 cannot run it. Everything after the model's forward pass, though, is lm-eval's: for each document of
@@ -144,7 +144,7 @@ def aggregate(task, rows: list[Row], bootstrap_iters: int = 100000) -> dict:
     for row in rows:
         if set(row.metrics) != expected:
             raise EcomError(f"{name}: baseline items have metrics {sorted(row.metrics)} but the task defines "
-                            f"{sorted(expected)}; update ecomsuite/trainers/baselines_results.py")
+                            f"{sorted(expected)}; update the row builders in ecomsuite/trainers/baselines/results.py")
         for metric, value in row.metrics.items():
             raw[(metric, FILTER)].append(value)
         samples.append(logged_sample(task, row))

@@ -1,0 +1,4 @@
+"""``python -m ecomsuite.trainers.baselines ...`` = ``ecomsuite baseline ...``."""
+from . import main
+
+raise SystemExit(main())
