@@ -53,6 +53,30 @@ def test_packaged_studies_plan(tmp_path):
     assert "ecom_esci_alpaca" in api.argv and "ecom_esci" not in api.argv  # generated labels: no loglikelihood over chat APIs
 
 
+def test_smoke_study_pairs_a_queryner_adapter_that_learns_the_format_with_zero_shot():
+    """`make demo` must show one real, separable effect (issue 14 §3): a QueryNER LoRA adapter at a size that
+    learns the output format, scored on the very documents the zero-shot model is scored on (a paired test),
+    beside one ESCI adapter, one merge and one baseline; small enough for ~15 min on 2 idle cores."""
+    runs = {r.id: r for r in plan(load_study(find_study("smoke")), resolve_models=False)}
+
+    def arg(r, flag):
+        return r.argv[r.argv.index(flag) + 1]
+
+    sft = [r for r in runs.values() if r.kind == "sft" and r.tasks == ["ecom_queryner"]]
+    assert len(sft) == 1
+    params = dict(a.split("=", 1) for a in sft[0].argv if "=" in a and not a.startswith("--"))
+    assert int(params["train_size"]) >= 64 and float(params["learning_rate"]) >= 5e-4   # 2-4 steps learn nothing
+    zero = [r for r in runs.values() if r.kind == "eval" and "/base/k0" in r.id and "ecom_queryner" in r.argv]
+    tuned = runs[f"eval/{sft[0].id[len('sft/'):]}"]
+    assert len(zero) == 1 and "ecom_queryner" in tuned.argv
+    for flag in ("--limit", "--gen-kwargs"):       # the same documents, the same generation budget: paired
+        assert arg(zero[0], flag) == arg(tuned, flag)
+    assert int(arg(tuned, "--limit")) >= 40        # enough documents for a CI that can exclude zero
+    kinds = [r.kind for r in runs.values()]
+    assert kinds.count("merge") >= 1 and kinds.count("baseline") >= 1 and kinds.count("sft") >= 2
+    assert len(runs) <= 10                         # each run costs a process start and a model load
+
+
 def test_study_validation_reports_all_problems(tmp_path):
     f = tmp_path / "bad.yaml"
     f.write_text(yaml.safe_dump({"tasks": [], "merges": [{"name": "m", "inputs": [{}]}], "typo": 1}))
