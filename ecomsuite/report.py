@@ -228,7 +228,7 @@ def load_scores(out: Path, problems: list[str] | None = None) -> dict[tuple[str,
     roots = [p for p in (Path(out) / "results", Path(out) / "baselines") if p.exists()]
     if not roots:
         return {}
-    col = collect(roots)
+    col = collect(roots, model_roots=[Path.cwd()])  # a study's adapter paths are relative to where it ran
     problems += [f"{p.path}: {p.reason}" for p in col.problems if p.severity == "error"]
     newest: dict[tuple, tuple] = {}
     labels: dict[tuple, System] = {}

@@ -1161,7 +1161,8 @@ def site_options(study: dict, out: Path):
     if (study.get("eval") or {}).get("limit"):
         lb.setdefault("include_limited", True)
     dirs = [str(p) for p in (out / "results", out / "baselines") if p.exists()]
-    return BuildOptions(results=dirs, out=str(out / "site"), progress=False, **lb)
+    # the study's model_args name adapters relative to the folder it runs from: that folder is a model root
+    return BuildOptions(results=dirs, out=str(out / "site"), progress=False, model_roots=[str(Path.cwd())], **lb)
 
 
 def build_site(study: dict, out: Path) -> int:

@@ -44,6 +44,7 @@ class BuildOptions:
     generated: str | None = None  # fixed timestamp text (tests, reproducible builds)
     publish_provenance: bool = False  # write provenance.json with the builder's full paths
     cache: bool = True  # reuse what each unchanged samples file gave last time (<out>.cache, see cache.py)
+    model_roots: list[str] = field(default_factory=list)  # relative peft=/pretrained= paths resolve against these
 
 
 @dataclass
@@ -93,7 +94,8 @@ def build_site(opts: BuildOptions) -> BuildSummary:
         out.parent.glob(f".{glob.escape(out.name)}.old-*"))  # of an interrupted build
     from .cache import cache_dir_for
 
-    coll = _collect.collect(opts.results, exclude=[out, cache_dir_for(out), *leftovers], progress=opts.progress)
+    coll = _collect.collect(opts.results, exclude=[out, cache_dir_for(out), *leftovers], progress=opts.progress,
+                            model_roots=opts.model_roots)
     times["collect"] = time.perf_counter() - t0
     if coll.files_seen == 0:
         raise BuildError(
@@ -254,6 +256,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--no-cache", action="store_true",
                    help="read every samples file again (default: reuse what an unchanged file gave the previous "
                         "build, from SITE_DIR.cache beside the site; any code change invalidates it)")
+    b.add_argument("--model-root", action="append", default=[], metavar="DIR",
+                   help="a folder that relative peft=/pretrained= paths in the results are relative to (the folder "
+                        "the evaluations ran from; repeatable). Without it such paths are not looked up: the builder "
+                        "never searches its own working directory")
     b.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     b.add_argument("--debug", action="store_true", help="show a traceback on unexpected errors")
     return p
@@ -280,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.quiet,
         publish_provenance=args.publish_provenance,
         cache=not args.no_cache,
+        model_roots=list(args.model_root),
     )
     try:
         summary = build_site(opts)

@@ -546,23 +546,32 @@ def _resolve_local(value: str, bases: list[Path]) -> Path | None:
 
 
 def find_lineage(
-    results_path: Path, model_args: dict[str, str], roots: list[Path], problems: list[Problem]
+    results_path: Path, model_args: dict[str, str], roots: list[Path], problems: list[Problem],
+    model_roots: list[Path] = (),
 ) -> Lineage | None:
     """lineage.json beside the results file, else in the peft= folder, else in pretrained=.
 
     The peft=/pretrained= folders are the configured adapter/model roots of this run: the
-    lineage found there may follow its inputs within that folder's parent and the results roots."""
+    lineage found there may follow its inputs within that folder's parent, the results roots and the
+    ``model_roots`` (folders the operator named: relative peft=/pretrained= paths resolve against
+    them, e.g. the folder a study ran from; the builder's working directory is never used implicitly)."""
+    model_roots = list(model_roots)
     beside = results_path.parent / "lineage.json"
     if os.path.lexists(beside):
-        return read_lineage(beside, problems, roots + [results_path.parent])
-    bases = roots + [results_path.parent]
+        return read_lineage(beside, problems, roots + [results_path.parent] + model_roots)
+    bases = roots + [results_path.parent] + model_roots
     for key in ("peft", "pretrained"):
         v = model_args.get(key)
         if not v:
             continue
         found = _resolve_local(v, bases)
         if found is not None and found.is_dir() and (found / "lineage.json").is_file():
-            return read_lineage(found, problems, roots + [found.parent])
+            return read_lineage(found, problems, roots + [found.parent] + model_roots)
+        if key == "peft" and found is None and not Path(v).is_absolute():
+            problems.append(Problem(str(results_path), "warning",
+                                    f"peft={v[:200]} is a relative path not found under the results roots: its "
+                                    "lineage (kind, base, training size) is unknown; name the folder it is relative "
+                                    "to with --model-root"))
     return None
 
 
@@ -574,7 +583,7 @@ class UnusableFile(Exception):
     """A results file that cannot be used; the message is the build report's reason."""
 
 
-def read_run(path: Path, roots: list[Path], problems: list[Problem]) -> Run:
+def read_run(path: Path, roots: list[Path], problems: list[Problem], model_roots: list[Path] = ()) -> Run:
     try:
         raw = safeio.read_bytes(path, MAX_RESULTS_BYTES)
         text = raw.decode("utf-8")
@@ -590,10 +599,11 @@ def read_run(path: Path, roots: list[Path], problems: list[Problem]) -> Run:
         data = safeio.loads(text)
     except ValueError as e:
         raise UnusableFile(f"corrupt or truncated JSON: {str(e)[:200]}") from None
-    return run_from_dict(data, path, roots, problems)
+    return run_from_dict(data, path, roots, problems, model_roots)
 
 
-def run_from_dict(data: Any, path: Path, roots: list[Path], problems: list[Problem]) -> Run:
+def run_from_dict(data: Any, path: Path, roots: list[Path], problems: list[Problem],
+                  model_roots: list[Path] = ()) -> Run:
     spath = str(path)
     if not isinstance(data, dict):
         raise UnusableFile(f"unknown shape: top level is a {type(data).__name__}, not an object")
@@ -734,7 +744,7 @@ def run_from_dict(data: Any, path: Path, roots: list[Path], problems: list[Probl
         top_level_tasks=top,
         group_subtasks={str(g): [str(c) for c in v] for g, v in subtasks.items() if isinstance(v, list)},
     )
-    run.lineage = find_lineage(path, model_args, roots, problems)
+    run.lineage = find_lineage(path, model_args, roots, problems, model_roots)
     run.cost = read_cost(path, problems)
     return run
 
@@ -762,9 +772,12 @@ def _first_str(v: Any) -> str | None:
     return s or None
 
 
-def collect(paths: list[str | os.PathLike], exclude: Iterable[Path] = (), progress: bool = False) -> Collection:
-    """Read every result file under ``paths``. Unusable files become build-report problems."""
+def collect(paths: list[str | os.PathLike], exclude: Iterable[Path] = (), progress: bool = False,
+            model_roots: Iterable[str | os.PathLike] = ()) -> Collection:
+    """Read every result file under ``paths``. Unusable files become build-report problems.
+    ``model_roots``: folders that relative peft=/pretrained= paths of the runs resolve against."""
     roots = [Path(p) if Path(p).is_dir() else Path(p).parent for p in paths]
+    mroots = [Path(p).resolve() for p in model_roots]
     problems: list[Problem] = []
     files = find_result_files(paths, exclude, problems)
     runs: list[Run] = []
@@ -775,7 +788,7 @@ def collect(paths: list[str | os.PathLike], exclude: Iterable[Path] = (), progre
         it = tqdm(files, desc="collect results", unit="file", disable=None)
     for f in it:
         try:
-            runs.append(read_run(f, roots, problems))
+            runs.append(read_run(f, roots, problems, mroots))
         except UnusableFile as e:
             problems.append(Problem(str(f), "error", str(e)))
         except RecursionError:

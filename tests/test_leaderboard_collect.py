@@ -220,6 +220,32 @@ def test_lineage_relative_peft_path_resolved_against_results_root(tmp_path, monk
     assert coll.runs[0].lineage.name == "x"
 
 
+def test_relative_peft_path_of_a_study_resolves_against_a_named_model_root_only(tmp_path, monkeypatch):
+    """A study writes peft=runs/s/adapters/... relative to the folder it ran from: the builder finds the lineage
+    (and a merge's inputs) only when that folder is named as a model root, never through its own working
+    directory; without it, the run is kept and a warning says what to pass."""
+    study = tmp_path / "study"
+    sft = study / "runs" / "s" / "adapters" / "sft" / "a"
+    write(sft / "lineage.json", {"kind": "adapter", "name": "a", "tasks": ["ecom_esci"], "train_size": 16})
+    merge = study / "runs" / "s" / "adapters" / "merge" / "m"
+    write(merge / "lineage.json", {"kind": "merge", "name": "m", "method": "ties",   # as trainers/merge writes it
+                                   "inputs": [{"kind": "adapter", "name": "a", "path": str(sft)}]})
+    for name, folder in (("a", "runs/s/adapters/sft/a"), ("m", "runs/s/adapters/merge/m")):
+        d = minimal_results()
+        d["config"]["model_args"] = f"pretrained=org/base,peft={folder}"
+        write(study / "runs" / "s" / "results" / name / "results_a.json", d)
+    monkeypatch.chdir(study)  # the builder's working directory holds the adapters: still not searched
+    coll = collect.collect([study / "runs" / "s" / "results"])
+    assert all(r.lineage is None for r in coll.runs)
+    assert sum("--model-root" in p.reason for p in coll.problems) == 2
+    monkeypatch.chdir(tmp_path)
+    coll = collect.collect([study / "runs" / "s" / "results"], model_roots=[study])
+    by = {r.lineage.name: r.lineage for r in coll.runs}
+    assert by["a"].kind == "adapter" and by["a"].train_size == 16
+    assert by["m"].kind == "merge" and [i.name for i in by["m"].inputs] == ["a"]
+    assert not [p for p in coll.problems if "--model-root" in p.reason]
+
+
 def test_merge_lineage_inputs_resolve_paths_and_stop_cycles(tmp_path):
     a = tmp_path / "a"
     m = tmp_path / "m"
