@@ -79,6 +79,16 @@ def support(golds: Sequence[str], labels: Sequence[str] = ESCI_LABELS) -> dict[s
 
 
 # ----------------------------------------------------------------------------------------- NER
+def _tag_lists(gold_tags, pred_tags) -> tuple[list[list[str]], list[list[str]]]:
+    """Tag sequences as lists, one gold and one predicted per document, of equal lengths (else ValueError)."""
+    gold = [list(t) for t in gold_tags]
+    pred = [list(t) for t in pred_tags]
+    for g, p in zip(gold, pred, strict=True):
+        if len(g) != len(p):
+            raise ValueError(f"tag sequences differ in length: {len(g)} gold vs {len(p)} predicted")
+    return gold, pred
+
+
 def span_f1(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]], average: str = "micro") -> float:
     """Entity-level F1, IOB2 strict (seqeval ``mode='strict', scheme=IOB2``): an entity counts only
     when its type and exact token span match."""
@@ -87,11 +97,7 @@ def span_f1(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str
 
     if not gold_tags:
         return 0.0
-    gold = [list(t) for t in gold_tags]
-    pred = [list(t) for t in pred_tags]
-    for g, p in zip(gold, pred, strict=True):
-        if len(g) != len(p):
-            raise ValueError(f"tag sequences differ in length: {len(g)} gold vs {len(p)} predicted")
+    gold, pred = _tag_lists(gold_tags, pred_tags)
     if average == "micro":
         _, _, f, _ = precision_recall_fscore_support(gold, pred, average="micro", scheme=IOB2,
                                                      zero_division=0)
@@ -332,11 +338,7 @@ def span_f1_conlleval(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Se
 
     if not gold_tags:
         return 0.0
-    gold = [list(t) for t in gold_tags]
-    pred = [list(t) for t in pred_tags]
-    for g, p in zip(gold, pred, strict=True):
-        if len(g) != len(p):
-            raise ValueError(f"tag sequences differ in length: {len(g)} gold vs {len(p)} predicted")
+    gold, pred = _tag_lists(gold_tags, pred_tags)
     return float(f1_score(gold, pred, zero_division=0))
 
 
