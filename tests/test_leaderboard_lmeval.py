@@ -8,7 +8,6 @@ import importlib
 import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest

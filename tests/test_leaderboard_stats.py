@@ -5,9 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

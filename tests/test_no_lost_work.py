@@ -169,7 +169,7 @@ def test_resume_refuses_other_data_or_other_base_weights(tiny_llama, tmp_path, c
 
     base = Path(shutil.copytree(tiny_llama, tmp_path / "base"))
     out = tmp_path / "run"
-    raw = _killed_mid_training(base, out)
+    _killed_mid_training(base, out)
     state = sft.read_run_state(out)
     assert state["stage"] == "training" and state["base_model_hash"] == lineage.model_hash(base)
     assert state["data_fingerprint"] and state["config"]["learning_rate"] == 5e-3

@@ -2,7 +2,6 @@
 context), the authors' QueryNER rule and ROUGE, actual training sizes in the plan, the deviations table."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest

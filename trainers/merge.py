@@ -462,7 +462,6 @@ def _save_tokenizer(source: str, out: Path) -> bool:
 def run(plan: Plan, command: str | None = None) -> Path:
     """Merge and write ``plan.out``: into a marked sibling staging folder, swapped in at the end, so a crash or
     a full disk leaves the old output (if any) intact and no half-written one."""
-    cfg = plan.config
     model = merge_model(plan)
     with outputs.writing(plan.out, "merged output"):
         tmp = outputs.staging(plan.out, OURS)

@@ -12,7 +12,6 @@ import importlib
 import importlib.util
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
