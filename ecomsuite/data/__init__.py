@@ -46,12 +46,11 @@ from pathlib import Path
 from typing import Callable
 
 from ecomsuite import EcomError
+from ecomsuite.metrics import ESCI_LABELS  # the one definition of the ESCI label letters
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 ENV_VAR = "ECOMSUITE_DATA"
 
-ESCI_LABELS = ["E", "S", "C", "I"]
-ESCI_LABEL_NAMES = {"E": "exact", "S": "substitute", "C": "complement", "I": "irrelevant"}
 QUERYNER_TYPES = [
     "UoM", "color", "condition", "content", "core_product_type", "creator", "department",
     "material", "modifier", "occasion", "origin", "price", "product_name", "product_number",
@@ -329,7 +328,7 @@ def _esci_examples(folder: Path, files: dict[str, str], locale: str, product_tex
         raise DataError(f"{ex_path}: row {row[_ROW]} (example_id {row['example_id']}): "
                         + what.format(**row))
 
-    bad = _first_true(pc.invert(pc.is_in(ex["esci_label"], pa.array(ESCI_LABELS))))
+    bad = _first_true(pc.invert(pc.is_in(ex["esci_label"], pa.array(list(ESCI_LABELS)))))
     if bad is not None:
         fail(bad, "unknown esci_label {esci_label!r}; expected one of E, S, C, I")
     bad = _first_true(pc.invert(pc.is_in(ex["split"], pa.array(ESCI_SPLITS))))
