@@ -12,14 +12,16 @@ import io
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
+from tqdm import tqdm
 
-from . import privacy, safejson
-from .context import SiteContext
+from . import fmt, privacy, safejson
+from .context import ReportEntry, SiteContext
 
 PKG = Path(__file__).resolve().parent
 TEMPLATES = PKG / "templates"
@@ -39,6 +41,7 @@ def environment() -> jinja2.Environment:
         finalize=lambda v: v if isinstance(v, Markup) or not isinstance(v, str) else privacy.scrub(v),
     )
     env.filters["script_json"] = lambda obj: Markup(safejson.dumps(privacy.scrub_obj(obj)))
+    env.filters.update(fmt.FILTERS)  # numbers are formatted where they are shown: {{ x|fmt_num }}
     return env
 
 
@@ -121,8 +124,6 @@ def check_out(out: Path) -> None:
 def staging_dir(out: Path) -> Path:
     """A new empty folder beside --out (same filesystem, so the final swap is a rename)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    import tempfile
-
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
 
 
@@ -155,16 +156,12 @@ def render_site(ctx: SiteContext, out: Path, plots: bool = True, progress: bool 
 
     drawn: set[str] = set()
     if plots and ctx.plots:
-        from tqdm import tqdm
-
-        from .context import ReportEntry
         from .plots import draw_safely
 
         jobs = [(spec, str(out)) for spec in ctx.plots]
-        kw = dict(total=len(jobs), desc="plots", unit="svg", disable=None if progress else True)
+        kw = {"total": len(jobs), "desc": "plots", "unit": "svg", "disable": None if progress else True}
         if n_jobs > 1 and len(jobs) > 6:
             import multiprocessing as mp
-            import os
 
             from .plots import _plt
 
@@ -201,8 +198,6 @@ def render_site(ctx: SiteContext, out: Path, plots: bool = True, progress: bool 
         }
         _write(out / tp.file, t_task.render(root="../", page="task", tp=tp, viewer=viewer, **common))
     t_sys = env.get_template("system.html")
-    from tqdm import tqdm
-
     for sp in tqdm(ctx.system_pages, desc="system pages", unit="page", disable=None if progress else True):
         _write(out / sp.file, t_sys.render(root="../", page="system", sp=sp, **common))
     _write(out / ctx.csv_file, export_csv(ctx))
