@@ -168,6 +168,7 @@ class Prepared:
     finish: Finish | None = field(default=None, repr=False)
     items: list | None = field(default=None, repr=False)  # the "direct" path: the library per resample
     note: str | None = None  # why the direct path is used
+    finish_id: str | None = None  # the name of ``finish`` in FINISHERS (a cache stores this, never code)
 
     @property
     def kind(self) -> str:
@@ -198,10 +199,23 @@ class Prepared:
             st = self.stats[idx]
             c = np.ones((1, len(idx)))
             v = float(self.finish(c @ st, c.sum(axis=1))[0]) if len(idx) else math.nan
-            return Prepared(self.metric, len(idx), v, st, self.finish, None, self.note)
+            return Prepared(self.metric, len(idx), v, st, self.finish, None, self.note, self.finish_id)
         items = [self.items[i] for i in idx] if self.items is not None else []
         v = float(_aggregate()(self.metric, items)) if items else math.nan
         return Prepared(self.metric, len(idx), v, None, None, items, self.note)
+
+
+def restore(metric: str, n: int, value: float, stats: np.ndarray | None, finish_id: str | None,
+            items: list | None = None, note: str | None = None) -> Prepared:
+    """A :class:`Prepared` from what :func:`prepare` gave (e.g. read back from a cache): the
+    statistics, or the items of the direct path, and the *name* of the finishing function."""
+    if stats is None:
+        if items is None or len(items) != n:
+            raise ValueError(f"{metric}: the direct path needs the {n} items")
+        return Prepared(metric, n, value, None, None, list(items), note)
+    if stats.ndim != 2 or stats.shape[0] != n:
+        raise ValueError(f"{metric}: statistics of shape {stats.shape} for {n} documents")
+    return Prepared(metric, n, value, np.asarray(stats, dtype=np.float64), finisher(finish_id), None, note, finish_id)
 
 
 def _aggregate() -> Callable:
@@ -214,9 +228,14 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den != 0)
 
 
-def _mean_stats(items: list) -> tuple[np.ndarray, Finish]:
-    x = np.asarray([float(i) for i in items], dtype=np.float64)[:, None]
-    return x, lambda s, t: _safe_div(s[:, 0], t)
+# Each aggregation = per-document statistics (a function of the items) + a finishing function of the
+# summed statistics alone (never of the items), named in FINISHERS so that a cache can store the name.
+def _finish_mean(s: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return _safe_div(s[:, 0], t)
+
+
+def _mean_stats(items: list) -> np.ndarray:
+    return np.asarray([float(i) for i in items], dtype=np.float64)[:, None]
 
 
 def _class_stats(labels: Sequence[str], items: list) -> np.ndarray:
@@ -234,29 +253,20 @@ def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     return np.where(tp > 0, _safe_div(2 * tp, 2 * tp + fp + fn), 0.0)
 
 
-def _macro_f1_builder(labels: Sequence[str]):
-    def build(items: list) -> tuple[np.ndarray, Finish]:
-        def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
-            tp, fp, fn = s[:, 0::3], s[:, 1::3], s[:, 2::3]
-            f = _f1(tp, fp, fn)
-            defined = (tp + fp + fn) > 0  # a label with no gold and no predicted instance is left out
-            k = defined.sum(axis=1)
-            return _safe_div(np.where(defined, f, 0.0).sum(axis=1), k.astype(np.float64))
-
-        return _class_stats(labels, items), finish
-    return build
+def _finish_macro_f1(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+    tp, fp, fn = s[:, 0::3], s[:, 1::3], s[:, 2::3]
+    f = _f1(tp, fp, fn)
+    defined = (tp + fp + fn) > 0  # a label with no gold and no predicted instance is left out
+    k = defined.sum(axis=1)
+    return _safe_div(np.where(defined, f, 0.0).sum(axis=1), k.astype(np.float64))
 
 
-def _class_f1_builder(label: str):
-    def build(items: list) -> tuple[np.ndarray, Finish]:
-        def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
-            tp, fp, fn = s[:, 0], s[:, 1], s[:, 2]
-            return np.where(tp + fp + fn > 0, _f1(tp, fp, fn), np.nan)  # no gold, none predicted: undefined
-        return _class_stats([label], items), finish
-    return build
+def _finish_class_f1(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+    tp, fp, fn = s[:, 0], s[:, 1], s[:, 2]
+    return np.where(tp + fp + fn > 0, _f1(tp, fp, fn), np.nan)  # no gold, none predicted: undefined
 
 
-def _span_stats(items: list) -> tuple[np.ndarray, list[str]]:
+def _span_stats(items: list) -> np.ndarray:
     """(n, 3T): tp, n_pred, n_gold of each entity type per document (seqeval strict IOB2)."""
     from seqeval.scheme import IOB2, Entities
 
@@ -276,7 +286,7 @@ def _span_stats(items: list) -> tuple[np.ndarray, list[str]]:
     for r, d in enumerate(per_doc):
         for t, (tp, npred, ngold) in d.items():
             st[r, col[t]:col[t] + 3] = (tp, npred, ngold)
-    return st, order
+    return st
 
 
 def _seqeval_f(tp: np.ndarray, npred: np.ndarray, ngold: np.ndarray) -> np.ndarray:
@@ -288,83 +298,103 @@ def _seqeval_f(tp: np.ndarray, npred: np.ndarray, ngold: np.ndarray) -> np.ndarr
     return (1 + 1.0) * p * r / den
 
 
-def _span_micro(items: list) -> tuple[np.ndarray, Finish]:
-    st, _ = _span_stats(items)
-
-    def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
-        return _seqeval_f(s[:, 0::3].sum(axis=1), s[:, 1::3].sum(axis=1), s[:, 2::3].sum(axis=1))
-    return st, finish
+def _finish_span_micro(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+    return _seqeval_f(s[:, 0::3].sum(axis=1), s[:, 1::3].sum(axis=1), s[:, 2::3].sum(axis=1))
 
 
-def _span_macro(items: list) -> tuple[np.ndarray, Finish]:
-    st, _ = _span_stats(items)
-
-    def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
-        tp, npred, ngold = s[:, 0::3], s[:, 1::3], s[:, 2::3]
-        f = _seqeval_f(tp, npred, ngold)
-        support = ngold > 0  # macro over the entity types present in gold
-        return _safe_div(np.where(support, f, 0.0).sum(axis=1), support.sum(axis=1).astype(np.float64))
-    return st, finish
+def _finish_span_macro(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+    tp, npred, ngold = s[:, 0::3], s[:, 1::3], s[:, 2::3]
+    f = _seqeval_f(tp, npred, ngold)
+    support = ngold > 0  # macro over the entity types present in gold
+    return _safe_div(np.where(support, f, 0.0).sum(axis=1), support.sum(axis=1).astype(np.float64))
 
 
-def _bleu(items: list) -> tuple[np.ndarray, Finish]:
-    from sacrebleu.metrics import BLEU
+_BLEU_SCORER: Any = None
 
+
+def _bleu_scorer() -> Any:
+    global _BLEU_SCORER
+    if _BLEU_SCORER is None:
+        from sacrebleu.metrics import BLEU
+
+        _BLEU_SCORER = BLEU(tokenize="none")  # as metrics.bleu: text tokenized by bleu_tokenize, corpus_bleu's defaults
+    return _BLEU_SCORER
+
+
+def _bleu_stats(items: list) -> np.ndarray:
     from ecomsuite.metrics import bleu_tokenize  # the tokenizer choice of metrics.bleu, never a copy
 
-    scorer = BLEU(tokenize="none")  # as metrics.bleu: text tokenized by bleu_tokenize, corpus_bleu's defaults
     preds = [bleu_tokenize(i[0]) for i in items]
     refs = [list(i[1]) for i in items]
     m = max((len(r) for r in refs), default=0)
     streams = [[bleu_tokenize(r[j]) if j < len(r) else None for r in refs] for j in range(m)]
-    st = np.asarray(scorer._extract_corpus_statistics(preds, streams), dtype=np.float64)
+    st = np.asarray(_bleu_scorer()._extract_corpus_statistics(preds, streams), dtype=np.float64)
+    return st.reshape(len(items), -1)
 
+
+def _finish_bleu(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+    scorer = _bleu_scorer()
+    return np.asarray([scorer._compute_score_from_stats([int(round(v)) for v in row]).score for row in s])
+
+
+def _attr_stats(items: list) -> np.ndarray:
+    return np.asarray([[float(i[0]), float(i[1]), float(i[2])] for i in items], dtype=np.float64).reshape(-1, 3)
+
+
+def _finish_attr(which: str) -> Finish:
     def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
-        return np.asarray([scorer._compute_score_from_stats([int(round(v)) for v in row]).score for row in s])
-    return st.reshape(len(items), -1), finish
+        tp, fp, fn = s[:, 0], s[:, 1], s[:, 2]
+        p = _safe_div(tp, tp + fp)
+        r = _safe_div(tp, tp + fn)
+        if which == "precision":
+            return p
+        if which == "recall":
+            return r
+        return _safe_div(2 * p * r, p + r)
+    return finish
 
 
-def _attr(which: str):
-    def build(items: list) -> tuple[np.ndarray, Finish]:
-        st = np.asarray([[float(i[0]), float(i[1]), float(i[2])] for i in items], dtype=np.float64).reshape(-1, 3)
-
-        def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
-            tp, fp, fn = s[:, 0], s[:, 1], s[:, 2]
-            p = _safe_div(tp, tp + fp)
-            r = _safe_div(tp, tp + fn)
-            if which == "precision":
-                return p
-            if which == "recall":
-                return r
-            return _safe_div(2 * p * r, p + r)
-        return st, finish
-    return build
+FINISHERS: dict[str, Finish] = {
+    "mean": _finish_mean, "macro_f1": _finish_macro_f1, "class_f1": _finish_class_f1,
+    "span_micro": _finish_span_micro, "span_macro": _finish_span_macro, "bleu": _finish_bleu,
+    "attr_f1": _finish_attr("f1"), "attr_precision": _finish_attr("precision"), "attr_recall": _finish_attr("recall"),
+}
 
 
-def _builders() -> dict[Callable, Callable]:
+def finisher(finish_id: str | None) -> Finish:
+    fn = FINISHERS.get(str(finish_id))
+    if fn is None:
+        raise ValueError(f"unknown finishing function {finish_id!r}")
+    return fn
+
+
+Builder = tuple[Callable[[list], np.ndarray], str]  # (per-document statistics, finish id)
+
+
+def _builders() -> dict[Callable, Builder]:
     """Sufficient statistics per aggregation *function* of ecomsuite.metrics."""
     from ecomsuite import metrics as M
 
     labels = tuple(getattr(M, "ESCI_LABELS", ()))
-    table: dict[str, Callable] = {
-        "agg_mean": _mean_stats,
-        "agg_macro_f1": _macro_f1_builder(labels),
-        "agg_span_f1": _span_micro,
-        "agg_span_macro_f1": _span_macro,
-        "agg_bleu": _bleu,
-        "agg_attr_f1": _attr("f1"),
-        "agg_attr_precision": _attr("precision"),
-        "agg_attr_recall": _attr("recall"),
+    table: dict[str, Builder] = {
+        "agg_mean": (_mean_stats, "mean"),
+        "agg_macro_f1": (lambda items: _class_stats(labels, items), "macro_f1"),
+        "agg_span_f1": (_span_stats, "span_micro"),
+        "agg_span_macro_f1": (_span_stats, "span_macro"),
+        "agg_bleu": (_bleu_stats, "bleu"),
+        "agg_attr_f1": (_attr_stats, "attr_f1"),
+        "agg_attr_precision": (_attr_stats, "attr_precision"),
+        "agg_attr_recall": (_attr_stats, "attr_recall"),
     }
     for lab in labels:
-        table[f"agg_f1_{lab}"] = _class_f1_builder(lab)
+        table[f"agg_f1_{lab}"] = ((lambda items, lab=lab: _class_stats([lab], items)), "class_f1")
     return {getattr(M, name): b for name, b in table.items() if callable(getattr(M, name, None))}
 
 
-_BUILDERS: dict[Callable, Callable] | None = None
+_BUILDERS: dict[Callable, Builder] | None = None
 
 
-def _builder_for(metric: str) -> tuple[Callable | None, bool]:
+def _builder_for(metric: str) -> tuple[Builder | None, bool]:
     """(sufficient-statistics builder or None, whether the library knows the metric)."""
     global _BUILDERS
     from ecomsuite.metrics import AGGREGATIONS
@@ -375,12 +405,6 @@ def _builder_for(metric: str) -> tuple[Callable | None, bool]:
     if fn is None:
         return None, False
     return _BUILDERS.get(fn), True
-
-
-def _mean_fn() -> Callable | None:
-    from ecomsuite import metrics as M
-
-    return getattr(M, "agg_mean", None)
 
 
 def is_numeric(items: Sequence) -> bool:
@@ -412,29 +436,31 @@ def prepare(metric: str, items: Sequence, *, verify: bool = True) -> Prepared:
     if not known:
         if not numeric:
             raise KeyError(f"metric {metric!r} is not in ecomsuite.metrics and its items are not numbers")
-        st, fin = _mean_stats(items)
-        return Prepared(metric, n, float(np.mean(st[:, 0])) if n else math.nan, st, fin)
-    if numeric and n and builder is not _BUILDERS.get(_mean_fn()):
+        st = _mean_stats(items)
+        return Prepared(metric, n, float(np.mean(st[:, 0])) if n else math.nan, st, _finish_mean, finish_id="mean")
+    if numeric and n and (builder is None or builder[1] != "mean"):
         try:
             _aggregate()(metric, items[:1])
         except (TypeError, IndexError, KeyError, ValueError):
             # plain numbers logged for a corpus metric (lm-eval tasks that score each document):
             # they are per-document scores, and their mean is the value
-            st, fin = _mean_stats(items)
-            return Prepared(metric, n, float(np.mean(st[:, 0])), st, fin,
+            st = _mean_stats(items)
+            return Prepared(metric, n, float(np.mean(st[:, 0])), st, _finish_mean, finish_id="mean",
                             note=f"{metric!r} items are numbers, not what ecomsuite.metrics aggregates: averaged")
     library = float(_aggregate()(metric, items)) if (verify or builder is None) and n else math.nan
     if builder is None:
         return Prepared(metric, n, library, None, None, items,
                         note="no sufficient statistics for this aggregation: the library is called per resample")
-    st, fin = builder(items)
+    stats_fn, finish_id = builder
+    fin = finisher(finish_id)
+    st = stats_fn(items)
     ones = np.ones((1, n))
     value = float(fin(ones @ st, ones.sum(axis=1))[0]) if n else math.nan
     if verify and n and not math.isclose(value, library, rel_tol=VERIFY_RTOL, abs_tol=VERIFY_ATOL):
         return Prepared(metric, n, library, None, None, items,
                         note=f"sufficient statistics give {value!r} but ecomsuite.metrics gives {library!r}: "
                              "the library is called per resample")
-    return Prepared(metric, n, value, st, fin)
+    return Prepared(metric, n, value, st, fin, finish_id=finish_id)
 
 
 # --------------------------------------------------------------------------------- intervals
@@ -481,41 +507,111 @@ def pairwise(values: Sequence[float], boots: np.ndarray, level: float = 0.95,
     ``(d0, lo, hi, p)``: ``values[i] - values[j]``, the percentile CI of ``boots[i] - boots[j]`` and
     the two-sided p-value from its bootstrap standard error -- the same numbers as
     :func:`percentile_ci` and :func:`pvalue_normal` on each difference, in a few numpy operations
-    (pairs are processed in blocks of at most ``max_elements`` values). A pair whose differences are
-    all non-finite gets NaN bounds (untested) and p = 1."""
+    (see :func:`pairwise_pairs`). A pair whose differences are all non-finite gets NaN bounds
+    (untested) and p = 1."""
+    iu, ju = np.triu_indices(len(values), 1)
+    return pairwise_pairs(values, boots, iu, ju, level, max_elements)
+
+
+def _diff_blocks(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju: np.ndarray, max_elements: int):
+    """(d0, then per block: (slice of the pairs, differences (pairs, B) with NaN for non-finite,
+    finite counts)). Each row is ``boots[iu] - boots[ju]`` alone: nothing mixes rows."""
     v = np.asarray(values, dtype=np.float64)
     m = np.asarray(boots, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] != len(v):
         raise ValueError(f"boots must be (systems, resamples) for {len(v)} systems, got shape {m.shape}")
     m = np.where(np.isfinite(m), m, np.nan)
-    iu, ju = np.triu_indices(len(v), 1)
-    n_pairs = len(iu)
-    lo, hi, p = np.full(n_pairs, np.nan), np.full(n_pairs, np.nan), np.ones(n_pairs)
-    d0 = v[iu] - v[ju]
-    a = (1.0 - level) / 2.0
-    step = max(1, max_elements // max(1, m.shape[1]))
+    iu = np.asarray(iu, dtype=np.int64)
+    ju = np.asarray(ju, dtype=np.int64)
+    n_pairs, width = len(iu), m.shape[1]
+    yield v[iu] - v[ju]
+    step = max(1, max_elements // max(1, width))
+    buf = np.empty((min(step, n_pairs), width))
     for s in range(0, n_pairs, step):
-        sl = slice(s, s + step)
-        d = m[iu[sl]] - m[ju[sl]]
-        nf = np.isfinite(d).sum(axis=1)
-        if bool((nf == d.shape[1]).all()):
-            q = np.quantile(d, [a, 1.0 - a], axis=1) if d.shape[1] else np.full((2, d.shape[0]), np.nan)
-            se = np.std(d, axis=1, ddof=1) if d.shape[1] > 1 else np.full(d.shape[0], np.nan)
-        else:
+        ii, jj = iu[s:s + step], ju[s:s + step]
+        d = buf[:len(ii)]
+        cut = np.flatnonzero(ii[1:] != ii[:-1]) + 1  # runs of one system against others
+        for x, y in zip(np.concatenate([[0], cut]).tolist(), np.concatenate([cut, [len(ii)]]).tolist()):
+            js = jj[x:y]
+            if js[-1] - js[0] == y - x - 1 and bool(np.all(np.diff(js) == 1)):
+                np.subtract(m[ii[x]], m[js[0]:js[-1] + 1], out=d[x:y])
+            else:
+                np.subtract(m[ii[x]], m[js], out=d[x:y])
+        nf = np.isfinite(d).sum(axis=1) if width else np.zeros(len(ii), dtype=np.int64)
+        yield slice(s, s + len(ii)), d, nf
+
+
+def _rows_pvalue(d: np.ndarray, nf: np.ndarray, d0: np.ndarray) -> np.ndarray:
+    """:func:`pvalue_normal` of each row of differences (non-finite values left out)."""
+    width = d.shape[1]
+    se = np.full(len(d), np.nan)
+    full = nf == width
+    if width > 1:
+        if bool(full.any()):
+            se[full] = np.std(d if bool(full.all()) else d[full], axis=1, ddof=1)
+        part = ~full & (nf > 1)
+        if bool(part.any()):
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                q = np.nanquantile(d, [a, 1.0 - a], axis=1)
-                se = np.nanstd(d, axis=1, ddof=1)
+                se[part] = np.nanstd(d[part], axis=1, ddof=1)
+    ok = (nf >= 2) & np.isfinite(d0)
+    pv = np.ones(len(d0))
+    zero = ok & (se == 0.0)
+    pv[zero] = np.where(d0[zero] != 0, 0.0, 1.0)
+    pos = ok & (se > 0.0)
+    pv[pos] = [math.erfc(x) for x in (np.abs(d0[pos]) / se[pos] / math.sqrt(2.0))]
+    return pv
+
+
+def pairwise_pairs(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju: np.ndarray,
+                   level: float = 0.95, max_elements: int = 1 << 23
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`pairwise` for the given pairs ``(iu[x], ju[x])`` only.
+
+    Each pair's numbers depend on its two rows alone (never on which other pairs are computed with
+    it), bit for bit, so that a cache of earlier pairs gives exactly what computing them again would.
+    Pairs are processed in blocks of at most ``max_elements`` differences; pairs listed by ascending
+    ``iu`` (as ``triu_indices``) are computed with one broadcast subtraction per system."""
+    gen = _diff_blocks(values, boots, iu, ju, max_elements)
+    d0 = next(gen)
+    lo, hi, p = np.full(len(d0), np.nan), np.full(len(d0), np.nan), np.ones(len(d0))
+    a = (1.0 - level) / 2.0
+    for sl, d, nf in gen:
+        q = np.full((2, len(d)), np.nan)
+        full = nf == d.shape[1]
+        if d.shape[1] and bool(full.any()):
+            q[:, full] = np.quantile(d if bool(full.all()) else d[full], [a, 1.0 - a], axis=1)
+        part = ~full & (nf > 0)
+        if bool(part.any()):  # rows with non-finite differences: left out, as percentile_ci does
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                q[:, part] = np.nanquantile(d[part], [a, 1.0 - a], axis=1)
         lo[sl], hi[sl] = q[0], q[1]
-        dd = d0[sl]
-        ok = (nf >= 2) & np.isfinite(dd)
-        pv = np.ones(len(dd))
-        zero = ok & (se == 0.0)
-        pv[zero] = np.where(dd[zero] != 0, 0.0, 1.0)
-        pos = ok & (se > 0.0)
-        pv[pos] = [math.erfc(x) for x in (np.abs(dd[pos]) / se[pos] / math.sqrt(2.0))]
-        p[sl] = pv
+        p[sl] = _rows_pvalue(d, nf, d0[sl])
     return d0, lo, hi, p
+
+
+def pair_tests(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju: np.ndarray,
+               max_elements: int = 1 << 23) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What a rank interval needs of each pair, without its CI: ``(d0, p, n_finite, side)`` where
+    ``p`` is :func:`pairwise_pairs`'s p-value (the same bits), ``n_finite`` the finite differences
+    (0: untested) and ``side`` +1 when every finite difference is > 0, -1 when every one is < 0,
+    else 0. A percentile CI lies between the smallest and the largest difference, so ``side`` = +1
+    already proves its lower bound > 0 (-1: its upper bound < 0); only the other pairs that a test
+    rejects need their CI (see :func:`pairwise_pairs`). The partition behind a CI is most of the cost
+    of all pairs."""
+    gen = _diff_blocks(values, boots, iu, ju, max_elements)
+    d0 = next(gen)
+    p, nfin, side = np.ones(len(d0)), np.zeros(len(d0), dtype=np.int64), np.zeros(len(d0), dtype=np.int8)
+    for sl, d, nf in gen:
+        p[sl] = _rows_pvalue(d, nf, d0[sl])
+        nfin[sl] = nf
+        if d.shape[1]:
+            with np.errstate(invalid="ignore"):
+                lo_ok = np.where(np.isnan(d), np.inf, d).min(axis=1) > 0  # NaN: left out
+                hi_ok = np.where(np.isnan(d), -np.inf, d).max(axis=1) < 0
+            side[sl] = np.where(nf > 0, np.where(lo_ok, 1, np.where(hi_ok, -1, 0)), 0)
+    return d0, p, nfin, side
 
 
 def distribution(metric: str, items: Sequence, *, clusters: Sequence | None = None,
@@ -574,6 +670,12 @@ def paired_diff(metric: str, items_a: dict, items_b: dict, *, clusters: dict | N
 
 def holm(pvalues: Sequence[float], alpha: float = 0.05) -> list[bool]:
     """Holm's step-down procedure: which hypotheses are rejected at family-wise level ``alpha``."""
+    return holm_array(pvalues, alpha).tolist()
+
+
+def holm_array(pvalues: Sequence[float] | np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    """:func:`holm` as a boolean array (for hundreds of thousands of pairs). Which hypotheses are
+    rejected does not depend on the order of equal p-values."""
     p = np.asarray(pvalues, dtype=np.float64).reshape(-1)
     m = len(p)
     order = np.argsort(p, kind="stable")
@@ -581,4 +683,4 @@ def holm(pvalues: Sequence[float], alpha: float = 0.05) -> list[bool]:
     k = m if bool(ok.all()) else int(np.argmin(ok))  # step down: stop at the first acceptance
     rejected = np.zeros(m, dtype=bool)
     rejected[order[:k]] = True
-    return rejected.tolist()
+    return rejected

@@ -60,6 +60,8 @@ class BuildSummary:
     index_bytes: int
     seconds: dict[str, float] = field(default_factory=dict)
     sample_cache_hits: int = 0  # samples files not read again (unchanged since the previous build)
+    stats_cache_hits: int = 0  # cells whose statistics (prepared metric, bootstrap array) came from the cache
+    stats_digest: str = ""  # stats.digest: equal for a cached and an uncached build of the same inputs
 
 
 class BuildError(Exception):
@@ -120,7 +122,7 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
     from .context import build_context, data_file, docs_file
     from .cache import cache_dir_for
     from .samples import LoadStats, SampleJob, load_all, write_shared_docs
-    from .stats import cluster_field, compute
+    from .stats import cell_seed, cluster_field, compute, digest
     from .systems import assemble
 
 
@@ -134,7 +136,9 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
         for task, cell in s.cells.items():
             if cell.samples_path:
                 jobs.append(SampleJob(s.id, task, cell.metric, cell.filter, cell.samples_path, str(out / data_file(task, s.id)),
-                                      cluster_field(cell.result.metadata)))
+                                      cluster_field(cell.result.metadata),
+                                      boot=(opts.bootstrap_iters, cell_seed(opts.seed, task)),
+                                      version=cell.result.version))
     refs = {}
     docs_files: dict[str, str] = {}
     for job in jobs:  # one shared prompt/reference file per task, from its first system's samples
@@ -171,6 +175,7 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
         progress=opts.progress,
     )
     times["statistics"] = time.perf_counter() - t
+    stats_digest = digest(st)
     del sample_data, loaded
 
     t = time.perf_counter()
@@ -198,6 +203,8 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
         index_bytes=info["index_bytes"],
         seconds=times,
         sample_cache_hits=load_stats.cache_hits,
+        stats_cache_hits=load_stats.stats_cache_hits,
+        stats_digest=stats_digest,
     )
 
 

@@ -1,10 +1,19 @@
-"""Per-samples-file cache of the samples stage, so a rebuild after one new run reads one new file.
+"""Per-samples-file cache of the samples stage and of the cell's statistics, so that a rebuild after
+one new run reads one new file and bootstraps one new run.
 
 An entry holds what reading one samples file produced (the statistics' arrays and the viewer file's
 text). Its key is the file's identity - real path, size, mtime and a sha256 of its first 64 KiB -
 plus everything else the result depends on: the job (system, task, metric, filter, cluster field,
 viewer file name), the task's shared docs digests, and the code version (a hash of the leaderboard's
-own sources and of ecomsuite's bootstrap/metrics/parsing), so a code change invalidates everything.
+own sources, of ecomsuite's bootstrap/metrics/parsing and the versions of the libraries the metrics
+call), so a code change invalidates everything.
+
+The same entry holds the cell's statistics (``stats.CellPrep``: the prepared metric's per-document
+sufficient statistics, its full-set value, the bootstrap array and the notes), under a *stats key*:
+the entry's key + the resample count, the seed, the task's version and the format of this part. An
+entry whose stats key differs (another ``--seed`` or ``--bootstrap-iters``) still gives the samples
+part; the statistics are computed again from its items and the entry rewritten. The finishing
+function of a metric is stored by name (``bootstrap.FINISHERS``), never as code.
 
 The cache folder sits beside the site (``<out>.cache``); only files named ``*.lbcache`` in it are
 ever written or pruned. An entry is a numpy ``.npz`` archive read with ``allow_pickle=False``: a
@@ -29,7 +38,8 @@ from . import safeio
 from .samples import SampleData, SampleJob
 
 SUFFIX = ".lbcache"
-FORMAT = "ecomsuite-lbcache-npz/1"
+FORMAT = "ecomsuite-lbcache-npz/2"
+CELL_FORMAT = "cell/1"
 HEAD_BYTES = 1 << 16
 _VERSION: str | None = None
 
@@ -52,8 +62,19 @@ def code_version() -> str:
         for f in files:
             h.update(f.name.encode())
             h.update(f.read_bytes() if f.is_file() else b"-")
+        for dist in ("numpy", "seqeval", "sacrebleu"):  # the RNG stream and the metrics' own definitions
+            h.update(f"\0{dist}={_dist_version(dist)}".encode())
         _VERSION = h.hexdigest()[:16]
     return _VERSION
+
+
+def _dist_version(dist: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "-"
 
 
 def file_identity(path: str) -> str | None:
@@ -75,6 +96,16 @@ def key(job: Any, refs_digest: str) -> str | None:
     out_name = os.path.basename(job.out_file) if job.out_file else ""
     parts = [code_version(), ident, job.system_id, job.task, job.metric, job.filter, str(job.cluster_field),
              out_name, refs_digest]
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def stats_key(k: str, job: Any) -> str | None:
+    """Key of the cell's statistics in the entry ``k``: everything they depend on beyond the samples
+    file and the code (both in ``k``): the resample count, the seed and the task's version."""
+    if job.boot is None:
+        return None
+    iters, seed = job.boot
+    parts = [k, CELL_FORMAT, str(int(iters)), repr(seed), repr(job.version)]
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -113,17 +144,60 @@ def _encode_field(value: Any, name: str, arrays: dict[str, np.ndarray]) -> Any:
     raise TypeError(f"{name}: {type(value).__name__} is not cached")
 
 
-def encode(data: SampleData, view: bytes | None, k: str) -> dict[str, np.ndarray]:
+def _compact(a: np.ndarray) -> np.ndarray:
+    """The smallest integer dtype that holds ``a`` exactly (counts), else ``a`` as it is."""
+    if a.size == 0 or not np.all(np.isfinite(a)) or not np.array_equal(a, np.round(a)) or \
+            bool(np.any(np.signbit(a) & (a == 0))):
+        return a
+    lo, hi = float(a.min()), float(a.max())
+    for dt in (np.uint8, np.int8, np.uint16, np.int16, np.int32):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return a.astype(dt)
+    return a
+
+
+def _encode_cell(cell: Any, data: SampleData, sk: str, arrays: dict[str, np.ndarray]) -> dict:
+    prep = cell.prepared
+    out: dict[str, Any] = {"stats_key": sk, "problems": [[str(lv), str(m)] for lv, m in cell.problems],
+                           "prepared": None, "docs_fp": cell.docs_fp, "boot": cell.boot is not None}
+    if cell.boot is not None:
+        arrays["cell_boot"] = np.asarray(cell.boot, dtype=np.float64)
+    if prep is None:
+        return out
+    if prep.n != len(data.doc_ids):
+        raise ValueError("cell statistics not aligned with the documents")
+    arrays["cell_value"] = np.asarray([prep.value], dtype=np.float64)
+    if prep.stats is None:
+        source = "direct"  # the library per resample: the items are the entry's own
+    elif (prep.finish_id == "mean" and data.numeric and prep.stats.shape == (prep.n, 1)
+          and np.array_equal(prep.stats[:, 0].view(np.int64), np.asarray(data.items, dtype=np.float64).view(np.int64))):
+        source = "items"  # a mean's statistics are the numeric items themselves (bit for bit)
+    else:
+        source = "array"
+        arrays["cell_stats"] = _compact(np.asarray(prep.stats, dtype=np.float64))
+    out["prepared"] = {"n": int(prep.n), "finish_id": prep.finish_id, "note": prep.note, "source": source}
+    return out
+
+
+def encode(data: SampleData, view: bytes | None, k: str, sk: str | None = None) -> dict[str, np.ndarray]:
     """The members of the entry's .npz archive; TypeError/ValueError when ``data`` holds something
-    the format does not carry (then it is not cached)."""
+    the format does not carry (then it is not cached). ``data.cell`` is stored under the stats key ``sk``."""
     arrays: dict[str, np.ndarray] = {}
     meta = {
         "format": FORMAT, "key": k, "numeric": bool(data.numeric), "n_docs_in_file": int(data.n_docs_in_file),
         "warnings": [str(w) for w in data.warnings], "error": data.error, "clusters": data.clusters,
-        "n_nan": int(data.n_nan), "key_source": data.key_source, "view": view is not None,
+        "n_nan": int(data.n_nan), "key_source": data.key_source, "view": view is not None, "cell": None,
     }
     for name in _ARRAY_FIELDS:
         meta[name] = _encode_field(getattr(data, name), name, arrays)
+    if data.cell is not None and sk is not None:
+        cell_arrays: dict[str, np.ndarray] = {}
+        try:
+            meta["cell"] = _encode_cell(data.cell, data, sk, cell_arrays)
+            arrays.update(cell_arrays)
+        except (TypeError, ValueError):
+            pass  # the samples part is still cached; the statistics are computed again next time
     text = json.dumps(meta, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
     arrays["meta"] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     if view is not None:
@@ -194,7 +268,58 @@ def decode(members: dict[str, np.ndarray], k: str, job: SampleJob) -> tuple[Samp
         n_docs_in_file=meta["n_docs_in_file"], warnings=warnings, error=error, clusters=clusters,
         n_nan=meta["n_nan"], key_source=meta["key_source"],
     )
+    cell = meta.get("cell")
+    sk = stats_key(k, job)
+    if cell is not None and sk is not None:
+        _need(isinstance(cell, dict), "cell: not an object")
+        if cell.get("stats_key") == sk:  # else: other bootstrap settings, computed again by the caller
+            data.cell = _decode_cell(cell, data, job, members)
     return data, view
+
+
+def _decode_cell(cell: dict, data: SampleData, job: SampleJob, members: dict[str, np.ndarray]) -> Any:
+    from ecomsuite import bootstrap as bs
+
+    from .stats import CellPrep
+
+    iters, seed = job.boot
+    problems = cell.get("problems")
+    _need(isinstance(problems, list) and all(isinstance(x, list) and len(x) == 2 and x[0] in ("info", "warning")
+                                             and isinstance(x[1], str) for x in problems), "cell problems: malformed")
+    out = CellPrep(int(iters), seed, problems=[(lv, m) for lv, m in problems])
+    if cell.get("boot") is True:
+        b = members.get("cell_boot")
+        _need(b is not None and b.dtype == np.float64 and b.shape == (int(iters),), "cell_boot: not the resamples")
+        out.boot = b
+    else:
+        _need(cell.get("boot") is False, "cell boot: not a bool")
+    prep = cell.get("prepared")
+    if prep is None:
+        return out
+    _need(isinstance(prep, dict), "cell prepared: not an object")
+    n = len(data.doc_ids)
+    _need(prep.get("n") == n, "cell prepared: not aligned with the documents")
+    fid, note, source = prep.get("finish_id"), prep.get("note"), prep.get("source")
+    _need(note is None or isinstance(note, str), "cell note: not a string")
+    _need(isinstance(cell.get("docs_fp"), str), "cell docs_fp: not a string")
+    v = members.get("cell_value")
+    _need(v is not None and v.dtype == np.float64 and v.shape == (1,), "cell_value: not one float")
+    if source == "direct":
+        stats = None
+        items = list(data.items)  # as bootstrap.prepare holds them
+    elif source == "items":
+        _need(data.numeric, "cell statistics from items that are not numbers")
+        stats, items = np.asarray(data.items, dtype=np.float64).reshape(n, 1), None
+    else:
+        _need(source == "array", "cell statistics: unknown source")
+        st = members.get("cell_stats")
+        _need(st is not None and st.ndim == 2 and st.shape[0] == n and st.dtype.kind in "iuf", "cell_stats: not (n, k)")
+        stats, items = st.astype(np.float64), None
+    if stats is not None:
+        _need(isinstance(fid, str) and fid in bs.FINISHERS, f"cell finish: unknown {str(fid)[:40]!r}")
+    out.prepared = bs.restore(job.metric, n, float(v[0]), stats, fid, items, note)
+    out.docs_fp = cell["docs_fp"]
+    return out
 
 
 def load(folder: Path, k: str, job: SampleJob) -> tuple[SampleData, bytes | None] | None:
@@ -216,12 +341,12 @@ def load(folder: Path, k: str, job: SampleJob) -> tuple[SampleData, bytes | None
         raise Unusable(f"{path.name}: {type(e).__name__}: {str(e)[:120]}") from None
 
 
-def store(folder: Path, k: str, data: SampleData, view: bytes | None) -> bool:
+def store(folder: Path, k: str, data: SampleData, view: bytes | None, job: SampleJob | None = None) -> bool:
     """Written to a temporary name and renamed: a concurrent or interrupted build never sees half an
     entry. False (nothing written) when the folder can't be written or ``data`` can't be encoded:
-    a missing entry only costs time."""
+    a missing entry only costs time. ``data.cell`` is stored when ``job`` names its bootstrap settings."""
     try:
-        members = encode(data, view, k)
+        members = encode(data, view, k, stats_key(k, job) if job is not None else None)
     except (TypeError, ValueError, RecursionError):
         return False
     tmp = None

@@ -38,6 +38,8 @@ class SampleJob:
     path: str
     out_file: str | None  # absolute path of the viewer .js file to write (None: don't write)
     cluster_field: str | None = None  # doc field whose value groups documents (cluster bootstrap)
+    boot: tuple | None = None  # (resamples, seed) of the cell's bootstrap: computed beside the file's reading
+    version: str | None = None  # the task's version in the results file (part of the cache key)
 
 
 @dataclass
@@ -57,6 +59,7 @@ class SampleData:
     clusters: list | None = None  # cluster label per document (aligned with doc_ids), or None
     n_nan: int = 0  # numeric items that were NaN/inf, left out of the statistics (and counted)
     key_source: str = "position"  # how documents are identified: "id", "hash", "position" (mixed: worst)
+    cell: Any = None  # stats.CellPrep for SampleJob.boot: the cell's prepared metric and bootstrap array
 
 
 def _natural_key(k: Any) -> tuple:
@@ -570,8 +573,22 @@ def _read(job: SampleJob) -> SampleData:
         return _failed(job, f"samples file could not be processed: {type(e).__name__}: {e}")
 
 
-def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None]:
-    """(data, cache key or None, whether it came from the cache, why an entry there was not used)."""
+def _prepare_cell(job: SampleJob, data: SampleData) -> Any:
+    """The cell's statistics (stats.CellPrep) for ``job.boot``, or None (nothing to bootstrap)."""
+    if job.boot is None or data.error is not None or len(data.doc_ids) == 0:
+        return None
+    from .stats import prepare_cell
+
+    iters, seed = job.boot
+    try:
+        return prepare_cell(job.metric, data.items, data.doc_ids, data.clusters, iters, seed)
+    except Exception:  # noqa: BLE001 - the statistics stage computes it again and reports what fails
+        return None
+
+
+def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None, bool]:
+    """(data, cache key or None, whether it came from the cache, why an entry there was not used,
+    whether the cell's statistics came from the cache)."""
     from . import cache
 
     folder = _CACHE.get("dir")
@@ -588,14 +605,20 @@ def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None]:
                 out = Path(job.out_file)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(view)
-            return data, k, True, None
+            cell_hit = data.cell is not None
+            if not cell_hit:  # other bootstrap settings than the entry's: the file is not read again
+                data.cell = _prepare_cell(job, data)
+                if data.cell is not None:
+                    cache.store(folder, k, data, view, job)
+            return data, k, True, None, cell_hit
     data = _read(job)
+    data.cell = _prepare_cell(job, data)
     if k is not None and cache.key(job, _CACHE["refs"].get(job.task, "-")) == k:  # unchanged while read
         view = None
         if job.out_file and Path(job.out_file).is_file():
             view = Path(job.out_file).read_bytes()
-        cache.store(folder, k, data, view)
-    return data, k, False, unusable
+        cache.store(folder, k, data, view, job)
+    return data, k, False, unusable, False
 
 
 @dataclass
@@ -604,6 +627,7 @@ class LoadStats:
     cache_misses: int = 0
     cache_pruned: int = 0
     cache_unusable: list[str] = field(default_factory=list)  # entries not used (corrupt, foreign): why
+    stats_cache_hits: int = 0  # cells whose prepared statistics and bootstrap array came from the cache
 
 
 def load_all(
@@ -632,16 +656,17 @@ def load_all(
         ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
         with ctx.Pool(n_jobs, initializer=_init_worker, initargs=init) as pool:
             res = list(tqdm(pool.imap(_worker, jobs, chunksize=4), **it_kwargs))
-    unusable = [why for _, _, _, why in res if why]
+    unusable = [why for _, _, _, why, _ in res if why]
     if unusable:
         print(f"note: {len(unusable)} entr{'y' if len(unusable) == 1 else 'ies'} of the samples cache {cache_dir} "
               f"not used, the samples file read again instead (first: {unusable[0]})", file=sys.stderr)
     if stats is not None:
-        stats.cache_hits = sum(1 for _, _, hit, _ in res if hit)
+        stats.cache_hits = sum(1 for _, _, hit, _, _ in res if hit)
         stats.cache_misses = len(res) - stats.cache_hits
+        stats.stats_cache_hits = sum(1 for *_, cell_hit in res if cell_hit)
         stats.cache_unusable = unusable
     if cache_dir:
-        pruned = cache.prune(Path(cache_dir), {k for _, k, _, _ in res if k})
+        pruned = cache.prune(Path(cache_dir), {k for _, k, *_ in res if k})
         if stats is not None:
             stats.cache_pruned = pruned
-    return [d for d, _, _, _ in res]
+    return [d for d, *_ in res]

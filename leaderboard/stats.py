@@ -369,6 +369,48 @@ def implausible(metric: str, value: float | None, stderr: float | None) -> str |
     return None
 
 
+@dataclass
+class CellPrep:
+    """What one cell's statistics are, from its samples file alone (the metric, the bootstrap settings
+    and the code): deterministic, so it is computed where the file is read (in the samples workers)
+    and cached with it (see cache.py). ``problems`` are (level, message) about the samples file."""
+
+    iters: int
+    seed: Any
+    prepared: Any = field(default=None, repr=False)  # ecomsuite.bootstrap.Prepared, or None (CI from stderr)
+    boot: np.ndarray | None = field(default=None, repr=False)
+    docs_fp: str | None = None
+    problems: list = field(default_factory=list)
+
+
+def prepare_cell(metric: str, items: Any, doc_ids: Sequence, clusters: list | None, iters: int, seed: Any) -> CellPrep:
+    """The prepared metric (``bootstrap.prepare``) and bootstrap array of one cell's per-sample items."""
+    out = CellPrep(int(iters), seed)
+    try:
+        prep = bs.prepare(metric, items)
+    except KeyError:
+        out.problems.append(("warning", f"{metric!r} items are not numbers and ecomsuite.metrics "
+                             "does not know the metric; CI from stderr"))
+        return out
+    except Exception as e:  # noqa: BLE001 - items the metric cannot take: reported, CI from stderr
+        out.problems.append(("warning", f"aggregate({metric!r}) failed on the samples: {e}"))
+        return out
+    if prep.note:
+        out.problems.append(("info" if prep.kind == "sufficient" else "warning", f"{metric}: {prep.note}"))
+    out.prepared = prep
+    out.docs_fp = _docs_digest(doc_ids, clusters)
+    try:
+        out.boot = prep.boot(bs.resample_counts(prep.n, out.iters, seed, clusters))
+    except Exception as e:  # noqa: BLE001
+        out.problems.append(("warning", f"bootstrap of {metric} failed: {type(e).__name__}: {e}"))
+    return out
+
+
+def cell_seed(seed: int, task: str) -> tuple:
+    """A cell's resamples are seeded by (build seed, task): systems on the same documents are paired."""
+    return (seed, task)
+
+
 def _cell_stats(sysm: Any, task: str, cell: Any, sd: Any, iters: int, seed: int, problems: list) -> CellStats:
     from .collect import Problem
 
@@ -378,32 +420,27 @@ def _cell_stats(sysm: Any, task: str, cell: Any, sd: Any, iters: int, seed: int,
     cs.parse_fail = cell.parse_fail
     cs.data_id = data_identity(cell.result.metadata)
     cs.cluster_field = cluster_field(cell.result.metadata)
-    cs.seed = (seed, task)
+    cs.seed = cell_seed(seed, task)
     if sd is None or sd.error is not None or len(sd.doc_ids) == 0:
         return cs
     cs.n_nan = sd.n_nan
     cs.n_docs = len(sd.doc_ids)
     if cs.parse_fail is None and sd.parse_fail is not None:
         cs.parse_fail = float(np.nanmean(sd.parse_fail))
-    try:
-        prep = bs.prepare(cell.metric, sd.items)
-    except KeyError:
-        problems.append(Problem(sd.path, "warning", f"{cell.metric!r} items are not numbers and ecomsuite.metrics "
-                                "does not know the metric; CI from stderr"))
+    clusters = sd.clusters if cs.cluster_field else None
+    cp = getattr(sd, "cell", None)  # computed (or cached) by the samples stage for these settings
+    if cp is None or cp.iters != iters or cp.seed != cs.seed or (clusters is None) != (sd.clusters is None):
+        cp = prepare_cell(cell.metric, sd.items, sd.doc_ids, clusters, iters, cs.seed)
+    for level, msg in cp.problems:
+        problems.append(Problem(sd.path, level, msg))
+    if cp.prepared is None:
         return cs
-    except Exception as e:  # noqa: BLE001 - items the metric cannot take: reported, CI from stderr
-        problems.append(Problem(sd.path, "warning", f"aggregate({cell.metric!r}) failed on the samples: {e}"))
-        return cs
-    if prep.note:
-        problems.append(Problem(sd.path, "info" if prep.kind == "sufficient" else "warning", f"{cell.metric}: {prep.note}"))
+    prep = cp.prepared
     cs.prepared, cs.kind, cs.doc_ids, cs.items = prep, prep.kind, sd.doc_ids, sd.items
     cs.recomputed = prep.value
-    cs.clusters = sd.clusters if cs.cluster_field else None
-    cs.docs_fp = _docs_digest(sd.doc_ids, cs.clusters)
-    try:
-        cs.boot = prep.boot(bs.resample_counts(prep.n, iters, cs.seed, cs.clusters))
-    except Exception as e:  # noqa: BLE001
-        problems.append(Problem(sd.path, "warning", f"bootstrap of {cell.metric} failed: {type(e).__name__}: {e}"))
+    cs.clusters = clusters
+    cs.docs_fp = cp.docs_fp
+    cs.boot = cp.boot
     if cs.claimed is not None and math.isfinite(cs.recomputed) and not math.isclose(
             cs.recomputed, cs.claimed, rel_tol=MISMATCH_RTOL, abs_tol=MISMATCH_ATOL):
         cs.mismatch = True
@@ -559,3 +596,39 @@ def compute(
 
     return Statistics(cells, overall, overall_tasks, excluded, pfr, task_rankings, overall_ranking, problems,
                       iters, iters, seed)
+
+
+def digest(st: Statistics) -> str:
+    """A sha256 over every number of the statistics stage, bit for bit: each cell (value, CI, se,
+    bootstrap array, prepared value), each ranking (order, rank intervals, every tested pair), the
+    overall scores. Equal digests: the same statistics (a cached build against ``--no-cache``)."""
+    import hashlib
+
+    h = hashlib.sha256()
+
+    def put(*xs: Any) -> None:
+        for x in xs:
+            if isinstance(x, np.ndarray):
+                h.update(f"a{x.dtype.str}{x.shape}".encode())
+                h.update(np.ascontiguousarray(x).tobytes())
+            elif isinstance(x, float):
+                h.update(b"f" + np.float64(x).tobytes())
+            else:
+                h.update(("r" + repr(x)).encode("utf-8", "surrogatepass"))
+            h.update(b"\0")
+
+    for key in sorted(st.cells):
+        c = st.cells[key]
+        put(key, c.value, c.ci, c.ci_method, c.se, c.boot, c.kind, c.recomputed, c.mismatch, c.docs_fp,
+            None if c.prepared is None else c.prepared.value)
+    for sid in sorted(st.overall):
+        o = st.overall[sid]
+        put(sid, o.value, o.ci, o.se, o.boot)
+    for r in [st.task_rankings[t] for t in sorted(st.task_rankings)] + [st.overall_ranking]:
+        put(r.task, r.unranked, sorted(r.reasons.items()))
+        for e in r.entries:
+            s = e.sep_next
+            put(e.system_id, e.rank_lo, e.rank_hi, None if s is None else
+                (s.separable, s.method, s.diff, s.ci, s.n_common, s.p))
+    put(sorted(st.parse_fail_rate.items()))
+    return h.hexdigest()

@@ -90,8 +90,9 @@ def _runs(tmp_path, n=3):
 def _build(runs, site, **kw):
     from ecomsuite.leaderboard import build
 
-    return build.build_site(build.BuildOptions(results=[str(r) for r in runs], out=str(site), bootstrap_iters=50,
-                                               plots=False, generated="t", **kw))
+    kw.setdefault("bootstrap_iters", 50)
+    return build.build_site(build.BuildOptions(results=[str(r) for r in runs], out=str(site), plots=False,
+                                               generated="t", **kw))
 
 
 def _site_files(site):
@@ -262,3 +263,101 @@ def test_an_entry_that_is_not_a_valid_npz_entry_is_refused_with_its_reason(tmp_p
     os.mkfifo(tmp_path / f"fifo{cache.SUFFIX}")  # never waited on
     with pytest.raises(cache.Unusable, match="regular file"):
         cache.load(tmp_path, "fifo", job)
+
+
+# ---------------------------------------------------------------------------------------------
+# the cell statistics (prepared metric + bootstrap array) cached with the samples file
+
+
+def _stats_runs(tmp_path):
+    """Three systems on the same 12 documents and one on 10 of them (its pairs take the subset path)."""
+    from ecomsuite.leaderboard import synthetic
+
+    runs, _ = _runs(tmp_path)
+    synthetic.write_run(runs, synthetic.RunSpec(name="org/short", skill=0.6, tasks=["ecom_queryner", "ecom_esci_gen"],
+                                                n_docs=10, seed=7))
+    return runs
+
+
+def test_cell_statistics_come_from_the_cache_and_equal_an_uncached_build(tmp_path):
+    runs = _stats_runs(tmp_path)
+    site = tmp_path / "site"
+    first = _build([runs], site)
+    assert first.sample_cache_hits == 0 and first.stats_cache_hits == 0 and first.sample_files == 8
+    again = _build([runs], site)
+    assert again.sample_cache_hits == 8 and again.stats_cache_hits == 8
+    fresh = _build([runs], tmp_path / "fresh", cache=False)
+    assert fresh.stats_cache_hits == 0
+    # every number of the statistics stage (boot arrays, CIs, every tested pair), bit for bit
+    assert first.stats_digest == again.stats_digest == fresh.stats_digest
+    assert _site_files(site) == _site_files(tmp_path / "fresh")
+
+
+@pytest.mark.parametrize("change", ["seed", "iters"])
+def test_other_bootstrap_settings_recompute_the_statistics_but_not_the_samples(tmp_path, change):
+    runs = _stats_runs(tmp_path)
+    site = tmp_path / "site"
+    base = _build([runs], site)
+    kw = {"seed": 99} if change == "seed" else {"bootstrap_iters": 60}
+    other = _build([runs], site, **kw)
+    assert other.sample_cache_hits == 8 and other.stats_cache_hits == 0
+    assert other.stats_digest != base.stats_digest
+    assert other.stats_digest == _build([runs], tmp_path / "fresh", cache=False, **kw).stats_digest
+    assert _build([runs], site, **kw).stats_cache_hits == 8  # the rewritten entries hold the new settings
+
+
+def test_a_task_version_or_code_change_recomputes_the_statistics(tmp_path, monkeypatch):
+    from ecomsuite.leaderboard import cache
+
+    runs = _stats_runs(tmp_path)
+    site = tmp_path / "site"
+    _build([runs], site)
+    res = sorted(runs.rglob("results_*.json"))[0]
+    data = json.loads(res.read_text())
+    data["versions"]["ecom_queryner"] = "9.9"  # the results file, not the samples file, changed
+    res.write_text(json.dumps(data))
+    changed = _build([runs], site)
+    assert changed.sample_cache_hits == 8 and changed.stats_cache_hits == 7
+    monkeypatch.setattr(cache, "_VERSION", "another-metric-definition")
+    code = _build([runs], site)
+    assert code.sample_cache_hits == 0 and code.stats_cache_hits == 0
+    assert code.stats_digest == _build([runs], tmp_path / "fresh", cache=False).stats_digest
+
+
+def test_cell_statistics_of_every_kind_round_trip_through_a_cache_entry(tmp_path):
+    import numpy as np
+    from ecomsuite import bootstrap as bs
+    from ecomsuite.leaderboard import cache, stats
+    from ecomsuite.leaderboard.samples import SampleData
+
+    seed = stats.cell_seed(5, "t")
+    cases = {  # metric -> items (one per document): mean, sufficient statistics, the library per resample
+        "acc": [1.0, 0.0, -0.0, 1.0],
+        "span_f1": [[["B-a", "O"], ["B-a", "O"]], [["B-b"], ["O"]], [["O"], ["B-a"]], [["B-a", "I-a"], ["B-a", "O"]]],
+        "bleu": [["a b c", ["a b c d"]], ["x y", ["x y"]], ["", ["q"]], ["a", ["b"]]],
+        "span_f1_paper": [[["B-a", "O"], ["B-a", "O"]], [["B-b"], ["O"]], [["O"], ["B-a"]], [["B-a"], ["B-a"]]],
+    }
+    for metric, items in cases.items():
+        job = _job(tmp_path, boot=(40, seed), version="2.0")
+        job.metric = metric
+        numeric = all(isinstance(i, float) for i in items)
+        ids = np.asarray([f"id:{i}" for i in range(len(items))], dtype=object)
+        data = SampleData(job.system_id, job.task, metric, job.path, ids,
+                          np.asarray(items) if numeric else items, numeric, None, None, len(items))
+        data.cell = cp = stats.prepare_cell(metric, data.items, ids, None, 40, seed)
+        assert cp.prepared is not None and cp.boot is not None
+        assert cache.store(tmp_path, metric, data, None, job)
+        got = cache.load(tmp_path, metric, job)[0].cell
+        assert got.problems == cp.problems and got.docs_fp == cp.docs_fp
+        assert got.boot.tobytes() == cp.boot.tobytes()
+        p, q = got.prepared, cp.prepared
+        assert (p.kind, p.n, p.note, p.finish_id) == (q.kind, q.n, q.note, q.finish_id) and p.value == q.value
+        if q.stats is not None:
+            assert p.stats.dtype == np.float64 and p.stats.tobytes() == q.stats.tobytes()
+        counts = bs.resample_counts(3, 30, 1)  # the subset path (pairs on other documents) gives the same numbers
+        assert p.subset([0, 2, 3]).boot(counts).tobytes() == q.subset([0, 2, 3]).boot(counts).tobytes()
+        # another seed: the samples part is used, the cell is not
+        other = _job(tmp_path, boot=(40, stats.cell_seed(6, "t")), version="2.0")
+        other.metric = metric
+        assert cache.load(tmp_path, metric, other)[0].cell is None
+    assert cases["span_f1_paper"] and bs.prepare("span_f1_paper", cases["span_f1_paper"]).kind == "direct"
