@@ -244,6 +244,31 @@ def check_price(price, where: str = "price_per_mtok") -> dict | None:
     return {"in": float(price["in"]), "out": float(price["out"])}
 
 
+def per_document(rec: dict, model_seconds: float | None, price: dict | None) -> dict:
+    """``rec`` (documents, prompt/generated tokens) + the model's seconds -> the per-document and per-1k fields."""
+    rec["model_seconds"] = round(model_seconds, 4) if model_seconds is not None else None
+    n = rec.get("documents") or 0
+    rec["seconds_per_document"] = round(rec["model_seconds"] / n, 6) if n and rec["model_seconds"] is not None else None
+    for k in ("prompt_tokens", "generated_tokens"):
+        rec[f"{k}_per_document"] = round(rec[k] / n, 3) if n and rec.get(k) is not None else None
+    rec["per_1k_documents"] = per_1k(rec, price)
+    return rec
+
+
+def encoder_record(task: str, model_type: str, device: str, dtype, batch_size: int, tokenizer, documents: int,
+                   input_tokens: int | None, model_seconds: float) -> dict:
+    """The cost record of an encoder baseline's scoring (no language model, so no lm-eval requests): one forward
+    input per document, ``prompt_tokens`` = the input ids the encoder read (special tokens and truncation
+    included), nothing generated."""
+    rec = {"documents": documents, "requests": documents, "prompt_tokens": input_tokens, "generated_tokens": 0,
+           "tokens_source": "encoder input ids" if input_tokens is not None else None}
+    return {"ecomsuite_cost": VERSION, "model": model_type, "device": str(device),
+            "dtype": None if dtype is None else str(dtype), "batch_size": batch_size, "batch_sizes": None,
+            "world_size": 1, "tokenizer": tokenizer_name(tokenizer), "timing": "per task",
+            "shared_model_seconds": None, "price_per_mtok": None,
+            "tasks": {task: per_document(rec, model_seconds, None)}}
+
+
 def eval_record(results: dict, samples: dict | None, timer: RequestTimer, names: list[str],
                 price: dict | None = None) -> dict:
     """The cost record of one eval run (see the module docstring)."""
@@ -268,13 +293,7 @@ def eval_record(results: dict, samples: dict | None, timer: RequestTimer, names:
             rec["tokenizer_generated_tokens"] = rec.get("generated_tokens")
             rec["prompt_tokens"], rec["generated_tokens"] = use["prompt_tokens"], use["completion_tokens"]
             rec["tokens_source"] = "api usage"
-        rec["model_seconds"] = round(timer.seconds[name], 4) if name in timer.seconds else None
-        n = rec.get("documents") or 0
-        rec["seconds_per_document"] = round(rec["model_seconds"] / n, 6) if n and rec["model_seconds"] is not None else None
-        for k in ("prompt_tokens", "generated_tokens"):
-            rec[f"{k}_per_document"] = round(rec[k] / n, 3) if n and rec.get(k) is not None else None
-        rec["per_1k_documents"] = per_1k(rec, price)
-        tasks[name] = rec
+        tasks[name] = per_document(rec, timer.seconds.get(name), price)
     dtype = cfg.get("model_dtype")
     if dtype is None:
         dtype = getattr(getattr(lm, "model", None), "dtype", None) if lm is not None else None
@@ -352,6 +371,13 @@ def peak_memory() -> dict:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"peak_memory_bytes": int(rss if sys.platform == "darwin" else rss * 1024),
             "peak_memory_source": "ru_maxrss (peak resident memory of the whole process, CPU)"}
+
+
+def train_record(trained_tokens: int | None, train_time_s: float | None, world_size: int = 1) -> dict:
+    """Training cost for lineage (``train_cost``): tokens trained on (examples' tokens x epochs run), training
+    seconds, device and peak memory (CUDA allocations on a GPU, else the process's peak RSS)."""
+    return {"trained_tokens": trained_tokens, "train_time_s": train_time_s, "device": device_name(),
+            "world_size": world_size, **peak_memory()}
 
 
 def device_name() -> str:

@@ -246,6 +246,7 @@ def test_cross_encoder_trains_scores_and_writes_lineage(encoder, tmp_path):
     res, samples = _results(results)
     assert len(samples) == 6 and res["config"]["model_args"] == f"pretrained={out}"
     assert lin["eval"]["results"]["ecom_esci"]["macro_f1"] == res["results"]["ecom_esci"]["macro_f1,none"]
+    _check_cost(results, samples, out, lin, pair=True)
 
     # the same model scored again with --eval-only: identical predictions, max_length from its lineage
     again = B.run(B.parse_config(["ecom_esci", "--model", str(out), "--eval-only", "--eval-limit", "6"]))
@@ -271,6 +272,32 @@ def test_token_classifier_trains_and_scores(encoder, tmp_path):
         assert len(s["predicted_tags"]) == len(s["doc"]["tokens"])
         assert s["span_f1"] == [s["doc"]["tags"], s["predicted_tags"]]
     assert res.lineage["method"] == "token-classifier" and res.lineage["complete"] is True
+    _check_cost(res.results_path, samples, out, res.lineage, pair=False)
+
+
+def _check_cost(results: Path, samples: list[dict], model_dir: Path, lin: dict, pair: bool) -> None:
+    """An encoder baseline writes the cost record an eval run writes (tokens recounted here with the model's own
+    tokenizer on the logged documents) and its lineage the training cost an adapter's has."""
+    from transformers import AutoTokenizer
+
+    from ecomsuite import cost
+
+    rec, problem = cost.read(results)
+    assert problem is None and rec is not None, "no cost record beside the encoder baseline's results"
+    (task, t), = rec["tasks"].items()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    if pair:
+        expect = sum(len(tok(*CE.cross_encoder_texts(task, s["doc"]), truncation="longest_first",
+                             max_length=64)["input_ids"]) for s in samples)
+    else:
+        expect = sum(len(tok(s["doc"]["tokens"], is_split_into_words=True, truncation=True,
+                             max_length=16)["input_ids"]) for s in samples)
+    assert t["documents"] == len(samples) == t["requests"] and t["generated_tokens"] == 0
+    assert t["prompt_tokens"] == expect > len(samples) and t["tokens_source"] == "encoder input ids"
+    assert t["model_seconds"] > 0 and t["per_1k_documents"]["prompt_tokens"] == pytest.approx(1000 * expect / len(samples))
+    assert rec["results_file"] == results.name and rec["device"] == "cpu" and rec["tokenizer"]
+    tc = lin["train_cost"]
+    assert tc["trained_tokens"] > 0 and tc["train_time_s"] == lin["train_time_s"] and tc["peak_memory_bytes"] > 0
 
 
 def test_training_documents_are_the_nested_subsample(tasks, tmp_path, monkeypatch):

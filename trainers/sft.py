@@ -808,8 +808,7 @@ def _train_cost(figures: dict, world_size: int) -> dict:
     seconds, device and peak memory (ecomsuite.cost: CUDA allocations on a GPU, else the process's peak RSS)."""
     from ecomsuite import cost
 
-    return {"trained_tokens": figures.get("trained_tokens"), "train_time_s": figures.get("train_time_s"),
-            "device": cost.device_name(), "world_size": world_size, **cost.peak_memory()}
+    return cost.train_record(figures.get("trained_tokens"), figures.get("train_time_s"), world_size)
 
 
 def _final_from_checkpoint(ck: Path, out: Path) -> None:

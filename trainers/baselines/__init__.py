@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ecomsuite import EcomError
+from ecomsuite import EcomError, cost
 from ecomsuite.config import ConfigParser, option
 
 from . import cross_encoder, results, seq2seq, token_classifier
@@ -180,10 +180,18 @@ def evaluate_encoder(task, method: str, predictor, model_name: str, output_path:
     docs = results.eval_docs(task, limit)
     if not docs:
         raise EcomError(f"{task.config.task}: no test documents to score")
-    res = results.aggregate(task, module.score(task, docs, predictor))
+    t_model = time.perf_counter()
+    rows = module.score(task, docs, predictor)
+    model_seconds = time.perf_counter() - t_model
+    res = results.aggregate(task, rows)
     results.add_run_info(res, module.MODEL_TYPE, f"pretrained={model_name}", limit or None, batch_size, device,
                          extra_config)
-    return res, results.write(res, output_path, model_name, module.MODEL_TYPE, started)
+    path = results.write(res, output_path, model_name, module.MODEL_TYPE, started)
+    model = getattr(predictor, "model", None)
+    cost.write(path, cost.encoder_record(
+        task.config.task, module.MODEL_TYPE, device, getattr(model, "dtype", None), batch_size,
+        getattr(predictor, "tok", None), len(docs), getattr(predictor, "input_tokens", None), model_seconds))
+    return res, path
 
 
 # --------------------------------------------------------------------------------------------- run
@@ -283,7 +291,9 @@ def run(cfg: BaselineConfig, argv: Sequence[str] | None = None) -> RunResult:
               file=sys.stderr, flush=True)
         t_train = time.time()
         stats = METHODS[method].train(cfg, task, docs, model_path, out, device)
-        fields.update(training=stats, train_time_s=round(time.time() - t_train, 1))
+        train_s = round(time.time() - t_train, 1)
+        fields.update(training=stats, train_time_s=train_s,
+                      train_cost=cost.train_record(stats.get("trained_tokens"), train_s))
         lineage.write(out, "baseline", **fields, complete=False, status="evaluating" if cfg.eval else "finishing")
         result.model_dir = out
 

@@ -146,8 +146,9 @@ def training_args(cfg, out_dir: str, n_examples: int, device: str):
         use_cpu=device == "cpu", disable_tqdm=False, dataloader_num_workers=0)
 
 
-def fit(cfg, model, tokenizer, dataset: list[dict], collator, device: str) -> dict:
-    """Train ``model`` on the encoded ``dataset``; the training statistics for lineage.json."""
+def fit(cfg, model, tokenizer, dataset: list[dict], collator, device: str, target_tokens: bool = False) -> dict:
+    """Train ``model`` on the encoded ``dataset``; the training statistics for lineage.json. ``target_tokens``: the
+    examples' ``labels`` are a decoder's target tokens (seq2seq), counted as trained tokens too."""
     import tempfile
 
     from transformers import Trainer
@@ -160,8 +161,11 @@ def fit(cfg, model, tokenizer, dataset: list[dict], collator, device: str) -> di
         out = trainer.train()
         curve = [[h["step"], round(h["loss"], 5)] for h in trainer.state.log_history if "loss" in h and "step" in h]
         optim = str(getattr(trainer.args.optim, "value", trainer.args.optim))
+        epochs_run = float(trainer.state.epoch or 0.0)
+    # tokens trained on: every example's input ids (+ a seq2seq target's tokens) x the epochs run
+    tokens = sum(len(x["input_ids"]) + (len(x["labels"]) if target_tokens else 0) for x in dataset)
     return {"train_loss": round(float(out.training_loss), 5), "steps": int(out.global_step), "optimizer": optim,
-            "loss_curve": curve}
+            "loss_curve": curve, "trained_tokens": round(tokens * epochs_run)}
 
 
 def save(out_dir: Path, model, tokenizer) -> None:

@@ -66,6 +66,7 @@ class Predictor:
         self.tok = load("tokenizer", AutoTokenizer.from_pretrained, model_path)
         self.model = load("model", AutoModelForSequenceClassification.from_pretrained, model_path).to(device).eval()
         check_max_length(max_length, self.tok, self.model, model_name or model_path)
+        self.input_tokens = 0   # input ids read by predict (the cost record's prompt tokens)
         self.label2id = {str(k): int(v) for k, v in (self.model.config.label2id or {}).items()}
 
     def context(self, doc: dict) -> str:
@@ -80,6 +81,7 @@ class Predictor:
         idx = [self.label2id[c] for c in choices]
         encs = [dict(self.tok(*cross_encoder_texts(self.task_name, d), truncation="longest_first",
                               max_length=self.max_length)) for d in docs]
+        self.input_tokens += sum(len(e["input_ids"]) for e in encs)
         out: list[list[float] | None] = [None] * len(docs)
         for b, logits in forward_batches(self.model, self.tok, encs, self.batch_size, self.device):
             for i, row in zip(b, logits.float().log_softmax(-1)[:, idx].cpu().tolist()):

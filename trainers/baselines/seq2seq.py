@@ -56,7 +56,8 @@ def train(cfg, task, docs: list[dict], model_path: str, out_dir: Path, device: s
     if cut:
         print(f"{LOG}: {cut} training prompt(s) longer than {max_len} tokens, left-truncated as lm-eval does",
               file=sys.stderr)
-    stats = fit(cfg, model, tok, data, DataCollatorForSeq2Seq(tok, model=model, label_pad_token_id=-100), device)
+    stats = fit(cfg, model, tok, data, DataCollatorForSeq2Seq(tok, model=model, label_pad_token_id=-100), device,
+                target_tokens=True)
     save(out_dir, model, tok)
     return {**stats, "max_target_length": max_target, "train_prompts_truncated": cut}
 

@@ -124,6 +124,7 @@ class Predictor:
         self.tok = word_tokenizer(model_path)
         self.model = load("model", AutoModelForTokenClassification.from_pretrained, model_path).to(device).eval()
         check_max_length(max_length, self.tok, self.model, model_name or model_path)
+        self.input_tokens = 0   # input ids read by predict (the cost record's prompt tokens)
         self.id2label = {int(k): str(v) for k, v in self.model.config.id2label.items()}
         self.words_cut = 0
         self.repaired = 0
@@ -140,6 +141,7 @@ class Predictor:
     def predict(self, docs: list[dict]) -> list[list[str]]:
         encs = [self.tok(list(d[self.words_key]), is_split_into_words=True, truncation=True,
                          max_length=self.max_length) for d in docs]
+        self.input_tokens += sum(len(e["input_ids"]) for e in encs)
         out: list[list[str] | None] = [None] * len(docs)
         for b, logits in forward_batches(self.model, self.tok, [dict(e) for e in encs], self.batch_size, self.device):
             for i, row in zip(b, logits.argmax(-1).cpu().tolist()):
