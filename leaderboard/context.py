@@ -53,6 +53,7 @@ class SiteContext:
     columns: list[TaskColumn]
     rows: list[IndexRow]  # ranked first, then rows without an overall score
     limited_rows: list[IndexRow]  # --limit runs, not ranked
+    overall_note: str  # how most rows' overall was made (the Overall header's tooltip)
     kinds: list[str]
     base_models: list[str]
     overall_tasks: list[str]
@@ -95,7 +96,7 @@ def build_context(
     """``sample_files``: (system id, task) -> site-relative per-sample data file; ``docs_files``:
     task -> its shared prompts file (both written by the samples stage)."""
     cols = columns(assembly, st)
-    rows, limited_rows = index_rows(assembly, st, cols, include_limited)
+    rows, limited_rows, overall_note = index_rows(assembly, st, cols, include_limited)
     tps = task_pages(assembly, st, sample_files, docs_files or {}, include_limited)
     return SiteContext(
         title=title,
@@ -103,6 +104,7 @@ def build_context(
         columns=cols,
         rows=rows,
         limited_rows=limited_rows,
+        overall_note=overall_note,
         kinds=sorted({s.kind for s in assembly.systems}, key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else 99, k)),
         base_models=sorted({s.base_model for s in assembly.systems if s.base_model}),
         overall_tasks=list(st.overall_tasks),

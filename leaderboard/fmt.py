@@ -55,21 +55,24 @@ def sort_key(v: float | None) -> str:
     return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{float(v):.10g}"
 
 
-def separation_note(sep: Separation | None) -> tuple[str, bool]:
-    """The test of a ranked row against the next one, as a sentence; and whether the two are tied."""
+def separation_note(sep: Separation | None, short: bool = False) -> tuple[str, bool]:
+    """The test of a ranked row against the next one, as a sentence; and whether the two are tied.
+    ``short``: the index's form, whose Rank header explains the terms once (one per row adds up)."""
     if sep is None:
         return "", False
     if sep.method == "different data":
         return "not compared with the next row: scored on different data", False
     if sep.separable is None:
         return "not tested against the next row (no common per-sample scores, or no stderr)", False
-    d = f"difference {fmt_num(sep.diff)}"
-    ci = f", 95% CI {fmt_ci(sep.ci)}" if sep.ci else ""
+    verdict, tied = ("" if sep.separable else "NOT ") + "separable from the next row", not sep.separable
+    ci = f" {fmt_ci(sep.ci)}" if sep.ci else ""
     n = f", {sep.n_common:,} common documents" if sep.n_common else ""
-    p = f", p={sep.p:.3g} before Holm's correction" if sep.p is not None else ""
-    if sep.separable:
-        return f"separable from the next row ({sep.method}: {d}{ci}{n}{p})", False
-    return f"NOT separable from the next row ({sep.method}: {d}{ci}{n}{p})", True
+    p = f", p={sep.p:.3g}" if sep.p is not None else ""
+    if short:
+        return f"{verdict.lower()}: {sep.method}, difference {fmt_num(sep.diff)}{ci}{p}{n}", tied
+    ci95 = f", 95% CI{ci}" if ci else ""
+    holm = f"{p} before Holm's correction" if p else ""
+    return f"{verdict} ({sep.method}: difference {fmt_num(sep.diff)}{ci95}{n}{holm})", tied
 
 
 # name in templates -> function ({{ x|fmt_num }}); none shadows a Jinja built-in filter

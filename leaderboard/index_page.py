@@ -53,13 +53,13 @@ class IndexRow:
     rank_label: str
     position: int | None
     group: int | None
-    tie_note: str
+    tie_note: str  # the test against the next row (rank tooltip)
     tied_with_next: bool
     limited: bool
     cells: list[IndexCell]
     overall: float | None
     overall_ci: tuple[float, float] | None
-    overall_note: str
+    overall_note: str  # how the overall was made, or why there is none; "" where it is the Overall header's
     parse_fail: float | None
     eval_seconds: float | None
     docs_per_s: float | None
@@ -179,7 +179,7 @@ def index_row(s: System, cols: list[TaskColumn], st: Statistics, e: RankEntry | 
             "limited": s.limited,
         }
     )
-    tie_note, tied = separation_note(e.sep_next if e else None)
+    tie_note, tied = separation_note(e.sep_next if e else None, short=True)
     missing = [t for t in st.overall_tasks if t not in s.cells or st.cells[(s.id, t)].value is None]
     if o.value is not None:
         onote = f"mean of {len(st.overall_tasks)} headline metrics; CI: {o.ci_method or 'none'}"
@@ -220,10 +220,10 @@ def _common(values: list[str]) -> str:
     return Counter(values).most_common(1)[0][0] if values else ""
 
 
-def say_once_per_column(cols: list[TaskColumn], rows: list[IndexRow]) -> None:
-    """What most cells of a column share (documents, data source, the measured-on sentence) is said
-    once, in its header; a cell keeps its own only where it differs (38% of a large index was repeated
-    tooltips)."""
+def say_once_per_column(cols: list[TaskColumn], rows: list[IndexRow]) -> str:
+    """What most cells of a column share (documents, data source, the measured-on sentence; how the
+    overall was made) is said once, in its header; a cell keeps its own only where it differs (38% of
+    a large index was repeated tooltips). Returns the Overall header's note."""
     for k, col in enumerate(cols):
         present = [r.cells[k] for r in rows if r.cells[k].present]
         common_n = _common([c.n_docs for c in present])
@@ -234,12 +234,17 @@ def say_once_per_column(cols: list[TaskColumn], rows: list[IndexRow]) -> None:
             c.note = " · ".join(x for x in (c.n_docs if c.n_docs != common_n else "", c.source if c.source != common_src else "") if x)
             if c.measured_on == col.measured_on:
                 c.measured_on = ""
+    overall_note = _common([r.overall_note for r in rows if r.overall is not None])
+    for r in rows:
+        if r.overall_note == overall_note:
+            r.overall_note = ""
+    return overall_note
 
 
 def index_rows(assembly: Assembly, st: Statistics, cols: list[TaskColumn],
-               include_limited: bool) -> tuple[list[IndexRow], list[IndexRow]]:
-    """(rows, limited_rows): systems ranked overall in rank order, then the others (most tasks first);
-    runs made with --limit apart unless include_limited."""
+               include_limited: bool) -> tuple[list[IndexRow], list[IndexRow], str]:
+    """(rows, limited_rows, the Overall header's note): systems ranked overall in rank order, then the
+    others (most tasks first); runs made with --limit apart unless include_limited."""
     entry = {e.system_id: e for e in st.overall_ranking.entries}
     systems = {s.id: s for s in assembly.systems}
     rest = sorted(
@@ -249,5 +254,4 @@ def index_rows(assembly: Assembly, st: Statistics, cols: list[TaskColumn],
     rows = [index_row(systems[e.system_id], cols, st, e) for e in st.overall_ranking.entries]
     rows += [index_row(s, cols, st, None) for s in rest]
     limited = [] if include_limited else [index_row(s, cols, st, entry.get(s.id)) for s in assembly.systems if s.limited]
-    say_once_per_column(cols, rows + limited)
-    return rows, limited
+    return rows, limited, say_once_per_column(cols, rows + limited)

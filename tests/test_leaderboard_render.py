@@ -184,6 +184,48 @@ def test_site_files(xss_site):
     assert n_js == n_cells  # one data file per system x task
 
 
+class _Cells(HTMLParser):
+    """The first table's header cells (attributes) and its body cells' attributes, by column."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.head: list[dict] = []
+        self.body: list[tuple[int, dict]] = []
+        self.part, self.col, self.tables = "", 0, 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables += 1
+        if self.tables != 1:
+            return
+        if tag in ("thead", "tbody"):
+            self.part = tag
+        elif tag == "tr":
+            self.col = 0
+        elif tag in ("th", "td"):
+            (self.head.append(dict(attrs)) if self.part == "thead" else self.body.append((self.col, dict(attrs))))
+            self.col += 1
+
+
+def test_index_says_what_rows_share_once(xss_site):
+    """What rows share (what a column was measured on, how the overall was made, what the rank test means)
+    is said in a header's tooltip; a body cell has a tooltip only where it says something of its own."""
+    t = _Cells()
+    t.feed((xss_site / "index.html").read_text())
+    head = " ".join(a.get("title", "") for a in t.head)
+    body = [a["title"] for _, a in t.body if "title" in a]
+    assert "before Holm's correction" in head and not any("Holm" in x for x in body)
+    assert "Most rows: macro_f1 on ecom_esci;" in head and "mean of 6 headline metrics; CI: bootstrap for most rows" in head
+    assert body and all(x not in head for x in body)
+    assert any(x.startswith("not separable from the next row: paired bootstrap, difference ") for x in body)
+    # a score sorts by the value it shows: no data-sort but in the Overall column
+    tasks = [k for k, a in enumerate(t.head) if "task-col" in a.get("class", "")]
+    overall = next(k for k, a in enumerate(t.head) if a.get("title", "").startswith("Overall:"))
+    assert len(tasks) == len(synthetic.SUITE)
+    assert not any("data-sort" in a for k, a in t.body if k in tasks)
+    assert all("data-sort" in a for k, a in t.body if k == overall)
+
+
 def test_per_sample_data_is_not_on_the_index(xss_site):
     index = (xss_site / "index.html").read_text()
     assert "Query: ecom_esci query" not in index and "LB_SAMPLES" not in index

@@ -58,17 +58,23 @@
     });
     var controls = form.querySelectorAll("[data-filter]");
     var counter = form.querySelector("[data-count]");
+    /* the base-model filter compares the text of each table's "Base model" column (no per-row copy) */
+    function baseColumn(table) {
+      var th = table.tHead ? table.tHead.querySelector("th[data-col=base]") : null;
+      return th ? th.cellIndex : -1;
+    }
     function apply() {
       var f = {};
       controls.forEach(function (c) { f[c.getAttribute("data-filter")] = c.value; });
       var text = (f.text || "").toLowerCase();
       var shown = 0, total = 0;
       tables.forEach(function (table) {
+        var baseIdx = baseColumn(table);
         Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
           total++;
           var ok = true;
           if (f.kind && row.getAttribute("data-kind") !== f.kind) ok = false;
-          if (ok && f.base && row.getAttribute("data-base") !== f.base) ok = false;
+          if (ok && f.base && (baseIdx < 0 || row.cells[baseIdx].textContent !== f.base)) ok = false;
           if (ok && f.task && (row.getAttribute("data-tasks") || "").split(" ").indexOf(f.task) < 0) ok = false;
           if (ok && text && row.textContent.toLowerCase().indexOf(text) < 0) ok = false;
           row.hidden = !ok;
