@@ -14,9 +14,11 @@ skill, else with one of the wrong outputs. Inputs are lm-eval-shaped (results_*.
 samples_*.jsonl, lineage.json for adapters) under --workdir, reused when the same size was made.
 
 Measured, side by side in one invocation: the full build, then the rebuild after one new run
-(``incremental_one_new_run``, with the per-samples-file cache; then the same rebuild with
-``cache=False``, i.e. ``--no-cache``): wall, CPU seconds of the build and its workers, peak RSS, stage
-times, index page size, site and per-sample data size.
+(``incremental_one_new_run``, with the per-samples-file cache, which also holds each cell's
+statistics and each ranking's pair tests; then the same rebuild with ``cache=False``, i.e.
+``--no-cache``): wall, CPU seconds of the build and its workers, peak RSS, stage times, index page
+size, site and per-sample data size, cache hits, and whether the cached rebuild's statistics equal
+the uncached ones bit for bit (``incremental_statistics_equal_no_cache``, from ``stats.digest``).
 """
 
 from __future__ import annotations
@@ -281,6 +283,9 @@ def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **
         "systems": summary.systems, "sample_data_files": summary.sample_files,
         "warnings": summary.warnings, "unusable_files": summary.unusable_files,
         "sample_cache_hits": summary.sample_cache_hits,
+        "stats_cache_hits": getattr(summary, "stats_cache_hits", None),
+        "pair_groups_reused": getattr(summary, "pair_groups_reused", None),
+        "stats_digest": getattr(summary, "stats_digest", None),
         "index_html_kb": round(summary.index_bytes / 1024, 1),
         "site_mb": round(site_bytes / 2**20, 1), "site_files": site_files,
         "per_sample_data_mb": round(data_bytes / 2**20, 1),
@@ -329,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         figures["incremental_one_new_run"] = timed_build(build, [str(inputs), str(extra)], site, a)
         figures["incremental_one_new_run_no_cache"] = timed_build(build, [str(inputs), str(extra)], site, a, cache=False)
         figures["cache_mb"] = round(_du(build.cache_dir_for(site))[0] / 2**20, 1)
+        inc, ref = figures["incremental_one_new_run"], figures["incremental_one_new_run_no_cache"]
+        if inc["stats_digest"] is not None:  # the cached rebuild's statistics are the uncached ones, bit for bit
+            figures["incremental_statistics_equal_no_cache"] = inc["stats_digest"] == ref["stats_digest"]
     figures["load_average_1min_before_after"] = [round(load0, 1), round(os.getloadavg()[0], 1)]
     print(json.dumps(figures, indent=2))
     if a.json:

@@ -524,6 +524,9 @@ def _diff_blocks(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju:
     iu = np.asarray(iu, dtype=np.int64)
     ju = np.asarray(ju, dtype=np.int64)
     n_pairs, width = len(iu), m.shape[1]
+    has_nan = np.isnan(m).any(axis=1)
+    # a difference of two finite values below 1e300 is finite: only rows with a NaN need counting
+    no_overflow = bool(np.nanmax(np.abs(m), initial=0.0) < 1e300) if m.size else True
     yield v[iu] - v[ju]
     step = max(1, max_elements // max(1, width))
     buf = np.empty((min(step, n_pairs), width))
@@ -537,7 +540,16 @@ def _diff_blocks(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju:
                 np.subtract(m[ii[x]], m[js[0]:js[-1] + 1], out=d[x:y])
             else:
                 np.subtract(m[ii[x]], m[js], out=d[x:y])
-        nf = np.isfinite(d).sum(axis=1) if width else np.zeros(len(ii), dtype=np.int64)
+        if not width:
+            nf = np.zeros(len(ii), dtype=np.int64)
+        elif no_overflow:
+            nf = np.full(len(ii), width, dtype=np.int64)
+            bad = has_nan[ii] | has_nan[jj]
+            if bool(bad.any()):
+                nf[bad] = np.isfinite(d[bad]).sum(axis=1)
+        else:
+            nf = np.isfinite(d).sum(axis=1)
+            d[~np.isfinite(d)] = np.nan  # an overflow to inf is left out like a NaN
         yield slice(s, s + len(ii)), d, nf
 
 
@@ -607,10 +619,17 @@ def pair_tests(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju: n
         p[sl] = _rows_pvalue(d, nf, d0[sl])
         nfin[sl] = nf
         if d.shape[1]:
-            with np.errstate(invalid="ignore"):
-                lo_ok = np.where(np.isnan(d), np.inf, d).min(axis=1) > 0  # NaN: left out
-                hi_ok = np.where(np.isnan(d), -np.inf, d).max(axis=1) < 0
-            side[sl] = np.where(nf > 0, np.where(lo_ok, 1, np.where(hi_ok, -1, 0)), 0)
+            full = nf == d.shape[1]
+            lo_ok, hi_ok = np.zeros(len(d), dtype=bool), np.zeros(len(d), dtype=bool)
+            if bool(full.any()):
+                rows = d if bool(full.all()) else d[full]
+                lo_ok[full], hi_ok[full] = rows.min(axis=1) > 0, rows.max(axis=1) < 0
+            part = ~full & (nf > 0)
+            if bool(part.any()):  # NaN: left out
+                rows = d[part]
+                lo_ok[part] = np.where(np.isnan(rows), np.inf, rows).min(axis=1) > 0
+                hi_ok[part] = np.where(np.isnan(rows), -np.inf, rows).max(axis=1) < 0
+            side[sl] = np.where(lo_ok, 1, np.where(hi_ok, -1, 0))
     return d0, p, nfin, side
 
 

@@ -62,6 +62,7 @@ class BuildSummary:
     sample_cache_hits: int = 0  # samples files not read again (unchanged since the previous build)
     stats_cache_hits: int = 0  # cells whose statistics (prepared metric, bootstrap array) came from the cache
     stats_digest: str = ""  # stats.digest: equal for a cached and an uncached build of the same inputs
+    pair_groups_reused: int = 0  # rankings whose earlier pair tests came from the cache (only new pairs computed)
 
 
 class BuildError(Exception):
@@ -120,7 +121,7 @@ def build_site(opts: BuildOptions) -> BuildSummary:
 def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float], t0: float) -> BuildSummary:
     from . import render
     from .context import build_context, data_file, docs_file
-    from .cache import cache_dir_for
+    from .cache import PairCache, cache_dir_for
     from .samples import LoadStats, SampleJob, load_all, write_shared_docs
     from .stats import cell_seed, cluster_field, compute, digest
     from .systems import assemble
@@ -165,6 +166,7 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
     times["samples"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    pairs = PairCache(cache_dir_for(opts.out)) if opts.cache else None
     st = compute(
         asm,
         sample_data,
@@ -173,7 +175,14 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
         include_limited=opts.include_limited,
         n_jobs=opts.jobs,
         progress=opts.progress,
+        pair_store=pairs,
     )
+    if pairs is not None:
+        pairs.prune()
+        if pairs.unusable:
+            print(f"note: {len(pairs.unusable)} pairs entr{'y' if len(pairs.unusable) == 1 else 'ies'} of the cache "
+                  f"{cache_dir_for(opts.out)} not used, the pairs computed again instead (first: {pairs.unusable[0]})",
+                  file=sys.stderr)
     times["statistics"] = time.perf_counter() - t
     stats_digest = digest(st)
     del sample_data, loaded
@@ -205,6 +214,7 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
         sample_cache_hits=load_stats.cache_hits,
         stats_cache_hits=load_stats.stats_cache_hits,
         stats_digest=stats_digest,
+        pair_groups_reused=pairs.reused if pairs is not None else 0,
     )
 
 

@@ -349,13 +349,18 @@ def store(folder: Path, k: str, data: SampleData, view: bytes | None, job: Sampl
         members = encode(data, view, k, stats_key(k, job) if job is not None else None)
     except (TypeError, ValueError, RecursionError):
         return False
+    return _write_npz(folder, f"{k}{SUFFIX}", members)
+
+
+def _write_npz(folder: Path, name: str, members: dict[str, np.ndarray]) -> bool:
+    """``folder/name`` written to a temporary name and renamed; False when it can't be written."""
     tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=SUFFIX)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=Path(name).suffix)
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **members)
-        os.replace(tmp, folder / f"{k}{SUFFIX}")
+        os.replace(tmp, folder / name)
         return True
     except OSError:
         if tmp is not None:
@@ -366,16 +371,88 @@ def store(folder: Path, k: str, data: SampleData, view: bytes | None, job: Sampl
         return False
 
 
-def prune(folder: Path, used: set[str]) -> int:
+def prune(folder: Path, used: set[str], suffix: str = SUFFIX) -> int:
     """Remove the entries this build did not use (files of runs that are gone or changed)."""
     n = 0
     if not folder.is_dir():
         return 0
-    for f in folder.glob(f"*{SUFFIX}"):
-        if f.is_file() and not f.is_symlink() and f.name[: -len(SUFFIX)] not in used:
+    for f in folder.glob(f"*{suffix}"):
+        if f.is_file() and not f.is_symlink() and f.name[: -len(suffix)] not in used:
             try:
                 f.unlink()
                 n += 1
             except OSError:
                 pass
     return n
+
+
+# ----------------------------------------------------------------------------------------------
+# pair tests of a ranking, kept between builds
+
+
+PAIRS_SUFFIX = ".lbpairs"
+PAIRS_FORMAT = "ecomsuite-lbpairs-npz/1"
+
+
+class PairCache:
+    """``stats.PairStore`` in the cache folder: one ``*.lbpairs`` .npz per ranking group (the systems
+    of one task, or of the overall score, that share documents and resamples), read with
+    ``allow_pickle=False``: the member keys (each cell's stats key, see :func:`stats_key`) and the
+    ``bootstrap.pair_tests`` of every pair of them. A pair is reused only when both members' keys are
+    unchanged, so an entry can never give a pair of other numbers; an unusable entry is noted and
+    computed again. The file name hashes the group's name with the code version."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.used: set[str] = set()
+        self.unusable: list[str] = []
+        self.reused = self.written = 0
+
+    def _key(self, name: str) -> str:
+        return hashlib.sha256(f"{code_version()}\0pairs\0{name}".encode("utf-8", "surrogatepass")).hexdigest()
+
+    def get(self, name: str) -> tuple | None:
+        k = self._key(name)
+        path = self.folder / f"{k}{PAIRS_SUFFIX}"
+        try:
+            with safeio.open_regular(path, safeio.MAX_SAMPLES_BYTES) as fh:
+                npz = np.load(fh, allow_pickle=False)
+                _need(isinstance(npz, np.lib.npyio.NpzFile), "not an .npz archive")
+                with npz:
+                    members = {m: npz[m] for m in npz.files}
+            _need("meta" in members and members["meta"].dtype == np.uint8, "no meta member")
+            meta = safeio.loads(members["meta"].tobytes().decode("ascii"))
+            _need(isinstance(meta, dict) and meta.get("format") == PAIRS_FORMAT, "not a pairs entry of this format")
+            _need(meta.get("key") == k, "entry of another key (foreign or renamed)")
+            keys = meta.get("members")
+            _need(isinstance(keys, list) and all(isinstance(x, str) for x in keys) and len(set(keys)) == len(keys),
+                  "members: not distinct keys")
+            n_pairs = len(keys) * (len(keys) - 1) // 2
+            p, nfin, side = members.get("p"), members.get("n_finite"), members.get("side")
+            _need(p is not None and p.dtype == np.float64 and p.shape == (n_pairs,), "p: not one float per pair")
+            _need(nfin is not None and nfin.dtype.kind in "iu" and nfin.shape == (n_pairs,), "n_finite: not a count per pair")
+            _need(side is not None and side.dtype == np.int8 and side.shape == (n_pairs,), "side: not one sign per pair")
+        except FileNotFoundError:
+            return None
+        except Exception as e:  # noqa: BLE001 - a bad entry only costs computing the pairs again
+            why = str(e) if isinstance(e, Unusable) else f"{type(e).__name__}: {str(e)[:120]}"
+            self.unusable.append(f"{path.name}: {why}")
+            return None
+        self.reused += 1
+        return keys, p, nfin.astype(np.int64), side
+
+    def keep(self, name: str) -> None:
+        self.used.add(self._key(name))
+
+    def put(self, name: str, keys: list[str], p: np.ndarray, nfin: np.ndarray, side: np.ndarray) -> None:
+        k = self._key(name)
+        self.used.add(k)
+        meta = json.dumps({"format": PAIRS_FORMAT, "key": k, "members": list(keys)}, ensure_ascii=True)
+        members = {"meta": np.frombuffer(meta.encode("ascii"), dtype=np.uint8), "p": np.asarray(p, dtype=np.float64),
+                   "n_finite": np.asarray(nfin, dtype=np.int32), "side": np.asarray(side, dtype=np.int8)}
+        if _write_npz(self.folder, f"{k}{PAIRS_SUFFIX}", members):
+            self.written += 1
+
+    def prune(self) -> int:
+        """Remove the pairs entries this build did not use (rankings that are gone or changed)."""
+        return prune(self.folder, self.used, PAIRS_SUFFIX)

@@ -610,6 +610,8 @@ def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None, b
                 data.cell = _prepare_cell(job, data)
                 if data.cell is not None:
                     cache.store(folder, k, data, view, job)
+            if data.cell is not None:
+                data.cell.key = cache.stats_key(k, job)  # pairs of cells with unchanged keys are reused
             return data, k, True, None, cell_hit
     data = _read(job)
     data.cell = _prepare_cell(job, data)
@@ -617,7 +619,8 @@ def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None, b
         view = None
         if job.out_file and Path(job.out_file).is_file():
             view = Path(job.out_file).read_bytes()
-        cache.store(folder, k, data, view, job)
+        if cache.store(folder, k, data, view, job) and data.cell is not None:
+            data.cell.key = cache.stats_key(k, job)
     return data, k, False, unusable, False
 
 

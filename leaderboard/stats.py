@@ -27,6 +27,7 @@ n - #systems separably worse]``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ class CellStats:
     prepared: Any = field(default=None, repr=False)
     seed: Any = None
     docs_fp: str | None = None  # digest of (doc_ids, clusters): equal digests, same documents and resamples
+    cache_key: str | None = None  # the cache's key of its statistics (cache.stats_key), when cached
 
 
 def _docs_digest(doc_ids: Sequence, clusters: Sequence | None) -> str:
@@ -193,37 +195,75 @@ class RankEntry:
     worse: int = 0  # systems separably worse
 
 
+def _decide(n: int, i: np.ndarray, j: np.ndarray, p: np.ndarray, tested: np.ndarray, on_side: Callable[[np.ndarray], np.ndarray],
+            alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(separable per pair, systems separably better, separably worse): Holm's correction over the
+    tested pairs, then ``on_side(rejected pair indices)`` -- whether each rejected pair's CI lies
+    on the side the order claims."""
+    rejected = np.zeros(len(p), dtype=bool)
+    if bool(tested.any()):
+        rejected[tested] = bs.holm_array(p[tested], alpha)
+    sep = np.zeros(len(p), dtype=bool)
+    idx = np.flatnonzero(rejected)
+    if len(idx):
+        sep[idx] = on_side(idx)
+    return sep, np.bincount(j[sep], minlength=n), np.bincount(i[sep], minlength=n)
+
+
+def _entries(ids: Sequence[str], better: np.ndarray, worse: np.ndarray, nxt: list) -> list[RankEntry]:
+    n = len(ids)
+    out: list[RankEntry] = []
+    group, prev = -1, None
+    for k, sid in enumerate(ids):
+        lo, hi = 1 + int(better[k]), n - int(worse[k])
+        if (lo, hi) != prev:
+            group += 1
+            prev = (lo, hi)
+        out.append(RankEntry(sid, k + 1, group, str(lo) if lo == hi else f"{lo}\u2013{hi}",
+                             nxt[k] if k < len(nxt) else None, lo, hi, int(better[k]), int(worse[k])))
+    return out
+
+
+def _dict_pairs(seps: dict[tuple[int, int], Separation]) -> tuple[list, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    keys = list(seps)
+    tested = np.asarray([seps[k].p is not None and seps[k].ci is not None for k in keys], dtype=bool)
+    p = np.asarray([seps[k].p if t else np.nan for k, t in zip(keys, tested)], dtype=np.float64)
+    i = np.asarray([k[0] for k in keys], dtype=np.int64)
+    j = np.asarray([k[1] for k in keys], dtype=np.int64)
+    return keys, i, j, p, tested
+
+
+def _dict_side(seps: dict, keys: list, higher_is_better: bool) -> Callable[[np.ndarray], np.ndarray]:
+    def on_side(idx: np.ndarray) -> np.ndarray:
+        out = []
+        for x in idx.tolist():
+            lo, hi = seps[keys[x]].ci
+            out.append(lo > 0 if higher_is_better else -hi > 0)
+        return np.asarray(out, dtype=bool)
+    return on_side
+
+
 def rank_intervals(ids: Sequence[str], seps: dict[tuple[int, int], Separation], higher_is_better: bool = True,
                    alpha: float = ALPHA) -> list[RankEntry]:
     """``seps[(i, j)]`` (i < j) tests ids[i] (listed above) against ids[j]. Holm's correction over
     every tested pair; a pair is separable when rejected *and* its CI lies on the claimed side.
     Sets ``separable`` of each Separation to that decision."""
     n = len(ids)
-    tested = [k for k, s in seps.items() if s.p is not None and s.ci is not None]
-    rejected = bs.holm([seps[k].p for k in tested], alpha)  # type: ignore[misc]
-    better = [0] * n
-    worse = [0] * n
-    sign = 1.0 if higher_is_better else -1.0
-    for s in seps.values():
-        s.separable = None if s.p is None or s.ci is None else False
-    for (i, j), rej in zip(tested, rejected):
-        s = seps[(i, j)]
-        lo, hi = s.ci  # type: ignore[misc]
-        on_side = sign * lo > 0 if higher_is_better else sign * hi > 0
-        if rej and on_side:
-            s.separable = True
-            better[j] += 1
-            worse[i] += 1
-    out: list[RankEntry] = []
-    group, prev = -1, None
-    for k, sid in enumerate(ids):
-        lo, hi = 1 + better[k], n - worse[k]
-        if (lo, hi) != prev:
-            group += 1
-            prev = (lo, hi)
-        out.append(RankEntry(sid, k + 1, group, str(lo) if lo == hi else f"{lo}\u2013{hi}",
-                             seps.get((k, k + 1)), lo, hi, better[k], worse[k]))
-    return out
+    keys, i, j, p, tested = _dict_pairs(seps)
+    sep, better, worse = _decide(n, i, j, p, tested, _dict_side(seps, keys, higher_is_better), alpha)
+    for x, k in enumerate(keys):
+        seps[k].separable = bool(sep[x]) if tested[x] else None
+    return _entries(ids, better, worse, [seps.get((k, k + 1)) for k in range(n - 1)])
+
+
+@dataclass
+class PairTable:
+    """Every pair of one ranking (``i < j`` index its order) and its decision."""
+
+    i: np.ndarray
+    j: np.ndarray
+    p: np.ndarray  # two-sided p-value before Holm's correction; NaN: untested
+    separable: np.ndarray
 
 
 @dataclass
@@ -234,49 +274,146 @@ class Ranking:
     unranked: list[str]  # system ids with a value but left out (e.g. --limit runs, other data)
     reasons: dict[str, str] = field(default_factory=dict)  # system id -> why it is not ranked
     data_id: tuple | None = None
+    pairs: PairTable | None = field(default=None, repr=False)
 
 
-Block = dict  # system id -> (paired key, full-set value, bootstrap array, n_common or None)
+# system id -> (paired key, full-set value, bootstrap array, n_common or None[, cache key or None]):
+# systems whose entries share a paired key were scored on the same documents with the same resamples
+Block = dict
 
 
-def block_separations(ids: Sequence[str], block: Block) -> dict[tuple[int, int], Separation]:
-    """Separations of every pair of ``ids`` whose block entries share a paired key, all at once
-    (:func:`ecomsuite.bootstrap.pairwise` over the systems x resamples matrix of each key)."""
-    groups: dict[Any, list[int]] = {}
-    for k, sid in enumerate(ids):
-        e = block.get(sid)
-        if e is not None and e[0] is not None:
-            groups.setdefault(e[0], []).append(k)
-    seps: dict[tuple[int, int], Separation] = {}
-    for ks in groups.values():
-        if len(ks) < 2:
-            continue
-        d0, lo, hi, p = bs.pairwise([block[ids[k]][1] for k in ks], np.stack([block[ids[k]][2] for k in ks]))
-        iu, ju = np.triu_indices(len(ks), 1)
-        for x, (u, w) in enumerate(zip(iu.tolist(), ju.tolist())):
-            e = block[ids[ks[u]]]
-            if math.isnan(lo[x]):
-                seps[(ks[u], ks[w])] = Separation(None, "untested")
-                continue
-            lo_x, hi_x = float(lo[x]), float(hi[x])
-            seps[(ks[u], ks[w])] = Separation(not (lo_x <= 0.0 <= hi_x), "paired bootstrap", float(d0[x]),
-                                              (lo_x, hi_x), e[3], float(p[x]))
-    return seps
+class PairStore:
+    """Where the pair tests of a ranking's systems are kept between builds (see cache.PairCache):
+    ``get(name)`` -> (member keys, p, n_finite, side) or None; ``put(name, keys, p, n_finite, side)``
+    replaces it; ``keep(name)``: what ``get`` gave is still right (not pruned)."""
+
+    def get(self, name: str) -> tuple | None:  # pragma: no cover - interface
+        return None
+
+    def put(self, name: str, keys: list[str], p: np.ndarray, nfin: np.ndarray, side: np.ndarray) -> None:  # pragma: no cover
+        return None
+
+    def keep(self, name: str) -> None:  # pragma: no cover
+        return None
+
+
+def group_tests(values: Sequence[float], boots: np.ndarray, keys: Sequence[str | None], store: PairStore | None = None,
+                name: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``bootstrap.pair_tests`` of every pair of one paired group (``triu_indices`` order): (p,
+    n_finite, side). With ``store``, the pairs of two members both in the previous build's group
+    (same member keys, same order) are taken from it -- a pair's numbers depend on its two members
+    only, bit for bit (``bootstrap.pairwise_pairs``) -- and only the pairs of new members computed."""
+    size = len(values)
+    iu, ju = np.triu_indices(size, 1)
+    p = np.ones(len(iu))
+    nfin = np.zeros(len(iu), dtype=np.int64)
+    side = np.zeros(len(iu), dtype=np.int8)
+    known = np.zeros(len(iu), dtype=bool)
+    usable = store is not None and all(isinstance(k, str) for k in keys) and len(set(keys)) == size
+    old = store.get(name) if usable else None  # type: ignore[union-attr]
+    same = False
+    if old is not None:
+        okeys, op, onf, oside = old
+        pos = {k: x for x, k in enumerate(okeys)}
+        oi = np.asarray([pos.get(k, -1) for k in keys], dtype=np.int64)
+        a, b = oi[iu], oi[ju]
+        known = (a >= 0) & (b >= 0) & (a < b)  # a pair whose order flipped is computed again
+        a, b = a[known], b[known]
+        lin = a * len(okeys) - a * (a + 1) // 2 + (b - a - 1)
+        p[known], nfin[known], side[known] = op[lin], onf[lin], oside[lin]
+        same = list(okeys) == list(keys)
+    todo = ~known
+    if bool(todo.any()):
+        _, p[todo], nfin[todo], side[todo] = bs.pair_tests(values, boots, iu[todo], ju[todo])
+    if usable and same:
+        store.keep(name)  # type: ignore[union-attr]
+    elif usable:
+        store.put(name, list(keys), p, nfin, side)  # type: ignore[union-attr]
+    return p, nfin, side
 
 
 def rank(task: str | None, values: dict[str, float], names: dict[str, str], higher_is_better: bool,
          separate: Callable[[str, str], Separation], unranked: list[str],
-         reasons: dict[str, str] | None = None, data_id: tuple | None = None, block: Block | None = None) -> Ranking:
+         reasons: dict[str, str] | None = None, data_id: tuple | None = None, block: Block | None = None,
+         store: PairStore | None = None) -> Ranking:
     """Rank intervals over ``values``; pairs of systems in ``block`` with the same paired key are
-    tested together (vectorised), the others one by one with ``separate``."""
+    tested together (vectorised, ``group_tests``; a CI is computed only where a decision or the
+    shown next-row comparison needs it), the others one by one with ``separate``."""
     ids = sorted(values, key=lambda s: (-values[s] if higher_is_better else values[s], names.get(s, s).lower(), s))
-    seps = block_separations(ids, block) if block else {}
-    for i in range(len(ids)):
-        for j in range(i + 1, len(ids)):
-            if (i, j) not in seps:
-                seps[(i, j)] = separate(ids[i], ids[j])
-    seps = dict(sorted(seps.items()))
-    return Ranking(task, higher_is_better, rank_intervals(ids, seps, higher_is_better), unranked, reasons or {}, data_id)
+    n = len(ids)
+    groups: dict[Any, list[int]] = {}
+    for k, sid in enumerate(ids):
+        e = (block or {}).get(sid)
+        if e is not None and e[0] is not None:
+            groups.setdefault(e[0], []).append(k)
+    gid = np.full(n, -1, dtype=np.int64)
+    parts = []  # per group: (members, values, boots, n_common, global i, global j, p, tested, side)
+    for g, (gkey, ks) in enumerate(groups.items()):
+        if len(ks) < 2:
+            continue
+        gid[ks] = g
+        ents = [block[ids[k]] for k in ks]  # type: ignore[index]
+        vals = [e[1] for e in ents]
+        boots = np.stack([e[2] for e in ents])
+        keys = [e[4] if len(e) > 4 else None for e in ents]
+        name = f"{'task' if task is not None else 'overall'}\0{task}\0{gkey!r}"
+        p, nfin, side = group_tests(vals, boots, keys, store, name)
+        iu, ju = np.triu_indices(len(ks), 1)
+        ka = np.asarray(ks, dtype=np.int64)
+        parts.append((ks, vals, boots, ents[0][3], ka[iu], ka[ju], p, nfin > 0, side))
+    seps: dict[tuple[int, int], Separation] = {}
+    for i in range(n):
+        rest = np.arange(i + 1, n)
+        js = rest if gid[i] < 0 else rest[gid[i + 1:] != gid[i]]
+        for j in js.tolist():
+            seps[(i, j)] = separate(ids[i], ids[j])
+    keys_d, i_d, j_d, p_d, t_d = _dict_pairs(seps)
+    offs = np.cumsum([0, len(keys_d)] + [len(x[6]) for x in parts])
+    all_i = np.concatenate([i_d] + [x[4] for x in parts]) if parts else i_d
+    all_j = np.concatenate([j_d] + [x[5] for x in parts]) if parts else j_d
+    all_p = np.concatenate([p_d] + [np.where(x[7], x[6], np.nan) for x in parts]) if parts else p_d
+    tested = np.concatenate([t_d] + [x[7] for x in parts]) if parts else t_d
+    dict_side = _dict_side(seps, keys_d, higher_is_better)
+    claimed = 1 if higher_is_better else -1
+
+    def on_side(idx: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(idx), dtype=bool)
+        in_dict = idx < offs[1]
+        if bool(in_dict.any()):
+            out[in_dict] = dict_side(idx[in_dict])
+        for g, (ks, vals, boots, _, _, _, _, _, side) in enumerate(parts):
+            sel = (idx >= offs[g + 1]) & (idx < offs[g + 2])
+            if not bool(sel.any()):
+                continue
+            loc = idx[sel] - offs[g + 1]
+            res = side[loc] == claimed  # every difference on the claimed side: so is the CI
+            other = np.flatnonzero(side[loc] == 0)  # else the CI decides (computed here, for these only)
+            if len(other):
+                iu, ju = np.triu_indices(len(ks), 1)
+                _, lo, hi, _ = bs.pairwise_pairs(vals, boots, iu[loc[other]], ju[loc[other]])
+                res[other] = lo > 0 if higher_is_better else -hi > 0
+            out[sel] = res
+        return out
+
+    sep, better, worse = _decide(n, all_i, all_j, all_p, tested, on_side, ALPHA)
+    for x, k in enumerate(keys_d):
+        seps[k].separable = bool(sep[x]) if t_d[x] else None
+    nxt: list[Separation | None] = [seps.get((k, k + 1)) for k in range(n - 1)]
+    for g, (ks, vals, boots, n_common, _, _, _, _, _) in enumerate(parts):
+        size = len(ks)
+        u = np.asarray([x for x in range(size - 1) if ks[x + 1] == ks[x] + 1], dtype=np.int64)  # next rows
+        if not len(u):
+            continue
+        d0, lo, hi, pv = bs.pairwise_pairs(vals, boots, u, u + 1)
+        lin = u * size - u * (u + 1) // 2  # (u, u + 1) in triu order
+        for x, uu in enumerate(u.tolist()):
+            if math.isnan(lo[x]):
+                nxt[ks[uu]] = Separation(None, "untested")
+                continue
+            nxt[ks[uu]] = Separation(bool(sep[offs[g + 1] + lin[x]]), "paired bootstrap", float(d0[x]),
+                                     (float(lo[x]), float(hi[x])), n_common, float(pv[x]))
+    table = PairTable(all_i.astype(np.int32), all_j.astype(np.int32), np.where(tested, all_p, np.nan), sep)
+    return Ranking(task, higher_is_better, _entries(ids, better, worse, nxt), unranked, reasons or {}, data_id, table)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -381,6 +518,7 @@ class CellPrep:
     boot: np.ndarray | None = field(default=None, repr=False)
     docs_fp: str | None = None
     problems: list = field(default_factory=list)
+    key: str | None = None  # cache.stats_key of these statistics (set by the samples stage when it caches)
 
 
 def prepare_cell(metric: str, items: Any, doc_ids: Sequence, clusters: list | None, iters: int, seed: Any) -> CellPrep:
@@ -431,6 +569,7 @@ def _cell_stats(sysm: Any, task: str, cell: Any, sd: Any, iters: int, seed: int,
     cp = getattr(sd, "cell", None)  # computed (or cached) by the samples stage for these settings
     if cp is None or cp.iters != iters or cp.seed != cs.seed or (clusters is None) != (sd.clusters is None):
         cp = prepare_cell(cell.metric, sd.items, sd.doc_ids, clusters, iters, cs.seed)
+    cs.cache_key = cp.key
     for level, msg in cp.problems:
         problems.append(Problem(sd.path, level, msg))
     if cp.prepared is None:
@@ -466,8 +605,10 @@ def compute(
     include_limited: bool = False,
     n_jobs: int = 1,
     progress: bool = False,
+    pair_store: PairStore | None = None,
 ) -> Statistics:
-    """Statistics for every system x task of an :class:`~.systems.Assembly`."""
+    """Statistics for every system x task of an :class:`~.systems.Assembly`. With ``pair_store``, the
+    pair tests of systems already ranked together by a previous build are reused (``group_tests``)."""
     iters = int(iters)
     if iters < 1:
         raise ValueError("bootstrap iterations must be >= 1")
@@ -524,9 +665,10 @@ def compute(
         def sep(a: str, b: str, task: str = task) -> Separation:
             return compare(cells[(a, task)], cells[(b, task)], iters)
 
-        block = {c.system_id: (paired_key(c), c.prepared.value, c.boot, len(c.doc_ids))
+        block = {c.system_id: (paired_key(c), c.prepared.value, c.boot, len(c.doc_ids), c.cache_key)
                  for c in pool if c.system_id in vals and paired_key(c) is not None}
-        task_rankings[task] = rank(task, vals, names, h.higher_is_better, sep, unr, reasons, ref, block)  # type: ignore[arg-type]
+        task_rankings[task] = rank(task, vals, names, h.higher_is_better, sep, unr, reasons, ref, block,  # type: ignore[arg-type]
+                                   pair_store)
 
     ranked_suite = [t for t in assembly.suite if t in set(getattr(assembly, "ranked_suite", assembly.suite))]
     overall_tasks = [t for t in ranked_suite if assembly.headlines[t].higher_is_better]
@@ -579,8 +721,12 @@ def compute(
         cl = [cells[(sid, t)] for t in overall_tasks]
         keys = [paired_key(c) for c in cl]
         if overall_tasks and all(k is not None for k in keys) and overall[sid].boot is not None:
-            oblock[sid] = (tuple(keys), float(np.mean([c.prepared.value for c in cl])), overall[sid].boot, None)
-    overall_ranking = rank(None, ovals, names, True, sep_overall, ounr, oreasons, None, oblock)
+            ckeys = [c.cache_key for c in cl]
+            okey = None
+            if all(isinstance(k, str) for k in ckeys):
+                okey = hashlib.sha256("\0".join(list(overall_tasks) + ckeys).encode()).hexdigest()  # type: ignore[arg-type]
+            oblock[sid] = (tuple(keys), float(np.mean([c.prepared.value for c in cl])), overall[sid].boot, None, okey)
+    overall_ranking = rank(None, ovals, names, True, sep_overall, ounr, oreasons, None, oblock, pair_store)
 
     pfr: dict[str, float | None] = {}
     for s in assembly.systems:
@@ -626,6 +772,8 @@ def digest(st: Statistics) -> str:
         put(sid, o.value, o.ci, o.se, o.boot)
     for r in [st.task_rankings[t] for t in sorted(st.task_rankings)] + [st.overall_ranking]:
         put(r.task, r.unranked, sorted(r.reasons.items()))
+        if r.pairs is not None:
+            put(r.pairs.i, r.pairs.j, r.pairs.p, r.pairs.separable)
         for e in r.entries:
             s = e.sep_next
             put(e.system_id, e.rank_lo, e.rank_hi, None if s is None else

@@ -286,11 +286,37 @@ def test_cell_statistics_come_from_the_cache_and_equal_an_uncached_build(tmp_pat
     assert first.sample_cache_hits == 0 and first.stats_cache_hits == 0 and first.sample_files == 8
     again = _build([runs], site)
     assert again.sample_cache_hits == 8 and again.stats_cache_hits == 8
+    assert first.pair_groups_reused == 0 and again.pair_groups_reused >= 3  # two tasks and the overall score
     fresh = _build([runs], tmp_path / "fresh", cache=False)
-    assert fresh.stats_cache_hits == 0
+    assert fresh.stats_cache_hits == 0 and fresh.pair_groups_reused == 0
     # every number of the statistics stage (boot arrays, CIs, every tested pair), bit for bit
     assert first.stats_digest == again.stats_digest == fresh.stats_digest
     assert _site_files(site) == _site_files(tmp_path / "fresh")
+
+
+def test_an_incremental_rebuild_reuses_the_pairs_and_equals_an_uncached_build(tmp_path, capsys):
+    from ecomsuite.leaderboard import build, cache, synthetic
+
+    runs = _stats_runs(tmp_path)
+    site = tmp_path / "site"
+    _build([runs], site)
+    pairs = sorted(build.cache_dir_for(site).glob(f"*{cache.PAIRS_SUFFIX}"))
+    assert len(pairs) >= 3
+    pairs[0].write_bytes(pairs[0].read_bytes()[:100])  # truncated: noted, its pairs computed again
+    extra = tmp_path / "extra"
+    for i, skill in enumerate((0.95, 0.1)):  # new systems at the top and the bottom of the rankings
+        synthetic.write_run(extra, synthetic.RunSpec(name=f"org/new{i}", skill=skill,
+                                                     tasks=["ecom_queryner", "ecom_esci_gen"], n_docs=12, seed=20 + i))
+    capsys.readouterr()
+    inc = _build([runs, extra], site)
+    assert "pairs entry of the cache" in capsys.readouterr().err
+    assert inc.sample_cache_hits == 8 and inc.stats_cache_hits == 8 and inc.pair_groups_reused >= 2
+    fresh = _build([runs, extra], tmp_path / "fresh", cache=False)
+    assert inc.systems == fresh.systems == 6 and inc.stats_digest == fresh.stats_digest
+    assert _site_files(site) == _site_files(tmp_path / "fresh")
+    again = _build([runs, extra], site)
+    assert again.stats_digest == fresh.stats_digest
+    assert len(list(build.cache_dir_for(site).glob(f"*{cache.PAIRS_SUFFIX}"))) == len(pairs)  # replaced, not piled up
 
 
 @pytest.mark.parametrize("change", ["seed", "iters"])

@@ -200,3 +200,80 @@ def test_doc_key_id_then_content_hash_then_position():
     h = "ab" * 32
     assert samples.doc_key({"q": "x", "t": "y"}, 0, h) == (k, "hash") == samples.doc_key({"q": "x", "t": "y"}, 9, h)
     assert samples.doc_key({"q": "z"}, 0, "ab" * 32 + "c")[0] == samples.content_key({"q": "z"})
+
+
+class _MemStore(stats.PairStore):
+    def __init__(self):
+        self.d, self.puts = {}, 0
+
+    def get(self, name):
+        return self.d.get(name)
+
+    def put(self, name, keys, p, nfin, side):
+        self.d[name] = (list(keys), p.copy(), nfin.copy(), side.copy())
+        self.puts += 1
+
+    def keep(self, name):
+        pass
+
+
+def _block(vals, boots, keys):
+    return {f"s{k}": (("same docs",), float(vals[k]), boots[k], 80, keys[k]) for k in range(len(vals))}
+
+
+def _same_ranking(a, b):
+    assert [(e.system_id, e.rank_label) for e in a.entries] == [(e.system_id, e.rank_label) for e in b.entries]
+    for x, y in zip(a.entries, b.entries):
+        sx, sy = x.sep_next, y.sep_next
+        assert (sx is None) == (sy is None)
+        if sx is not None:
+            assert (sx.separable, sx.method, sx.diff, sx.ci, sx.n_common, sx.p) == \
+                   (sy.separable, sy.method, sy.diff, sy.ci, sy.n_common, sy.p)
+    for f in ("i", "j", "p", "separable"):
+        assert getattr(a.pairs, f).tobytes() == getattr(b.pairs, f).tobytes(), f
+
+
+def test_pairs_reused_from_a_store_give_the_same_ranking_bit_for_bit():
+    rng = np.random.default_rng(2)
+    n, b = 14, 300
+    vals = np.linspace(0.8, 0.3, n) + rng.normal(0, 0.01, n)
+    boots = vals[:, None] + rng.normal(0, 0.04, (n, b))
+    boots[3, :7] = np.nan  # undefined resamples: left out
+    keys = [f"k{i}" for i in range(n)]
+    names = {f"s{k}": f"s{k}" for k in range(n)}
+    store = _MemStore()
+    sub = list(range(0, n, 2))  # the previous build had every other system
+    prev = {f"s{k}": float(vals[k]) for k in sub}
+    blk = _block(vals, boots, keys)
+    stats.rank("t", prev, names, True, lambda a, b_: pytest.fail("in the block"), [],
+               block={s: blk[s] for s in prev}, store=store)
+    assert store.puts == 1
+    now = {f"s{k}": float(vals[k]) for k in range(n)}
+    cached = stats.rank("t", now, names, True, lambda a, b_: pytest.fail("in the block"), [], block=blk, store=store)
+    plain = stats.rank("t", now, names, True, lambda a, b_: pytest.fail("in the block"), [], block=blk)
+    _same_ranking(cached, plain)
+    # two members tied on value swap places (a name changed, the keys did not): that pair is computed again
+    vals2 = vals.copy()
+    vals2[5] = vals2[4]  # a new value: a new key
+    keys2 = keys[:5] + ["k5-tied"] + keys[6:]
+    blk2 = _block(vals2, boots, keys2)
+    now2 = {f"s{k}": float(vals2[k]) for k in range(n)}
+    stats.rank("t", now2, names, True, None, [], block=blk2, store=store)
+    blk3 = {("a4" if s_ == "s5" else s_): e for s_, e in blk2.items()}  # s5 is now listed first
+    now3 = {("a4" if s_ == "s5" else s_): v for s_, v in now2.items()}
+    names3 = {s_: s_ for s_ in now3}
+    flipped = stats.rank("t", now3, names3, True, None, [], block=blk3, store=store)
+    assert [e.system_id for e in flipped.entries].index("a4") < [e.system_id for e in flipped.entries].index("s4")
+    _same_ranking(flipped, stats.rank("t", now3, names3, True, None, [], block=blk3))
+    # and the vectorised decisions equal the pair-by-pair ones (every pair with its own CI)
+    cells = {}
+    for k in range(n):
+        c = stats.CellStats(f"s{k}", "t", "acc", float(vals[k]), None, None, None, boot=boots[k])
+        cells[c.system_id] = c
+
+    def slow(a, b_):
+        d0 = cells[a].value - cells[b_].value
+        return stats.separation_from_dist(d0, cells[a].boot - cells[b_].boot, 80)
+
+    one_by_one = stats.rank("t", now, names, True, slow, [])
+    assert [e.rank_label for e in one_by_one.entries] == [e.rank_label for e in plain.entries]
