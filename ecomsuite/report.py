@@ -2,19 +2,22 @@
 
     ecomsuite reproduce smoke --report
 
-A view over the same files the leaderboard reads (``ecomsuite.leaderboard.collect``), with the same
-statistics (``ecomsuite.bootstrap``): the report and the site give one CI for one cell.
+A view over the leaderboard's gathered data: its runs and systems (``leaderboard.collect``,
+``leaderboard.systems``), its samples reader (``leaderboard.samples``) and its cell statistics
+(``leaderboard.stats`` over ``ecomsuite.bootstrap``): the report and the site give one value and one CI
+for one cell; the paired comparisons below use the same bootstrap.
 
 - **Score**: the task's headline metric (``metadata.headline``) recomputed from the per-sample items
   lm-eval logged, so corpus metrics (macro-F1, span-F1, BLEU) are resampled as corpus metrics.
-- **Documents** are keyed by their own identity (the document's ``id``, else lm-eval's ``doc_hash``),
+- **Documents** are keyed by their own identity (the document's ``id``, else a hash of the document),
   never by lm-eval's positional ``doc_id``; a score's data is its task's ``data_fingerprint`` + ``locale``
   (lm-eval results ``configs.<task>.metadata``). Two scores are compared only within one task (one
   scoring protocol: multiple-choice likelihood and generation are never mixed) and on the same data.
 - A task whose documents cluster (``metadata.bootstrap_cluster``, e.g. ESCI's ``query_id``) is
   resampled by cluster.
-- **Systems** are what ``lineage.json`` says (kind, tasks, training size, seed); runs without lineage
-  (zero/few-shot models, API models) are the model named in the results file, with its n-shot.
+- **Systems** are the leaderboard's (``systems.assemble``), described by their ``lineage.json`` (kind, tasks,
+  training size, seed); systems without lineage (zero/few-shot models, API models) are the model named in
+  the results file, with its n-shot.
 - **Selection**: a finding that picks "the best" system on the documents it then tests on is labelled
   *exploratory*; when a validation twin of the task was scored (a task whose ``metadata.validation_for``
   names it), systems are picked there and the finding is confirmatory. Within each section the paired
@@ -28,18 +31,18 @@ statistics (``ecomsuite.bootstrap``): the report and the site give one CI for on
   (``cost_<date_id>.ecomsuite.json`` beside the results file, ``ecomsuite.cost``), money when a price per
   million tokens is known (the record's own, else the study's ``price_per_mtok`` of the base model or API
   model whose results folder it is), and training cost from the adapter's ``lineage.json`` ``train_cost``.
-- A samples file that cannot be read (truncated, corrupt, a document without identity) leaves its
-  cell without a CI; the file and line are named once under "Problems".
+- Bad lines of a samples file follow the leaderboard's reader: a line that cannot be used (truncated or
+  corrupt JSON, a repeated document, no item, a NaN item) is left out, the cell is flagged (``‡``) and the
+  file with its line (or count) is named under "Problems"; a file that cannot be used at all leaves its cell
+  without a CI (``†``). Documents identified by position only (no ``doc`` logged) are flagged and never compared.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ecomsuite import bootstrap, cost
-from ecomsuite.metrics import AGGREGATIONS, HIGHER_IS_BETTER, aggregate
 
 SEED = 1234     # the leaderboard's build seed (leaderboard/build.py --seed): a cell's resamples are seeded by
                 # (SEED, task) there and here, so the report and the site give one CI for one cell
@@ -101,24 +104,14 @@ class Score:
     file_value: float | None = None                 # what the results file claims
     cost: dict | None = None                        # this task's cost record (ecomsuite.cost) + run-level fields
     run_path: str | None = None                     # the results file
-
-    @property
-    def higher(self) -> bool:
-        return HIGHER_IS_BETTER.get(self.metric, True)
-
-    def keys(self) -> list:
-        return bootstrap.common_keys(self.items, self.items)   # the bootstrap's own document order
+    ci: tuple[float, float] | None = None           # the leaderboard's bootstrap CI of this cell
+    flags: tuple[str, ...] = ()                     # lines of the samples file left out (named under Problems)
+    positional: bool = False                        # documents identified by position only: never compared
+    higher: bool = True                             # the metric's direction (the results file's higher_is_better)
 
     @property
     def seed(self) -> tuple:
         return (SEED, self.task)
-
-    def ci(self, level: float = 0.95) -> tuple[float, float] | None:
-        if len(self.items) < 2 or self.metric not in AGGREGATIONS:
-            return None
-        keys = self.keys()
-        clusters = [self.clusters[k] for k in keys] if self.clusters else None
-        return bootstrap.ci(self.metric, [self.items[k] for k in keys], clusters=clusters, seed=self.seed, level=level)
 
     def constant_answer(self) -> str | None:
         """The one label a classifier gave for every document (a majority-class collapse), else None."""
@@ -128,170 +121,110 @@ class Score:
         return preds.pop() if len(preds) == 1 else None
 
     def fmt(self) -> str:
-        ci = self.ci()
+        ci = self.ci
         const = self.constant_answer()
         claim = (f" (results file says {self.file_value:.3f})"
                  if self.file_value is not None and abs(self.file_value - self.value) > 5e-4 else "")
         return (f"{self.value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else " [no CI]") + f" (n={self.n})"
-                + claim + (f" [answers {const!r} for every document]" if const else ""))
+                + claim + (f" [answers {const!r} for every document]" if const else "")
+                + (" [partial: see Problems]" if self.flags else ""))
 
 
 # ------------------------------------------------------------------------------------ reading
-def doc_key(sample: dict):
-    """A logged sample's document identity, the leaderboard's own (``leaderboard.samples.doc_key``:
-    the document's ``id``, else a hash of the document); None when the line carries no document
-    (the report never pairs by lm-eval's positional ``doc_id``)."""
-    from ecomsuite.leaderboard.samples import doc_key as _key
-
-    key, source = _key(sample.get("doc"), sample.get("doc_id"), sample.get("doc_hash"))
-    return None if source == "position" else key
-
-
-def read_items(path: str | Path, metric: str, cluster: str | None = None, filt: str = "none"):
-    """Per-document items of ``metric`` in an lm-eval samples file -> (items, clusters, problem).
-
-    Any line that cannot be used (truncated or corrupt JSON, no document identity, no item, a
-    document twice, no cluster field) makes the whole file unusable: ``({}, None, "file: line N: why")``
-    — a CI from the readable part would describe documents nobody chose."""
-    items: dict = {}
-    clusters: dict | None = {} if cluster else None
-    try:
-        fh = open(path, encoding="utf-8")
-        with fh:
-            for i, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    s = json.loads(line)
-                except ValueError:
-                    return {}, None, f"{path}: line {i}: not valid JSON (truncated or corrupt file)"
-                if not isinstance(s, dict):
-                    return {}, None, f"{path}: line {i}: not a JSON object"
-                if s.get("filter") not in (None, filt):
-                    continue
-                key = doc_key(s)
-                if key is None:
-                    return {}, None, f"{path}: line {i}: no document identity ('doc' or 'doc_hash')"
-                if metric not in s:
-                    return {}, None, f"{path}: line {i}: no {metric!r} item"
-                if key in items:
-                    return {}, None, f"{path}: line {i}: document {key} appears twice"
-                items[key] = s[metric]
-                if cluster:
-                    doc = s.get("doc") if isinstance(s.get("doc"), dict) else {}
-                    if cluster not in doc:
-                        return {}, None, f"{path}: line {i}: document {key} has no {cluster!r} (bootstrap_cluster)"
-                    clusters[key] = doc[cluster]
-    except UnicodeDecodeError as e:
-        return {}, None, f"{path}: not UTF-8 text ({e.reason} at byte {e.start})"
-    except OSError as e:
-        return {}, None, f"{path}: cannot read ({e.strerror or e})"
-    if not items:
-        return {}, None, f"{path}: no per-sample lines (empty file)"
-    return items, clusters, None
-
-
-def _system(run) -> tuple[tuple, System]:
-    """(identity, System) of a collected run: its lineage, else the model of its results file."""
-    from ecomsuite.leaderboard.collect import API_MODEL_TYPES
-
-    lin = run.lineage
-    shots, chat = run.n_shot_label, run.chat_template
-    if lin is not None and lin.kind:
-        sizes = lin.extra.get("train_docs")
-        if not isinstance(sizes, dict):
-            sizes = lin.train_sizes or ({t: lin.train_size for t in lin.tasks} if lin.train_size is not None else {})
-        sizes = tuple(sorted((str(t), int(n)) for t, n in sizes.items() if isinstance(n, (int, float))))
-        label = lin.name or (Path(lin.source).parent.name if lin.source else run.model_name)
-        ident = ("lineage", lin.kind, label, lin.base_model, tuple(lin.tasks), sizes, str(lin.seed),
-                 str(lin.extra.get("created")))
-        prompted = lin.kind in PROMPTED
-        tc = lin.extra.get("train_cost")
-        sysm = System(label, lin.kind, tuple(lin.tasks), sizes, lin.seed, lin.base_model,
-                      lin.extra.get("complete") is not False, shots, chat, tc if isinstance(tc, dict) else None)
-    else:
-        kind = "api" if run.model_type in API_MODEL_TYPES else "base"
-        label = Path(run.model_name).name if Path(run.model_name).is_absolute() else run.model_name  # a local folder
-        ident = ("model", run.model_type, run.model_name)
-        prompted = True
-        sysm = System(label, kind, base=run.model_name, shots=shots, chat=chat)
-    if prompted or shots != "0" or chat:
-        sysm = dataclasses.replace(sysm, label=f"{sysm.label} ({shots}-shot{', chat' if chat else ''})")
-    return (*ident, shots, chat), sysm
-
-
 def load_scores(out: Path, problems: list[str] | None = None) -> dict[tuple[str, str], Score]:
-    """(system label, task) -> Score, the newest results file per system and task."""
-    from ecomsuite.leaderboard.collect import collect
+    """(system label, task) -> Score, over the leaderboard's gathered data: its runs and systems
+    (``collect`` -> ``systems.assemble``: newer runs supersede), its samples reader (``samples.load_all``)
+    and its cell statistics (``stats.compute``, seed ``SEED``); a cell of every task that declares a headline."""
+    from ecomsuite.leaderboard import collect, samples, stats, systems
 
     problems = [] if problems is None else problems
     roots = [p for p in (Path(out) / "results", Path(out) / "baselines") if p.exists()]
     if not roots:
         return {}
-    col = collect(roots, model_roots=[Path.cwd()])  # a study's adapter paths are relative to where it ran
-    problems += [f"{p.path}: {p.reason}" for p in col.problems if p.severity == "error"]
-    newest: dict[tuple, tuple] = {}
-    labels: dict[tuple, System] = {}
-    for run in sorted(col.runs, key=lambda r: r.timestamp):
-        ident, sysm = _system(run)
-        labels.setdefault(ident, sysm)
-        for task, tr in run.tasks.items():
-            newest[(ident, task)] = (run, tr)
-    names = _unique_labels(labels)
+    col = collect.collect(roots, model_roots=[Path.cwd()])  # a study's adapter paths are relative to where it ran
+    problems += [f"{p.path}: {p.reason}" for p in col.problems if p.severity != "info"]
+    asm = systems.assemble(col.runs)
+    pos = {r.path: i for i, r in enumerate(col.runs)}   # systems in the order of their first run, as collected
+    order = sorted(asm.systems, key=lambda s: min((r.timestamp, pos[r.path]) for r in s.runs))
+    cells = {(s.id, t): c for s in order for t, c in s.cells.items() if asm.headlines[t].declared and c.value is not None}
+    jobs = [samples.SampleJob(sid, t, c.metric, c.filter, c.samples_path, None, stats.cluster_field(c.result.metadata))
+            for (sid, t), c in cells.items() if c.samples_path]
+    read = {(d.system_id, d.task): d for d in samples.load_all(jobs)}
+    st = stats.compute(asm, {k: d for k, d in read.items() if d.error is None}, seed=SEED)
+    said: dict[str, list[str]] = {}
+    for p in st.problems:
+        if p.severity != "info":
+            said.setdefault(p.path, []).append(p.reason)
+    named = _systems(order)
+    runs = {r.path: r for s in asm.systems for r in s.runs}
     scores: dict[tuple[str, str], Score] = {}
-    for (ident, task), (run, tr) in newest.items():
-        sc = _score(run, tr, labels[ident], names[ident], problems)
-        if sc is not None:
-            scores[(sc.system, task)] = sc
+    for (sid, task), cell in cells.items():
+        sc = _score(cell, st.cells[(sid, task)], read.get((sid, task)), named[sid], runs[cell.result.run_path],
+                    said, problems)
+        sc.higher = asm.headlines[task].higher_is_better
+        scores[(sc.system, task)] = sc
     return scores
 
 
-def _unique_labels(systems: dict[tuple, System]) -> dict[tuple, str]:
-    out, seen = {}, {}
-    for ident, s in systems.items():
-        seen[s.label] = seen.get(s.label, 0) + 1
-        out[ident] = s.label if seen[s.label] == 1 else f"{s.label} #{seen[s.label]}"
+def _systems(order: list) -> dict[str, System]:
+    """The System of each leaderboard system (its identity: ``systems.assemble``), labelled by its lineage, else
+    its model, and its n-shot; a label two systems share gets " #2", " #3" (in the order given)."""
+    out: dict[str, System] = {}
+    seen: dict[str, int] = {}
+    for s in order:
+        lin, name = s.lineage, s.runs[0].model_name
+        if lin is not None and lin.kind:
+            sizes = lin.extra.get("train_docs")
+            if not isinstance(sizes, dict):
+                sizes = lin.train_sizes or ({t: lin.train_size for t in lin.tasks} if lin.train_size is not None else {})
+            tc = lin.extra.get("train_cost")
+            sysm = System(lin.name or (Path(lin.source).parent.name if lin.source else name), s.kind, tuple(lin.tasks),
+                          tuple(sorted((str(t), int(n)) for t, n in sizes.items() if isinstance(n, (int, float)))),
+                          lin.seed, lin.base_model, lin.extra.get("complete") is not False, s.n_shot, s.chat_template,
+                          tc if isinstance(tc, dict) else None)
+        else:  # a model used as it is; a local folder is named by the folder
+            sysm = System(Path(name).name if Path(name).is_absolute() else name, s.kind, base=name, shots=s.n_shot,
+                          chat=s.chat_template)
+        label = sysm.label
+        if lin is None or not lin.kind or s.kind in PROMPTED or s.n_shot != "0" or s.chat_template:
+            label += f" ({s.n_shot}-shot{', chat' if s.chat_template else ''})"
+        seen[label] = seen.get(label, 0) + 1
+        out[s.id] = dataclasses.replace(sysm, label=label if seen[label] == 1 else f"{label} #{seen[label]}")
     return out
-
-
-def _score(run, tr, sysm: System, label: str, problems: list[str]) -> Score | None:
-    meta = tr.metadata or {}
-    metric = meta.get("headline")
-    file_value = tr.values.get((metric, "none")) if metric else None
-    if not metric or file_value is None:
-        return None
-    cfg = run.config or {}
-    items, clusters, problem = {}, None, None
-    if metric not in AGGREGATIONS:
-        problem = f"{tr.task}: metric {metric!r} has no per-sample aggregation; shown as the results file gives it"
-    elif not tr.samples_path:
-        problem = f"{run.path}: no samples file for {tr.task} (run lm-eval with --log_samples); shown without a CI"
-    else:
-        items, clusters, problem = read_items(tr.samples_path, metric, meta.get("bootstrap_cluster"))
-    nan = [k for k, ok in zip(list(items), bootstrap.finite_mask(list(items.values()))) if not ok]
-    if nan:   # as the leaderboard does: left out and counted
-        problems.append(f"{tr.samples_path}: {len(nan)} document(s) with a NaN/infinite {metric!r} item left out")
-        items = {k: v for k, v in items.items() if k not in set(nan)}
-    if problem:
-        problems.append(problem)
-    value = aggregate(metric, list(items.values())) if items else file_value
-    n = len(items) or tr.n_effective or 0
-    return Score(label, tr.task, metric, float(value), items, n, bool(cfg.get("limit")), clusters,
-                 (meta.get("data_fingerprint"), meta.get("locale")), tr.output_type,
-                 tr.output_type == "multiple_choice" or meta.get("rigid") is True, meta.get("validation_for"), sysm, problem,
-                 float(file_value), _task_cost(run.path, tr.task, problems), run.path)
 
 
 RUN_COST_KEYS = ("model", "device", "dtype", "batch_size", "world_size", "timing", "price_per_mtok")
 
 
-def _task_cost(results_file: str, task: str, problems: list[str]) -> dict | None:
-    """A task's entry of the cost record written with a results file, with the run-level fields."""
-    rec, problem = cost.read(results_file)
-    if problem:
-        problems.append(problem)
-    t = (rec or {}).get("tasks", {}).get(task)
-    return {**t, **{k: rec.get(k) for k in RUN_COST_KEYS}} if isinstance(t, dict) else None
+def _score(cell, cs, sd, sysm: System, run, said: dict[str, list[str]], problems: list[str]) -> Score:
+    """A leaderboard cell (its statistics ``cs``, its samples ``sd``) as a Score. Lines of the samples file that
+    the reader left out flag the cell (value and CI from the rest); the file is named once under Problems."""
+    meta, path = cell.result.metadata or {}, cell.samples_path
+    items, clusters, why = {}, None, None
+    notes = list(sd.warnings) if sd else []
+    if not path:
+        why = f"no samples file for {cell.task} (run lm-eval with --log_samples); shown without a CI"
+    elif sd.error:
+        why = sd.error
+    elif cs.prepared is None:
+        why = f"per-sample {cell.metric!r} items that ecomsuite.metrics cannot aggregate; shown without a CI"
+    else:
+        items = dict(zip(cs.doc_ids.tolist(), cs.items))
+        clusters = dict(zip(cs.doc_ids.tolist(), cs.clusters)) if cs.clusters is not None else None
+    positional = bool(items) and sd.key_source == "position"
+    if positional:
+        notes.append("lines without their document ('doc'): identified by position only, never compared")
+    problem = f"{path or run.path}: " + "; ".join([why, *notes] if why else [*notes, *said.get(path, [])])
+    problems += [problem] if why or notes or said.get(path) else []
+    rec = run.cost or {}
+    tc = rec.get("tasks", {}).get(cell.task)
+    return Score(sysm.label, cell.task, cell.metric, float(cs.value), items, cs.n_docs or 0, cell.run_limit is not None,
+                 clusters, cs.data_id, cell.result.output_type,
+                 cell.result.output_type == "multiple_choice" or meta.get("rigid") is True, meta.get("validation_for"),
+                 sysm, problem if why else None, float(cell.value),
+                 {**tc, **{k: rec.get(k) for k in RUN_COST_KEYS}} if isinstance(tc, dict) else None, run.path,
+                 ci=cs.ci if "bootstrap" in (cs.ci_method or "") and len(items) > 1 else None,
+                 flags=() if why else tuple(notes), positional=positional)
 
 
 # ------------------------------------------------------------------------------- comparisons
@@ -337,6 +270,8 @@ def _refusal(a: Score, b: Score) -> str | None:
         return f"different data ({_data(a)} vs {_data(b)})"
     if a.problem or b.problem:
         return "per-sample items missing (see Problems)"
+    if a.positional or b.positional:
+        return "documents identified by position only (see Problems)"
     return None
 
 
@@ -451,8 +386,8 @@ def _fine_tuned_vs_prompted(tasks, by_task, twin) -> list[str]:
             elif tuned or prompted:
                 only, other = ("fine-tuned", "prompted") if tuned else ("prompted", "fine-tuned")
                 b = _select(tuned or prompted, t, by_task, twin)[0]
-                rows.append((f"{head}: best {only} {b.system} {b.fmt()}; no {other} system was scored under this "
-                             "protocol (never compared across tasks)", None))
+                rows.append(((f"{head}: best {only} {b.system} {b.fmt()}; no {other} system was scored under this "
+                             "protocol (never compared across tasks)"), None))
             if tuned:
                 bt, ex_t = _select(tuned, t, by_task, twin)
                 for b in sorted((s for s in group if s.sys.kind == "baseline"), key=lambda s: s.system):
@@ -503,8 +438,8 @@ def _mixed_vs_single(tasks, by_task) -> list[str]:
                     and s.sys.seed == m.sys.seed and s.sys.base == m.sys.base
                     and (s.sys.shots, s.sys.chat) == (m.sys.shots, m.sys.chat)]
             for single in same[:1]:
-                rows.append((f"- {t} (n={m.sys.size(t)} per task): mixed {m.system} {m.fmt()} vs single "
-                             f"{single.system} {single.fmt()}", Comparison(m, single)))
+                rows.append(((f"- {t} (n={m.sys.size(t)} per task): mixed {m.system} {m.fmt()} vs single "
+                             f"{single.system} {single.fmt()}"), Comparison(m, single)))
     return _section("3. Mixed-task vs. single-task training (same documents per task, same seed)", rows)
 
 
@@ -518,8 +453,8 @@ def _merges(tasks, by_task, twin) -> list[str]:
             if not peers:
                 continue
             best, ex = _select(peers, t, by_task, twin)
-            rows.append((f"- {t} [{_kind(m)}]: merge {m.system} {m.fmt()} vs best single adapter {best.system} "
-                         f"{best.fmt()}", Comparison(m, best, exploratory=ex)))
+            rows.append(((f"- {t} [{_kind(m)}]: merge {m.system} {m.fmt()} vs best single adapter {best.system} "
+                         f"{best.fmt()}"), Comparison(m, best, exploratory=ex)))
     return _section("4. Merging vs. output format (merged adapter vs. the best adapter trained on the task)", rows)
 
 
@@ -670,12 +605,14 @@ def _table(scores, tasks, by_task) -> list[str]:
         for t in tasks:
             sc = by_task[t].get(name)
             cells.append("-" if sc is None else f"{sc.value:.3f}" + ("*" if sc.constant_answer() else "")
-                         + ("†" if sc.problem else ""))
+                         + ("†" if sc.problem else "") + ("‡" if sc.flags else ""))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if any(sc.constant_answer() for sc in scores.values()):
         lines.append("\n`*` = the same label for every document (majority-class collapse)")
     if any(sc.problem for sc in scores.values()):
         lines.append("\n`†` = no per-sample items (no CI; see Problems)")
+    if any(sc.flags for sc in scores.values()):
+        lines.append("\n`‡` = lines of the samples file left out (value and CI from the rest; see Problems)")
     lines.append("\n## All scores")
     for t in tasks:
         for name, s in sorted(by_task[t].items(), key=lambda kv: -kv[1].value if kv[1].higher else kv[1].value):

@@ -1,11 +1,14 @@
-"""The findings report (ecomsuite.report) over hand-made lm-eval results folders: one bootstrap with the
-leaderboard, documents keyed by identity, data + protocol in a score's identity, systems from lineage.json,
-selection labelled or done on a validation twin with Holm per section, and bad samples files named."""
+"""The findings report (ecomsuite.report) over hand-made lm-eval results folders: a view over the leaderboard's
+gathered data (one reader, one system identity, one bootstrap: the site's value and CI for each cell), documents
+keyed by identity, data + protocol in a score's identity, systems from lineage.json, selection labelled or done
+on a validation twin with Holm per section, and bad lines of samples files flagged and named (the reader's rules)."""
 import json
 from pathlib import Path
 
+import pytest
+
 from ecomsuite import bootstrap
-from ecomsuite.report import Comparison, Score, doc_key, holm, load_scores, read_items, report
+from ecomsuite.report import Comparison, Score, holm, load_scores, report
 
 DATE = "2026-01-01T00-00-00.000000"
 LABELS = ["E", "S", "C", "I"]
@@ -62,7 +65,9 @@ def adapter_lineage(task="ecom_esci", size=64, seed=0, name=None, tasks=None):
 
 
 # ------------------------------------------------------------------------ 1. one bootstrap
-def test_a_cells_ci_and_paired_difference_are_the_shared_bootstraps(tmp_path):
+def test_a_cells_value_and_ci_are_the_sites_and_the_paired_difference_the_shared_bootstrap(tmp_path):
+    from ecomsuite.leaderboard import build
+
     docs = esci_docs()
     meta = {"bootstrap_cluster": "query_id"}
     write_run(tmp_path / "results" / "a" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 20), "meta": meta}},
@@ -72,13 +77,19 @@ def test_a_cells_ci_and_paired_difference_are_the_shared_bootstraps(tmp_path):
     a = scores[("lora ecom_esci n64 s0", "ecom_esci")]
     b = scores[("tiny-base (0-shot)", "ecom_esci")]
     keys = bootstrap.common_keys(a.items, a.items)
-    assert a.clusters == {"id:" + d["id"]: d["query_id"] for d in docs}             # clustered by query (task metadata)
+    assert a.clusters == {"id:" + d["id"]: str(d["query_id"]) for d in docs}   # clustered by query (task metadata)
     seed = (1234, "ecom_esci")                                               # the leaderboard's (seed, task)
-    assert a.ci() == bootstrap.ci("macro_f1", [a.items[k] for k in keys], clusters=[a.clusters[k] for k in keys], seed=seed)
-    assert a.ci() != bootstrap.ci("macro_f1", [a.items[k] for k in keys], seed=seed)   # the clusters were passed
+    assert a.ci == bootstrap.ci("macro_f1", [a.items[k] for k in keys], clusters=[a.clusters[k] for k in keys], seed=seed)
+    assert a.ci != bootstrap.ci("macro_f1", [a.items[k] for k in keys], seed=seed)   # the clusters were passed
     c = holm([Comparison(a, b)])[0]
     ref = bootstrap.paired_diff("macro_f1", a.items, b.items, clusters=a.clusters, seed=seed)
     assert c.diff == ref and c.separable
+    # the site built from the same folder shows the same value and CI for each cell
+    build.build_site(build.BuildOptions(results=[str(tmp_path / "results")], out=str(tmp_path / "site"), plots=False,
+                                        generated="fixed", cache=False))
+    rows = {r["system"]: r for r in json.loads((tmp_path / "site" / "leaderboard.json").read_text())["rows"]}
+    for sc, row in ((a, rows["lora ecom_esci n64 s0"]), (b, rows["tiny-base"])):
+        assert (row["ecom_esci:macro_f1"], row["ecom_esci:ci_low"], row["ecom_esci:ci_high"]) == (sc.value, *sc.ci)
 
 
 # --------------------------------------------------------- 2. identity of documents and data
@@ -90,16 +101,37 @@ def test_documents_are_matched_by_identity_not_position(tmp_path):
     write_run(tmp_path / "results" / "b" / "m", {"ecom_esci": {"docs": docs, "items": items,
                                                                 "order": list(range(11, -1, -1))}},
               model_args="pretrained=other")
+    # documents without an id: a hash of the document's content (the leaderboard's key), whatever the position
+    nodocs = [{k: v for k, v in d.items() if k != "id"} for d in docs]
+    for name, order in (("c", range(12)), ("d", range(11, -1, -1))):
+        write_run(tmp_path / "results" / name / "m", {"ecom_esci_noid": {"docs": nodocs, "items": items, "order": list(order)}},
+                  model_args=f"pretrained={name}")
     s = load_scores(tmp_path)
     a, b = s[("tiny-base (0-shot)", "ecom_esci")], s[("other (0-shot)", "ecom_esci")]
     assert set(a.items) == {"id:" + d["id"] for d in docs} and a.items == b.items
     c = holm([Comparison(a, b)])[0]
     assert c.diff[0] == 0 and c.diff[1] == 0 and c.diff[2] == 0 and not c.separable
-    # no id: a hash of the document's content (the leaderboard's key), whatever lm-eval's doc_hash says
-    k = doc_key({"doc_id": 3, "doc": {"query": "x"}})
-    assert k.startswith("h:") and k == doc_key({"doc_id": 7, "doc": {"query": "x"}})
-    assert doc_key({"doc_id": 3, "doc": {"query": "x"}}) != doc_key({"doc_id": 3, "doc": {"query": "y"}})
-    assert doc_key({"doc_id": 3}) is None
+    hc, hd = s[("c (0-shot)", "ecom_esci_noid")], s[("d (0-shot)", "ecom_esci_noid")]
+    assert len(hc.items) == 12 and all(k.startswith("h:") for k in hc.items) and hc.items == hd.items
+    assert not hc.flags and not hc.positional and holm([Comparison(hc, hd)])[0].diff[0] == 0
+
+
+def test_lines_without_their_document_are_flagged_and_never_compared(tmp_path):
+    docs = esci_docs(12)
+    write_run(tmp_path / "results" / "ft" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 10)}},
+              lineage=adapter_lineage())
+    zs = write_run(tmp_path / "results" / "zs" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 3)}})
+    f = zs / f"samples_ecom_esci_{DATE}.jsonl"
+    rows = [json.loads(ln) for ln in f.read_text().splitlines()]
+    f.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "doc"}) + "\n" for r in rows))
+    rep = report(tmp_path)
+    s = load_scores(tmp_path)
+    zs_score = s[("tiny-base (0-shot)", "ecom_esci")]
+    assert zs_score.positional and zs_score.flags and zs_score.ci is not None   # the site's CI, flagged
+    c = Comparison(s[("lora ecom_esci n64 s0", "ecom_esci")], zs_score)
+    assert c.refused == "documents identified by position only (see Problems)"
+    assert f"{f}: " in rep and rep.count(str(f)) == 1 and "identified by position only" in rep
+    assert "| tiny-base (0-shot) | 0.500\u2021 |" in rep
 
 
 def test_comparisons_across_different_data_are_refused(tmp_path):
@@ -217,48 +249,58 @@ def test_fine_tuned_and_prompted_are_compared_only_within_one_protocol(tmp_path)
 
 
 # ------------------------------------------------------------------- 6. bad samples files
-def test_a_truncated_samples_file_leaves_the_cell_without_a_ci_and_is_named_once(tmp_path):
+def test_a_truncated_samples_file_is_flagged_named_once_with_its_line_and_the_rest_is_used(tmp_path):
+    from ecomsuite.metrics import aggregate
+
     docs = esci_docs(12)
     write_run(tmp_path / "results" / "ft" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 10)}},
               lineage=adapter_lineage())
     zs = write_run(tmp_path / "results" / "zs" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 3)}})
     f = zs / f"samples_ecom_esci_{DATE}.jsonl"
     text = f.read_text()
-    f.write_text(text[: len(text) // 2])                                   # cut inside line 6 or 7
+    f.write_text(text[: len(text) // 2])                                   # cut inside a line
+    whole = text[: len(text) // 2].count("\n")                              # the lines before it are whole
     rep = report(tmp_path)
-    assert f"{f}: line " in rep and rep.count(str(f)) == 1 and "truncated or corrupt" in rep
+    assert f"{f}: 1 malformed line(s) skipped (line {whole + 1}: not JSON" in rep and rep.count(str(f)) == 1
+    sc = load_scores(tmp_path)[("tiny-base (0-shot)", "ecom_esci")]
+    assert set(sc.items) == {"id:" + d["id"] for d in docs[:whole]} and sc.n == whole and sc.ci is not None
+    assert sc.value == pytest.approx(aggregate("macro_f1", esci_items(docs, 3)[:whole])) and sc.flags
     line = next(ln for ln in rep.splitlines() if "best fine-tuned" in ln)
-    assert "tiny-base (0-shot) 0.500 [no CI]" in line and "not compared: per-sample items missing" in line
-    assert "| tiny-base (0-shot) | 0.500\u2020 |" in rep                   # the results file's value, marked
+    assert f"tiny-base (0-shot) {sc.value:.3f} [" in line and "[partial: see Problems]" in line
+    assert f"on {whole} docs" in line                                      # paired on the documents both have
+    assert f"| tiny-base (0-shot) | {sc.value:.3f}\u2021 |" in rep and "`\u2021` = lines of the samples file" in rep
 
 
-def test_read_items_names_each_kind_of_bad_line(tmp_path):
-    f = tmp_path / "s.jsonl"
-    good = {"doc_id": 0, "doc": {"id": "a", "query_id": 1}, "filter": "none", "acc": 1.0}
-    cases = [
-        ([good, {"doc_id": 1, "filter": "none", "acc": 1.0}], "line 2: no document identity"),
-        ([good, {**good, "doc": {"id": "b"}}], "line 2: document id:b has no 'query_id'"),
-        ([good, good], "line 2: document id:a appears twice"),
-        ([good, {**good, "doc": {"id": "b", "query_id": 1}}], None),
-    ]
-    for rows, want in cases:
-        f.write_text("\n".join(json.dumps(r) for r in rows))
-        items, clusters, problem = read_items(f, "acc", "query_id")
-        assert (problem is None) if want is None else (want in problem and items == {}), (want, problem)
-    f.write_text("")
-    assert "empty" in read_items(f, "acc")[2]
-    f.write_text(json.dumps({**good, "filter": "other"}) + "\n" + json.dumps(good))
-    assert read_items(f, "acc")[0] == {"id:a": 1.0}                         # another filter's lines are not this cell's
-
-
-def test_nan_items_are_left_out_and_counted(tmp_path):
-    docs = [{"id": f"d{i}"} for i in range(6)]
-    write_run(tmp_path / "results" / "a" / "m", {"ecom_x": {"docs": docs, "items": [1.0, 0.0, float("nan"), 1.0, 1.0, 0.0],
-                                                           "metric": "acc", "claim": 0.6}})
-    rep = report(tmp_path)
-    sc = load_scores(tmp_path)[("tiny-base (0-shot)", "ecom_x")]
-    assert len(sc.items) == 5 and sc.value == 0.6 and sc.ci() is not None
-    assert "1 document(s) with a NaN/infinite 'acc' item left out" in rep
+def test_each_kind_of_bad_line_flags_the_cell_and_is_named_with_its_file(tmp_path):
+    good = [{"doc_id": i, "doc": {"id": f"d{i}", "query_id": i // 2}, "filter": "none", "acc": float(i % 3 == 0)}
+            for i in range(6)]
+    d6 = {"doc_id": 6, "doc": {"id": "d6", "query_id": 3}, "filter": "none"}
+    cases = {  # name: (lines, what the report says of the file (None: nothing), the lines whose items are used)
+        "corrupt": (good[:3] + ["{not json"] + good[3:], "1 malformed line(s) skipped (line 4: not JSON", good),
+        "no item": (good + [d6], "1 document(s) without a 'acc' item", good),
+        "nan item": (good + [{**d6, "acc": float("nan")}], "1 NaN/infinite 'acc' item(s) left out of the value", good),
+        "same line twice": (good + [good[0]], "1 duplicate doc_id line(s) skipped", good),
+        "same document twice": (good + [{**good[0], "doc_id": 6}], "1 line(s) repeat a document already seen", good),
+        "no cluster": (good + [{**d6, "doc": {"id": "d6"}, "acc": 1.0}], "lack the cluster field 'query_id'",
+                       good + [{**d6, "doc": {"id": "d6"}, "acc": 1.0}]),
+        "another filter": (good + [{**good[0], "filter": "other", "acc": 0.0}], None, good),  # not this cell's line
+        "empty": ([], "no usable per-sample 'acc' items", []),
+    }
+    for name, (lines, said, used) in cases.items():
+        root = tmp_path / name.replace(" ", "_")
+        run = write_run(root / "results" / "a" / "m", {"ecom_x": {"docs": [g["doc"] for g in good], "metric": "acc",
+                        "items": [g["acc"] for g in good], "meta": {"bootstrap_cluster": "query_id"}}})
+        f = run / f"samples_ecom_x_{DATE}.jsonl"
+        f.write_text("".join((ln if isinstance(ln, str) else json.dumps(ln)) + "\n" for ln in lines))
+        rep, sc = report(root), load_scores(root)[("tiny-base (0-shot)", "ecom_x")]
+        assert sc.items == {"id:" + g["doc"]["id"]: g["acc"] for g in used}, name
+        assert (str(f) in rep) == (said is not None) and (said is None or (said in rep and rep.count(str(f)) == 1)), name
+        mark = "\u2020" if not used else "\u2021" if said else ""              # no items / flagged / clean
+        assert f"| tiny-base (0-shot) | {sc.value:.3f}{mark} |" in rep, name
+        assert (sc.ci is None) == (not used) and bool(sc.flags) == bool(said and used), name
+        if used:
+            assert sc.value == pytest.approx(sum(g["acc"] for g in used) / len(used)), name
+            assert (sc.clusters is None) == (name == "no cluster"), name   # resampled one by one, and flagged
 
 
 # --------------------------------------------------------------------------- kept features
