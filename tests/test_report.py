@@ -116,12 +116,17 @@ def test_documents_are_matched_by_identity_not_position(tmp_path):
     assert not hc.flags and not hc.positional and holm([Comparison(hc, hd)])[0].diff[0] == 0
 
 
+def _tuned_and_prompted(root, docs):
+    """An adapter right on 10 of the documents, a zero-shot model on 3 -> the zero-shot samples file."""
+    write_run(root / "results" / "ft" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 10)}},
+              lineage=adapter_lineage())
+    zs = write_run(root / "results" / "zs" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 3)}})
+    return zs / f"samples_ecom_esci_{DATE}.jsonl"
+
+
 def test_lines_without_their_document_are_flagged_and_never_compared(tmp_path):
     docs = esci_docs(12)
-    write_run(tmp_path / "results" / "ft" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 10)}},
-              lineage=adapter_lineage())
-    zs = write_run(tmp_path / "results" / "zs" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 3)}})
-    f = zs / f"samples_ecom_esci_{DATE}.jsonl"
+    f = _tuned_and_prompted(tmp_path, docs)
     rows = [json.loads(ln) for ln in f.read_text().splitlines()]
     f.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "doc"}) + "\n" for r in rows))
     rep = report(tmp_path)
@@ -253,10 +258,7 @@ def test_a_truncated_samples_file_is_flagged_named_once_with_its_line_and_the_re
     from ecomsuite.metrics import aggregate
 
     docs = esci_docs(12)
-    write_run(tmp_path / "results" / "ft" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 10)}},
-              lineage=adapter_lineage())
-    zs = write_run(tmp_path / "results" / "zs" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 3)}})
-    f = zs / f"samples_ecom_esci_{DATE}.jsonl"
+    f = _tuned_and_prompted(tmp_path, docs)
     text = f.read_text()
     f.write_text(text[: len(text) // 2])                                   # cut inside a line
     whole = text[: len(text) // 2].count("\n")                              # the lines before it are whole
