@@ -57,7 +57,7 @@ def sort_key(v: float | None) -> str:
 
 def separation_note(sep: Separation | None, short: bool = False) -> tuple[str, bool]:
     """The test of a ranked row against the next one, as a sentence; and whether the two are tied.
-    ``short``: the index's form, whose Rank header explains the terms once (one per row adds up)."""
+    ``short``: the index's form (one per row adds up at 1,000 rows)."""
     if sep is None:
         return "", False
     if sep.method == "different data":
@@ -68,8 +68,8 @@ def separation_note(sep: Separation | None, short: bool = False) -> tuple[str, b
     ci = f" {fmt_ci(sep.ci)}" if sep.ci else ""
     n = f", {sep.n_common:,} common documents" if sep.n_common else ""
     p = f", p={sep.p:.3g}" if sep.p is not None else ""
-    if short:
-        return f"{verdict.lower()}: {sep.method}, difference {fmt_num(sep.diff)}{ci}{p}{n}", tied
+    if short:  # the index's Rank header explains ≈ / better, the CI and the p-value once
+        return f"{'≈' if tied else 'better than'} next row: {sep.method}, difference {fmt_num(sep.diff)}{ci}{p}{n}", tied
     ci95 = f", 95% CI{ci}" if ci else ""
     holm = f"{p} before Holm's correction" if p else ""
     return f"{verdict} ({sep.method}: difference {fmt_num(sep.diff)}{ci95}{n}{holm})", tied

@@ -217,7 +217,8 @@ def test_index_says_what_rows_share_once(xss_site):
     assert "before Holm's correction" in head and not any("Holm" in x for x in body)
     assert "Most rows: macro_f1 on ecom_esci;" in head and "mean of 6 headline metrics; CI: bootstrap for most rows" in head
     assert body and all(x not in head for x in body)
-    assert any(x.startswith("not separable from the next row: paired bootstrap, difference ") for x in body)
+    assert any(x.startswith("≈ next row: paired bootstrap, difference ") for x in body)
+    assert any(x.startswith("better than next row: paired bootstrap, difference ") for x in body)
     # a score sorts by the value it shows: no data-sort but in the Overall column
     tasks = [k for k, a in enumerate(t.head) if "task-col" in a.get("class", "")]
     overall = next(k for k, a in enumerate(t.head) if a.get("title", "").startswith("Overall:"))
