@@ -341,23 +341,29 @@ def _attr_stats(items: list) -> np.ndarray:
     return np.asarray([[float(i[0]), float(i[1]), float(i[2])] for i in items], dtype=np.float64).reshape(-1, 3)
 
 
-def _finish_attr(which: str) -> Finish:
-    def finish(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
-        tp, fp, fn = s[:, 0], s[:, 1], s[:, 2]
-        p = _safe_div(tp, tp + fp)
-        r = _safe_div(tp, tp + fn)
-        if which == "precision":
-            return p
-        if which == "recall":
-            return r
-        return _safe_div(2 * p * r, p + r)
-    return finish
+def _attr_pr(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    tp, fp, fn = s[:, 0], s[:, 1], s[:, 2]
+    return _safe_div(tp, tp + fp), _safe_div(tp, tp + fn)
+
+
+# module-level functions (not closures): a Prepared crosses process boundaries (the samples workers)
+def _finish_attr_f1(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+    p, r = _attr_pr(s)
+    return _safe_div(2 * p * r, p + r)
+
+
+def _finish_attr_precision(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+    return _attr_pr(s)[0]
+
+
+def _finish_attr_recall(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
+    return _attr_pr(s)[1]
 
 
 FINISHERS: dict[str, Finish] = {
     "mean": _finish_mean, "macro_f1": _finish_macro_f1, "class_f1": _finish_class_f1,
     "span_micro": _finish_span_micro, "span_macro": _finish_span_macro, "bleu": _finish_bleu,
-    "attr_f1": _finish_attr("f1"), "attr_precision": _finish_attr("precision"), "attr_recall": _finish_attr("recall"),
+    "attr_f1": _finish_attr_f1, "attr_precision": _finish_attr_precision, "attr_recall": _finish_attr_recall,
 }
 
 

@@ -54,6 +54,11 @@ def test_sufficient_statistics_equal_the_library(metric, items):
     counts = bs.resample_counts(len(items), 60, 7)
     ref = [aggregate(metric, [items[i] for i in np.repeat(np.arange(len(items)), r)]) for r in counts]
     np.testing.assert_allclose(p.boot(counts), ref, rtol=1e-12, atol=1e-12, equal_nan=True)
+    # a Prepared crosses process boundaries (the leaderboard's samples workers): it pickles, and gives the same
+    import pickle
+
+    q = pickle.loads(pickle.dumps(p))
+    assert q.boot(counts).tobytes() == p.boot(counts).tobytes() and q.finish_id == p.finish_id
 
 
 def test_same_seed_same_docs_same_resamples_and_indices_match_counts():
