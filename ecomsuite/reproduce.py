@@ -83,7 +83,10 @@ class Run:
         return [sys.executable, "-m", "ecomsuite.cli", *argv]
 
     def shell(self) -> str:
-        return shlex.join(["ecomsuite", *self.argv] if not self.launcher else self.command())
+        """The command line to run it elsewhere (a scheduler, --export-jobs): the extra task folders in use
+        travel as ``--include-path`` (a run of the study inherits them from the environment)."""
+        argv = [a for p in (_task_folders() or "").split(os.pathsep) if p for a in ("--include-path", p)] + self.argv
+        return shlex.join(["ecomsuite", *argv] if not self.launcher else self.command(argv))
 
     @property
     def record(self) -> Path:
@@ -142,8 +145,20 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-@lru_cache(maxsize=1)
+def _task_folders() -> str | None:
+    """The extra task folders in use ($ECOMSUITE_INCLUDE_PATH, which ``--include-path`` sets): the key of every
+    cache of task facts here, so a change of folders within one process is seen."""
+    from ecomsuite.lmeval import INCLUDE_ENV
+
+    return os.environ.get(INCLUDE_ENV)
+
+
 def _known_tasks() -> tuple[str, ...]:
+    return _known_tasks_in(_task_folders())
+
+
+@lru_cache(maxsize=8)
+def _known_tasks_in(folders: str | None) -> tuple[str, ...]:
     from ecomsuite.trainers.sft import known_tasks
 
     return tuple(known_tasks())
@@ -611,6 +626,29 @@ def run_problems(runs: list[Run], check_env: bool = True) -> list[str]:
     return [f"run {ids[0]}{f' (+{len(ids) - 1} more)' if len(ids) > 1 else ''}: {msg}" for msg, ids in by_msg.items()]
 
 
+def task_problems(names: list[str]) -> list[str]:
+    """The task files of ``names`` checked as ``ecomsuite tasks validate`` checks them (YAML syntax, keys lm-eval
+    does not know, data options no reader takes, ``!function`` targets that do not import), one line each; a
+    task lm-eval's index cannot read is reported with the file that hides it. Packaged and extra folders alike:
+    a broken task of ``--include-path`` fails the dry run, not the run that first loads it."""
+    from ecomsuite.evaluate import unknown_task_error
+    from ecomsuite.lmeval import check_task_file, task_manager
+
+    tm = task_manager()
+    out: list[str] = []
+    seen: set[Path] = set()
+    for name in names:
+        entry = tm.task_index.get(name)
+        if entry is None or entry.yaml_path is None:
+            out.append(str(unknown_task_error(name, tm)))
+            continue
+        f = Path(entry.yaml_path)
+        if f not in seen:
+            seen.add(f)
+            out += check_task_file(f)
+    return out
+
+
 def sft_tasks(study: dict) -> list[str]:
     sft = study.get("sft") if isinstance(study.get("sft"), dict) else {}
     out = list(sft.get("tasks") or []) if isinstance(sft.get("tasks"), list) else []
@@ -643,6 +681,8 @@ def checked_plan(path: Path, study: dict, data_dir: str | None, resolve_models: 
         if not problems:   # not explained by a reported problem: a bug, show it
             raise
     problems += run_problems(runs, check_env)
+    # tasks no folder defines are reported above, by name
+    problems += task_problems([t for t in dict.fromkeys(t for r in runs for t in r.tasks) if t in _known_tasks()])
     if problems:
         raise EcomError(f"{path}: {len(problems)} problem(s): " + " | ".join(problems))
     return runs
@@ -656,17 +696,26 @@ class Status:
     stale: bool = False                            # something of it is on disk, but not for this plan
 
 
-@lru_cache(maxsize=1)
 def task_metadata() -> dict[str, dict]:
-    """task -> its ``metadata`` mapping, read from the task YAMLs with lm-eval's own loader (includes resolved)."""
+    """task -> its ``metadata`` mapping, read from the task YAMLs with lm-eval's own loader (includes resolved),
+    of the package's tasks and every extra task folder in use."""
+    return _task_metadata_in(_task_folders())
+
+
+@lru_cache(maxsize=8)
+def _task_metadata_in(folders: str | None) -> dict[str, dict]:
+    import yaml
     from lm_eval.tasks._yaml_loader import load_yaml
 
     from ecomsuite.lmeval import task_yamls
 
     out = {}
     for y in task_yamls():
-        cfg = load_yaml(y, resolve_func=False)
-        if isinstance(cfg.get("task"), str):
+        try:
+            cfg = load_yaml(y, resolve_func=False)
+        except (OSError, ValueError, yaml.YAMLError):   # reported, with file and line, by task_problems
+            continue
+        if isinstance(cfg, dict) and isinstance(cfg.get("task"), str):
             out[cfg["task"]] = cfg.get("metadata") if isinstance(cfg.get("metadata"), dict) else {}
     return out
 
@@ -966,12 +1015,18 @@ def _context():
     return _CTX
 
 
-def _child(argv: list[str], log: str, study: int | None = None, entry: str = "ecomsuite.cli:main") -> None:
-    """Body of a forked run: its own process group, which dies with the study (``watch_study``), output to
-    its log, the `ecomsuite` command line (``entry``: the function that runs it), its exit code."""
+def _child(argv: list[str], log: str, study: int | None = None, entry: str = "ecomsuite.cli:main",
+           env: dict[str, str] | None = None) -> None:
+    """Body of a forked run: its own process group, which dies with the study (``watch_study``), the study's
+    environment as it is now (``env``; the forkserver holds the one it was started with: $ECOMSUITE_INCLUDE_PATH
+    set by a later ``--include-path``, say), output to its log, the `ecomsuite` command line (``entry``: the
+    function that runs it), its exit code."""
     rc = 1
     try:
         os.setpgid(0, 0)
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
         if study:
             watch_study(study)
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -1023,8 +1078,8 @@ def _stop_group(pid: int, fallback) -> None:
 def _run_forked(r: Run, log: Path, argv: list[str] | None = None, entry: str = "ecomsuite.cli:main") -> int:
     """Run one job forked from the forkserver (same command line as the subprocess way, same log)."""
     ctx = _context()
-    proc = ctx.Process(target=_child, args=(list(r.argv if argv is None else argv), str(log), os.getpid(), entry),
-                       daemon=False)
+    proc = ctx.Process(target=_child, args=(list(r.argv if argv is None else argv), str(log), os.getpid(), entry,
+                                            dict(os.environ)), daemon=False)
     proc.start()
     try:
         proc.join()
@@ -1158,6 +1213,12 @@ def site_options(study: dict, out: Path):
     from ecomsuite.leaderboard.build import BuildOptions
 
     lb = {"jobs": min(4, os.cpu_count() or 1), **(study.get("leaderboard") or {})}
+    # the study's tasks are its columns and its overall score (not a group they may not belong to), with the
+    # generative twins its API models are scored on
+    tasks = list(study.get("tasks") or [])
+    twins = [generative_twin(t) for t in tasks] if study.get("api_models") else []
+    if tasks:
+        lb.setdefault("tasks", list(dict.fromkeys([*tasks, *twins])))
     if (study.get("eval") or {}).get("limit"):
         lb.setdefault("include_limited", True)
     dirs = [str(p) for p in (out / "results", out / "baselines") if p.exists()]

@@ -306,36 +306,39 @@ def assemble(runs: list[Run], suite_group: str = "ecom", task_patterns: list[str
         suite = [t for t in leaf if t in members or headlines[t].declared]
         if not members:
             problems.append(Problem("(suite)", "warning", f"no task of group {suite_group!r} is known (no run records "
-                                    "it and it is not a packaged ecomsuite group): nothing is ranked overall; "
+                                    "it and no task folder defines it): nothing is ranked overall; "
                                     "pass --tasks or --suite-group"))
     other = [t for t in leaf if t not in suite]
     systems.sort(key=lambda s: (s.display_name.lower(), s.id))
     return Assembly(systems, suite, other, headlines, task_meta, problems, ranked)
 
 
-def packaged_group(group: str) -> set[str]:
-    """Leaf tasks of a group defined in the packaged tasks folder (``tasks/_<group>.yaml``)."""
-    try:
-        import yaml
+def defined_group(group: str) -> set[str]:
+    """Leaf tasks of a group as a task folder ecomsuite sees defines it: a group YAML (``group: NAME``, ``task:
+    [...]``) in the package's tasks (``tasks/_ecom.yaml``) or in an extra task folder ($ECOMSUITE_INCLUDE_PATH,
+    ``ecomsuite --include-path DIR``), read with lm-eval's loader; so a task family kept elsewhere names its suite."""
+    import yaml
+    from lm_eval.tasks._yaml_loader import load_yaml
 
-        from ecomsuite.lmeval import tasks_dir
+    from ecomsuite.lmeval import include_paths, task_files
 
-        path = tasks_dir() / f"_{group}.yaml"
-        if not path.is_file():
-            return set()
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except Exception:  # noqa: BLE001 - no packaged definition: the runs' own records decide
-        return set()
-    if not isinstance(doc, dict) or doc.get("group") != group or not isinstance(doc.get("task"), list):
-        return set()
-    return {t for t in doc["task"] if isinstance(t, str)}
+    for folder in include_paths():
+        for path in task_files(folder):
+            try:
+                doc = load_yaml(path, resolve_func=False) if "group:" in path.read_text(encoding="utf-8") else None
+            except (OSError, ValueError, yaml.YAMLError):
+                continue   # not a readable group definition (`ecomsuite tasks validate` names the file)
+            if isinstance(doc, dict) and doc.get("group") == group and isinstance(doc.get("task"), list):
+                return {t if isinstance(t, str) else t["task"] for t in doc["task"]
+                        if isinstance(t, str) or (isinstance(t, dict) and isinstance(t.get("task"), str))}
+    return set()
 
 
 def group_members(group: str, runs: list[Run]) -> set[str]:
     """The ranked suite: the leaf tasks of ``group`` as the runs recorded it (lm-eval's
-    ``group_subtasks``), plus its packaged definition — never "whatever the inputs contain", so one
-    run with an extra task cannot change which systems get an overall score."""
-    out = packaged_group(group)
+    ``group_subtasks``), plus its definition in a task folder (``defined_group``) — never "whatever the inputs
+    contain", so one run with an extra task cannot change which systems get an overall score."""
+    out = defined_group(group)
     for r in runs:
         out |= _descendants(group, r.group_subtasks)
     return out

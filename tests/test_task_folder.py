@@ -4,6 +4,8 @@ utils.py; data in an existing publisher format and in lm-eval's own json format)
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -73,12 +75,11 @@ def _write_jsonl(path: Path, rows) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
-@pytest.fixture
-def family(tmp_path, monkeypatch):
-    """(task folder, data root) in tmp_path, outside the checkout; the data root also holds a DIFFERENT
+def _write_family(root: Path) -> tuple[Path, Path]:
+    """(task folder, data root) under ``root``, outside the checkout; the data root also holds a DIFFERENT
     ae110k/ folder, so a task reading the run-wide data folder instead of its own would score it."""
-    assert not tmp_path.resolve().is_relative_to(REPO)
-    tasks, data = tmp_path / "shop_tasks", tmp_path / "data"
+    assert not root.resolve().is_relative_to(REPO)
+    tasks, data = root / "shop_tasks", root / "data"
     (tasks / "attrs").mkdir(parents=True)
     (tasks / "attrs" / "shop_attrs.yaml").write_text(ATTR_YAML)
     (tasks / "attrs" / "utils.py").write_text(UTILS)
@@ -93,6 +94,12 @@ def family(tmp_path, monkeypatch):
                                                    "target_scores": {"Color": {"none": 1}}}])
     _write_jsonl(data / "ae110k" / "train.jsonl", [{"input": "wrong data", "category": "x",
                                                     "target_scores": {"Color": {"none": 1}}}])
+    return tasks, data
+
+
+@pytest.fixture
+def family(tmp_path, monkeypatch):
+    tasks, data = _write_family(tmp_path)
     monkeypatch.setenv("ECOMSUITE_INCLUDE_PATH", str(tasks))
     return tasks, data
 
@@ -107,7 +114,7 @@ def test_validate_eval_with_oracle_reads_the_tasks_own_folder(family, tmp_path):
     assert main(["tasks", "validate", str(tasks), "--data-dir", str(data)]) == 0
     names = ["shop_attrs", "shop_category"]
     gold = {}
-    for name, task in load_tasks(names, metadata={"data_dir": str(data)}).items():
+    for task in load_tasks(names, metadata={"data_dir": str(data)}).values():
         for ex in render_examples(task, split="test"):
             gold[ex["prompt"]] = ex["completion"].strip()
     res = evaluate(model=_make_lm(lambda ctx, cont: gold[ctx] if cont is None else gold[ctx] == cont.strip()),
@@ -181,3 +188,142 @@ def test_install_status_says_stale_when_task_files_change(tmp_path, monkeypatch)
     lmeval.install_tasks()
     (src / "esci" / "ecom_esci_es.yaml").unlink()
     assert "stale: removed ecom_esci_es.yaml" in lmeval.installed_status()
+
+
+
+# ------------------------------------------------------------------- a study of the new family: reproduce + site
+NAMES = ["shop_attrs", "shop_category"]
+GROUP_YAML = "group: shop\ntask: [shop_attrs, shop_category]\nmetadata: {version: 1.0}\n"
+
+
+def _study(tasks_root: Path, data: Path, model: Path, api_url: str) -> dict:
+    """Zero-shot tiny model, one LoRA adapter on one of the tasks, and an API model (the oracle)."""
+    return {
+        "name": "shop", "output_dir": str(tasks_root.parent / "study"), "data_dir": str(data), "tasks": NAMES,
+        "eval": {"limit": 0, "num_fewshot": [0], "chat_template": [False], "batch_size": 2},
+        "base_models": [{"name": "tiny", "path": str(model)}],
+        "sft": {"method": "lora", "tasks": NAMES[:1], "train_sizes": [len(PRODUCTS[:4])], "seeds": [0],
+                "params": {"max_steps": 2, "batch_size": 2, "lora_r": 4, "lora_alpha": 8, "max_length": 128}},
+        "api_models": [{"name": "oracle", "model_args": f"model=oracle,base_url={api_url},num_concurrent=1,"
+                        "max_retries=1,tokenized_requests=False"}],
+        "leaderboard": {"bootstrap_iters": 50, "plots": False, "jobs": 1},
+    }
+
+
+def test_reproduce_dry_run_sees_and_checks_the_external_tasks(family, tmp_path, tiny_llama, monkeypatch, capsys):
+    import yaml
+
+    tasks, data = family
+    f = tmp_path / "shop.yaml"
+    f.write_text(yaml.safe_dump(_study(tasks, data, tiny_llama, "http://127.0.0.1:9/v1/chat/completions")))
+    assert main(["reproduce", str(f), "--dry-run"]) == 0              # the folder from $ECOMSUITE_INCLUDE_PATH
+    plan_text = capsys.readouterr().out
+    assert "todo  eval/api/oracle" in plan_text and "todo  sft/tiny/sft/shop_attrs/n4/s0" in plan_text
+    monkeypatch.delenv("ECOMSUITE_INCLUDE_PATH")
+    assert main(["reproduce", str(f), "--dry-run"]) == 2
+    assert "tasks: unknown task 'shop_attrs'" in capsys.readouterr().err
+    flag = ["--include-path", str(tasks)]
+    assert main(flag + ["reproduce", str(f), "--dry-run"]) == 0        # ... or from the flag
+    capsys.readouterr()
+    jobs = tmp_path / "jobs.jsonl"                                      # exported jobs carry the folder
+    assert main(flag + ["reproduce", str(f), "--export-jobs", str(jobs)]) == 0
+    commands = [shlex.split(json.loads(line)["command"]) for line in jobs.read_text().splitlines()]
+    assert commands and all(c[:3] == ["ecomsuite", "--include-path", str(tasks.resolve())] for c in commands)
+    # a broken file of a task the study only scores (no run loads it before its evaluation) fails the dry run
+    cat = tasks / "category" / "shop_category.yaml"
+    good = cat.read_text()
+    cat.write_text(good.replace("output_type:", "output_typ:"))
+    assert main(flag + ["reproduce", str(f), "--dry-run"]) == 2
+    assert re.search(r"shop_category\.yaml:\d+: unknown key 'output_typ'", capsys.readouterr().err)
+    cat.write_text(good.replace("training_split: train", "training_split: [train"))
+    assert main(flag + ["reproduce", str(f), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown task 'shop_category'" in err and re.search(r"shop_category\.yaml:\d+: YAML syntax error", err)
+
+
+@pytest.fixture(scope="module")
+def shop_study(tmp_path_factory, tiny_llama):
+    """The study run once by `ecomsuite --include-path DIR reproduce STUDY`, the oracle answering every test
+    prompt with its target: (study, task folder, the task's headline metrics, reproduce's stdout)."""
+    import contextlib
+    import io
+
+    import yaml
+
+    from ecomsuite.fake_openai import FakeOpenAI
+    from ecomsuite.prompts import load_tasks, render_examples
+    from ecomsuite.reproduce import Run, _run_forked, task_metadata
+
+    root = tmp_path_factory.mktemp("shop")
+    tasks, data = _write_family(root)
+    (tasks / "_shop.yaml").write_text(GROUP_YAML)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ECOMSUITE_INCLUDE_PATH", str(tasks))
+        gold = {ex["prompt"].strip(): ex["completion"].strip()
+                for task in load_tasks(NAMES, metadata={"data_dir": str(data)}).values()
+                for ex in render_examples(task, split="test")}
+        headlines = {t: task_metadata()[t]["headline"] for t in NAMES}
+        mp.delenv("ECOMSUITE_INCLUDE_PATH")
+        # the forkserver the runs fork from starts before any task folder is named (as after another study in
+        # the same process): the runs must still see the folder the study is given
+        assert _run_forked(Run("probe", "eval", ["data", "info"], root), root / "probe.log") == 0
+        with FakeOpenAI(lambda messages: gold[messages[-1]["content"].strip()]) as url:
+            study = _study(tasks, data, tiny_llama, url)
+            f = root / "shop.yaml"
+            f.write_text(yaml.safe_dump(study))
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                rc = main(["--include-path", str(tasks), "reproduce", str(f)])
+        assert rc == 0, out.getvalue() + "".join(p.read_text() for p in (root / "study" / "logs").glob("*.log"))
+    return study, tasks, headlines, out.getvalue()
+
+
+def _site(folder: Path) -> dict:
+    return json.loads((folder / "leaderboard.json").read_text(encoding="utf-8"))
+
+
+def _oracle_first_at_one(site: dict, headlines: dict) -> None:
+    assert [c["task"] for c in site["columns"]] == NAMES and all(c["in_overall"] for c in site["columns"])
+    assert {c["task"]: c["metric"] for c in site["columns"]} == headlines       # the tasks' declared headlines
+    assert site["overall"]["tasks"] == NAMES
+    top = site["rows"][0]
+    assert top["system"].startswith("oracle") and top["rank"] in (1, "1") and top["overall"] == 1.0
+    assert all(top[f"{t}:{m}"] == 1.0 for t, m in headlines.items())
+    assert all(r["overall"] in ("", None) or r["overall"] < 1.0 for r in site["rows"][1:])
+
+
+def test_reproduce_ranks_the_oracle_first_on_the_new_tasks(shop_study):
+    study, _tasks, headlines, out = shop_study
+    site = Path(study["output_dir"]) / "site"
+    _oracle_first_at_one(_site(site), headlines)
+    pages = (site / "index.html").read_text(encoding="utf-8") + (site / "tasks.html").read_text(encoding="utf-8")
+    assert all(t in pages for t in NAMES)
+    report = out[out.index("# Findings"):]
+    table = report[report.index("## Scores by system"):]
+    assert all(f"{t} ({m})" in table for t, m in headlines.items())          # the report's columns
+    oracle_row = next(line for line in table.splitlines() if line.startswith("| oracle"))
+    assert oracle_row.count("1.000") == len(NAMES)
+
+
+def test_leaderboard_build_ranks_a_group_of_an_include_path(shop_study, tmp_path, monkeypatch, capsys):
+    study, tasks, headlines, _out = shop_study
+    results = Path(study["output_dir"]) / "results"
+    args = ["leaderboard", "build", str(results), "--out", str(tmp_path / "site"), "--suite-group", "shop",
+            "--bootstrap-iters", "50", "--no-plots", "--quiet"]
+    assert main(["--include-path", str(tasks), *args]) == 0                   # the group the family defines
+    _oracle_first_at_one(_site(tmp_path / "site"), headlines)
+    monkeypatch.setenv("ECOMSUITE_INCLUDE_PATH", str(tasks))                  # ... also seen from the environment
+    assert main([*args[:4], str(tmp_path / "site2"), *args[5:]]) == 0
+    _oracle_first_at_one(_site(tmp_path / "site2"), headlines)
+    monkeypatch.delenv("ECOMSUITE_INCLUDE_PATH")                              # without the folder: no such group
+    assert main([*args[:4], str(tmp_path / "site3"), *args[5:]]) == 0
+    assert _site(tmp_path / "site3")["overall"]["tasks"] == []
+
+
+def test_report_gives_every_new_task_a_ci(shop_study):
+    from ecomsuite.report import report
+
+    study, tasks, _headlines, _out = shop_study
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ECOMSUITE_INCLUDE_PATH", str(tasks))
+        text = report(Path(study["output_dir"]), study)
+    assert "[no CI]" not in text and "no per-sample aggregation" not in text
