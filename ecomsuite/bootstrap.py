@@ -384,7 +384,8 @@ def _builders() -> dict[Callable, Builder]:
     labels = tuple(getattr(M, "ESCI_LABELS", ()))
     table: dict[str, Builder] = {
         "agg_mean": (_mean_stats, "mean"),
-        "agg_macro_f1": (lambda items: _class_stats(labels, items), "macro_f1"),
+        "agg_macro_f1": (lambda items: _class_stats(M.class_labels([i[0] for i in items], [i[1] for i in items]),
+                                                    items), "macro_f1"),
         "agg_span_f1": (_span_stats, "span_micro"),
         "agg_span_macro_f1": (_span_stats, "span_macro"),
         "agg_bleu": (_bleu_stats, "bleu"),

@@ -63,12 +63,21 @@ def f1_per_class(golds: Sequence[str], preds: Sequence[str], labels: Sequence[st
     return out
 
 
-def macro_f1(golds: Sequence[str], preds: Sequence[str], labels: Sequence[str] = ESCI_LABELS) -> float:
-    """Unweighted mean of per-label F1 over the labels of ``labels`` that are *defined* on these
-    documents (present in gold or predicted): sklearn ``f1_score(average='macro',
+def class_labels(golds: Sequence[str], preds: Sequence[str]) -> list[str]:
+    """The labels defined on these documents: every gold label and every predicted one except
+    :data:`INVALID` (an unparseable answer is a wrong answer, not a class). Sorted."""
+    return sorted({str(g) for g in golds} | {str(p) for p in preds if p != INVALID})
+
+
+def macro_f1(golds: Sequence[str], preds: Sequence[str], labels: Sequence[str] | None = None) -> float:
+    """Unweighted mean of per-label F1 over the labels that are *defined* on these documents (present
+    in gold or predicted; ``labels``, when given, restricts them): sklearn ``f1_score(average='macro',
     labels=[l for l in labels if l in golds or l in preds], zero_division=0)``. A class absent from a
     subset and never predicted is left out instead of counting as 0, so a perfect classifier scores
-    1.0 on any subset. 0.0 when no label is defined (no documents)."""
+    1.0 on any subset, whatever the task's label vocabulary (no task's labels are assumed here).
+    0.0 when no label is defined (no documents)."""
+    if labels is None:
+        labels = class_labels(golds, preds)
     defined = [f for f in f1_per_class(golds, preds, labels).values() if not math.isnan(f)]
     return fmean(defined) if defined else 0.0
 

@@ -329,9 +329,6 @@ def test_report_gives_every_new_task_a_ci(shop_study):
     assert "[no CI]" not in text and "no per-sample aggregation" not in text
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="ecomsuite/metrics.py: the registered ecom_macro_f1 averages over ESCI's labels "
-                   "(metrics.macro_f1's default labels=ESCI_LABELS), not the task's, so a new classification family "
-                   "that names this aggregation scores 0 for right answers; its labels belong in the task folder")
 def test_ecom_macro_f1_of_a_new_family_uses_its_own_labels():
     from lm_eval.api.registry import get_aggregation
 
@@ -339,3 +336,15 @@ def test_ecom_macro_f1_of_a_new_family_uses_its_own_labels():
 
     perfect = [[category, category] for _t, category, _a in PRODUCTS]
     assert get_aggregation("ecom_macro_f1")(perfect) == 1.0
+    from sklearn.metrics import f1_score
+
+    from ecomsuite import bootstrap
+    from ecomsuite.metrics import INVALID
+
+    assert bootstrap.ci("macro_f1", perfect, n_boot=50) == (1.0, 1.0)
+    # imperfect, with an unparseable answer (a wrong answer, not a class): sklearn over the defined labels
+    items = [["shirts", "shirts"], ["socks", "shirts"], ["hats", INVALID], ["socks", "socks"], ["belts", "hats"]]
+    golds, preds = [i[0] for i in items], [i[1] for i in items]
+    want = f1_score(golds, preds, labels=sorted(set(golds) | {"hats"}), average="macro", zero_division=0)
+    assert get_aggregation("ecom_macro_f1")(items) == pytest.approx(want, abs=1e-12)
+    assert bootstrap.distribution("macro_f1", items, n_boot=10)[0].value == pytest.approx(want, abs=1e-12)
