@@ -1,18 +1,26 @@
-"""ESCI at full size: `ecomsuite data info` and the data loading of `ecom_esci --limit 100`, the Arrow
-reader vs the reader before it (pandas + whole-table Python dicts), side by side in one run.
+"""ESCI at full size: `ecomsuite data info` and the data loading of `ecom_esci --limit 100`, the current
+readers vs an earlier version of them, side by side in one run.
 
-    python bench/bench_data.py                          # writes /tmp/ecomsuite_esci_full once, then measures
+    git worktree add /tmp/old_ecom HEAD                 # the version to compare with (any commit)
+    python bench/bench_data.py --before /tmp/old_ecom   # writes /tmp/ecomsuite_esci_full once, then measures
     python bench/bench_data.py --examples 20000 --products 14000 --out /tmp/esci_small   # quick look
 
 The data is synthetic, with the real schema and the real size: 2.6M judgements (us/es/jp as in the
 release), 1.8M products with realistic text lengths (titles ~110 characters, descriptions ~900 with
 HTML markup in 40% of them and missing in 45%, bullet points ~700), written with numpy/pyarrow into
-/tmp, never the repository. The folder also gets the embedded sample's small families, so the old
-`data info` (which reads every family) has something to read for them.
+/tmp, never the repository. The folder also gets the embedded sample's small families, so `data info`
+(which reads every family) has something to read for them.
 
-Each measurement runs in its own process: wall time of the call, peak RSS (ru_maxrss), and a watchdog
-that stops it past --max-gb or --max-s (reported as not finished, with what it had reached). The old
-reader is this module's source at LEGACY_REV, loaded with `git show` into a temp module.
+Implementations (``--impls``): ``new`` (this checkout), ``before`` (the ``ecomsuite`` package of the
+``--before`` source folder, e.g. a git worktree of an earlier commit) and ``legacy`` (the pandas reader
+at LEGACY_REV, loaded with `git show`). Measurements (``--what``): ``info`` (`ecomsuite data info`, all
+families) with an empty data cache, ``info_cached`` (the same, run again with the cache ``info`` left;
+new only), and ``load`` (``ecomsuite.lmeval.load_docs``: what lm-eval calls to build ``ecom_esci``,
+fingerprint included and also reported on its own, then the test split's first 100 documents).
+
+Each measurement runs in its own process (its own empty $XDG_CACHE_HOME): wall time of the call, peak RSS
+(ru_maxrss), the load average before and after, and a watchdog that stops it past --max-gb or --max-s
+(reported as not finished, with what it had reached).
 """
 from __future__ import annotations
 
@@ -180,28 +188,48 @@ def legacy_data_module(rev: str = LEGACY_REV):
 
 
 def _module(impl: str):
-    if impl == "old":
+    if impl == "legacy":
         return legacy_data_module()
     import ecomsuite.data as mod
 
+    if impl == "before" and not Path(mod.__file__).resolve().is_relative_to(Path(os.environ["BENCH_BEFORE"]).resolve()):
+        raise RuntimeError(f"'before' imported {mod.__file__}, not the package under {os.environ['BENCH_BEFORE']}")
     return mod
 
 
 def measure(what: str, impl: str, data: str) -> dict:
     """One measurement in this process: the call's wall time and this process's peak RSS."""
     mod = _module(impl)
+    extra: dict = {"module": str(Path(mod.__file__).resolve().parent)}
+    if what == "load":   # imported (lm-eval with it) before the clock starts
+        from ecomsuite import lmeval
     t0 = time.perf_counter()
-    if what == "info":
+    if what in ("info", "info_cached"):
         out = mod.info_table(data)
-        extra = {"esci_rows": [ln for ln in out.splitlines() if ln.startswith("esci ")]}
-    elif what == "load":   # what lm-eval's ecom_esci --limit 100 needs from ecomsuite.data
-        fam = mod.load_family("esci", data)
-        docs = fam.splits["test"][:100]
-        extra = {"docs": {k: len(v) for k, v in fam.splits.items()}, "first_id": docs[0]["id"]}
-        t1 = time.perf_counter()
-        fam.fingerprint()
-        extra["fingerprint_s"] = round(time.perf_counter() - t1, 2)
-        t0 += time.perf_counter() - t1   # the fingerprint is reported on its own
+        extra["esci_rows"] = [" ".join(ln.split()[:7]) for ln in out.splitlines() if ln.startswith("esci ")]
+        extra["desc_gen_rows"] = [" ".join(ln.split()[:9]) for ln in out.splitlines() if ln.startswith("desc_gen ")]
+    elif what == "load":   # what lm-eval's ecom_esci --limit 100 needs from ecomsuite
+        import warnings
+
+        if impl == "legacy":
+            raise ValueError("load: the legacy reader has no lm-eval hook of its own")
+        timed = {"fingerprint_s": 0.0}
+        fingerprint = mod.FamilyData.fingerprint
+
+        def timed_fingerprint(self):
+            t1 = time.perf_counter()
+            try:
+                return fingerprint(self)
+            finally:
+                timed["fingerprint_s"] += time.perf_counter() - t1
+
+        mod.FamilyData.fingerprint = timed_fingerprint
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # no calling task here to record the provenance in
+            dd = lmeval.load_docs(format="esci", data_dir=data)
+        docs = [dd["test"][i] for i in range(100)]
+        extra.update(docs={k: len(v) for k, v in dd.items()}, first_ids=[d["id"] for d in docs[:3]],
+                     fingerprint_s=round(timed["fingerprint_s"], 2))
     else:
         raise ValueError(what)
     wall = time.perf_counter() - t0
@@ -209,10 +237,11 @@ def measure(what: str, impl: str, data: str) -> dict:
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2), **extra}
 
 
-def run_child(what: str, impl: str, data: Path, max_gb: float, max_s: float) -> dict:
+def run_child(what: str, impl: str, data: Path, max_gb: float, max_s: float, env: dict) -> dict:
     """``measure`` in a child process, stopped past ``max_gb`` RSS or ``max_s`` seconds."""
     cmd = [sys.executable, __file__, "--child", what, impl, str(data)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    load_before = os.getloadavg()[0]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     t0, peak = time.time(), 0.0
     while proc.poll() is None:
         try:
@@ -225,12 +254,25 @@ def run_child(what: str, impl: str, data: Path, max_gb: float, max_s: float) -> 
             proc.kill()
             proc.wait()
             return {"what": what, "impl": impl, "finished": False, "stopped_after_s": round(time.time() - t0, 1),
-                    "peak_rss_gb_seen": round(peak, 2), "limit": f"{max_gb} GB / {max_s} s"}
+                    "peak_rss_gb_seen": round(peak, 2), "limit": f"{max_gb} GB / {max_s} s",
+                    "loadavg_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
         time.sleep(0.2)
     out, err = proc.communicate()
+    load = [round(load_before, 1), round(os.getloadavg()[0], 1)]   # 1-minute load average, before / after
     if proc.returncode:
-        return {"what": what, "impl": impl, "finished": False, "error": err.strip().splitlines()[-1:]}
-    return {**json.loads(out.strip().splitlines()[-1]), "finished": True}
+        return {"what": what, "impl": impl, "finished": False, "error": err.strip().splitlines()[-1:],
+                "loadavg_1min": load}
+    return {**json.loads(out.strip().splitlines()[-1]), "finished": True, "loadavg_1min": load}
+
+
+def child_env(impl: str, before: str | None, cache: str) -> dict:
+    env = {**os.environ, "XDG_CACHE_HOME": cache}
+    if impl == "before":
+        if not before:
+            raise SystemExit("--impls before needs --before SRC (e.g. `git worktree add /tmp/old_ecom HEAD`)")
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(before).resolve())] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+        env["BENCH_BEFORE"] = str(Path(before).resolve())
+    return env
 
 
 def main(argv=None) -> int:
@@ -238,10 +280,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="/tmp/ecomsuite_esci_full", help="data folder (written if absent)")
     p.add_argument("--examples", type=int, default=2_621_288)
     p.add_argument("--products", type=int, default=1_814_924)
-    p.add_argument("--impls", default="new,old", help="comma list of new, old")
-    p.add_argument("--what", default="info,load", help="comma list of info, load")
+    p.add_argument("--impls", default="new,before", help="comma list of new, before, legacy")
+    p.add_argument("--before", default=None, metavar="SRC", help="source folder of the earlier version "
+                   "(its ecomsuite/ package is imported for --impls before)")
+    p.add_argument("--what", default="info,info_cached,load", help="comma list of info, info_cached, load")
     p.add_argument("--max-gb", type=float, default=12.0, help="stop a measurement past this RSS")
-    p.add_argument("--max-s", type=float, default=300.0, help="stop a measurement past this time")
+    p.add_argument("--max-s", type=float, default=600.0, help="stop a measurement past this time")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--child", nargs=3, metavar=("WHAT", "IMPL", "DATA"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -256,14 +300,28 @@ def main(argv=None) -> int:
     sizes = {f: round((out / "esci" / f).stat().st_size / 2 ** 20, 1) for f in (EXAMPLES_FILE, PRODUCTS_FILE)}
     print(f"files (MiB): {sizes}", flush=True)
     results = []
+    caches = {impl: tempfile.mkdtemp(prefix=f"bench-data-cache-{impl}-") for impl in a.impls.split(",")}
     for what in a.what.split(","):
         for impl in a.impls.split(","):
-            r = run_child(what, impl, out, a.max_gb, a.max_s)
+            if what == "info_cached" and impl != "new":
+                continue   # only the new readers keep a cache
+            # info_cached reads what new's info left; every other measurement starts with an empty cache
+            fresh = what not in ("info", "info_cached") or impl != "new"
+            cache = tempfile.mkdtemp(prefix="bench-data-cache-", dir=caches[impl]) if fresh else caches[impl]
+            r = run_child(what, impl, out, a.max_gb, a.max_s, child_env(impl, a.before, cache))
             print(json.dumps(r), flush=True)
             results.append(r)
+    for c in caches.values():
+        shutil.rmtree(c, ignore_errors=True)
     if a.json:
-        Path(a.json).write_text(json.dumps({"files_mib": sizes, "cpus": os.cpu_count(), "results": results},
-                                           indent=1) + "\n")
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=False).stdout.strip()
+        before = (subprocess.run(["git", "-C", a.before, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                 text=True, check=False).stdout.strip() if a.before else None)
+        Path(a.json).write_text(json.dumps({
+            "command": "python bench/bench_data.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "files_mib": sizes, "cpus": os.cpu_count(), "new_at": head + " + working tree",
+            "before_at": before, "results": results}, indent=1) + "\n")
     return 0
 
 

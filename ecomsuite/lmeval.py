@@ -123,7 +123,35 @@ def task_manager(metadata: dict | None = None, include_defaults: bool = False, i
     paths = [str(p) for p in include_paths(include_path)]
     if include_defaults and installed_status().startswith("installed in"):
         paths = paths[1:]
-    return TaskManager(include_path=paths or None, include_defaults=include_defaults, metadata=metadata)
+    return _manager_class(TaskManager)(include_path=paths or None, include_defaults=include_defaults,
+                                       metadata=metadata)
+
+
+_MANAGERS: dict = {}
+
+
+def _manager_class(base):
+    """lm-eval's TaskManager, recording the data provenance of every task it builds that lm-eval loads itself
+    (``record_dataset_provenance``). lm-eval 0.4.13 builds every task through ``_load_spec`` (``load`` and
+    the ``load_task_or_group`` that ``simple_evaluate`` calls); pinned by tests/test_data_hub.py."""
+    if base not in _MANAGERS:
+        class EcomTaskManager(base):
+            def _load_spec(self, spec):
+                built = super()._load_spec(spec)
+                for task in _leaf_tasks(built):
+                    record_dataset_provenance(task)
+                return built
+
+        _MANAGERS[base] = EcomTaskManager
+    return _MANAGERS[base]
+
+
+def _leaf_tasks(built) -> list:
+    if isinstance(built, list):
+        return [t for b in built for t in _leaf_tasks(b)]
+    if hasattr(built, "get_all_tasks"):   # a group
+        return list(built.get_all_tasks())
+    return [built]
 
 
 # ----------------------------------------------------------------------------- task facts
@@ -179,9 +207,18 @@ def load_docs(format: str | None = None, data_dir: str | None = None, folder: st
     left out, and the document order, which decides what ``--limit N`` scores) is recorded in the
     task's ``metadata`` and so in lm-eval's results file under configs.
     """
+    import hashlib
+
     import datasets
 
-    from ecomsuite.data import DOC_ORDER, READER_KEYS, READERS, DataError, load_family
+    from ecomsuite.data import (
+        DOC_ORDER,
+        READER_KEYS,
+        READERS,
+        ArrowDocs,
+        DataError,
+        load_family,
+    )
 
     cfg = _calling_task_config()
     where = f"task {getattr(cfg, 'task', '?')}: dataset_kwargs"
@@ -194,16 +231,120 @@ def load_docs(format: str | None = None, data_dir: str | None = None, folder: st
         raise DataError(f"{where}: missing 'format' (one of {', '.join(READERS)})")
     options = {k: v for k, v in (("locale", locale), ("bio", bio)) if v is not None}
     data = load_family(format, data_dir, folder=folder, files=files, where=where, **options)
+    fingerprint = data.fingerprint()
     _record_provenance(cfg, {
         "data_source": data.source,
         "data_is_sample": data.is_sample,
-        "data_fingerprint": data.fingerprint(),
+        "data_fingerprint": fingerprint,
         "data_docs": {k: len(v) for k, v in data.splits.items()},
         "data_left_out": data.skipped,
         "doc_order": DOC_ORDER,
         **({"locale": options.get("locale", "us")} if "locale" in READERS[format].options else {}),
     })
-    return datasets.DatasetDict({k: datasets.Dataset.from_list(v) for k, v in data.splits.items()})
+    # ArrowDocs (the large ESCI formats) hand lm-eval their Arrow table: no dict per document is built. Its
+    # datasets fingerprint is given (what was read, how, which split): without one, datasets hashes the
+    # whole table by pickling it (minutes and a copy of the table in memory at full ESCI size)
+    def table_fingerprint(split: str) -> str:
+        what = [fingerprint, format, folder, files, sorted(options.items()), DOC_ORDER, split]
+        return "ecomsuite-" + hashlib.sha256(json.dumps(what, default=str).encode()).hexdigest()[:32]
+
+    return datasets.DatasetDict({k: datasets.Dataset(v.table(), fingerprint=table_fingerprint(k))
+                                 if isinstance(v, ArrowDocs) else datasets.Dataset.from_list(v)
+                                 for k, v in data.splits.items()})
+
+
+def dataset_source(cfg) -> str:
+    """Where lm-eval's own loading reads a task's documents: a local folder (laid out like a Hub dataset
+    repository), a packaged builder with its ``data_files`` (json, csv, parquet; relative names resolved as
+    ``datasets`` resolves them, against the working folder), or a Hub dataset ``hf://datasets/ID[/NAME][@REV]``."""
+    kwargs = cfg.dataset_kwargs if isinstance(cfg.dataset_kwargs, dict) else {}
+    path, files = str(cfg.dataset_path), kwargs.get("data_files")
+    if files:
+        files = files if isinstance(files, dict) else {"": files}
+        where = "; ".join(f"{split + '=' if split else ''}{', '.join(str(Path(f).resolve()) if '://' not in str(f) else str(f) for f in ([v] if isinstance(v, str) else v))}"
+                          for split, v in files.items())
+        return f"{path}: {where}"
+    if Path(path).expanduser().is_dir():
+        return str(Path(path).expanduser().resolve())
+    name, rev = cfg.dataset_name, kwargs.get("revision")
+    return f"hf://datasets/{path}" + (f"/{name}" if name else "") + (f"@{rev}" if rev else "")
+
+
+def documents_fingerprint(dataset) -> str:
+    """sha256 over a DatasetDict's documents (split names, then each row as canonical JSON, in order): the
+    same documents give the same fingerprint whatever file format or machine they come from."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for split in sorted(dataset):
+        h.update(f"split:{split}\n".encode())
+        for batch in dataset[split].iter(batch_size=1000):
+            for row in zip(*batch.values()):
+                h.update(json.dumps(dict(zip(batch, row)), sort_keys=True, ensure_ascii=False, default=str).encode())
+                h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+def record_dataset_provenance(task) -> None:
+    """For a task whose documents lm-eval loads itself (``dataset_path``: a Hub id, a local folder laid out
+    like a Hub dataset, or json/csv/parquet + ``data_files``), record in its ``metadata`` what ``load_docs``
+    records for the ecom formats: source, fingerprint (of the documents), documents per split, order."""
+    cfg = getattr(task, "config", None)
+    dataset = getattr(task, "dataset", None)
+    if cfg is None or callable(getattr(cfg, "custom_dataset", None)) or not hasattr(dataset, "keys"):
+        return
+    if not isinstance(cfg.metadata, dict):
+        cfg.metadata = {}
+    if "data_fingerprint" in cfg.metadata:
+        return
+    cfg.metadata.update({
+        "data_source": dataset_source(cfg),
+        "data_is_sample": False,
+        "data_fingerprint": documents_fingerprint(dataset),
+        "data_docs": {k: len(v) for k, v in dataset.items()},
+        "doc_order": "as loaded (lm-eval's own loading: the files' order)",
+    })
+
+
+def _guard_custom_dataset() -> None:
+    """lm-eval 0.4.13 calls a task's ``custom_dataset(**metadata, **dataset_kwargs)``: a key in both (``--metadata
+    locale=es`` for a task whose dataset_kwargs set ``locale``) was a TypeError inside lm-eval. Defined here,
+    for every task with a ``custom_dataset``: the same value in both is one option and is passed once; two
+    different values are a one-line DataError naming the task and the key (a task's dataset_kwargs fix its
+    data; the run's metadata sets an option only for tasks that leave it open). Installed once, when this
+    module is imported (every ecom task's utils.py and every ecomsuite command imports it before lm-eval
+    builds a task); pinned by tests/test_data_hub.py."""
+    from lm_eval.api.task import ConfigurableTask
+
+    original = ConfigurableTask.download
+    if getattr(original, "_ecomsuite_guard", False):
+        return
+
+    def download(self, dataset_kwargs=None, **kwargs):
+        cfg = self.config
+        meta, own = cfg.metadata, cfg.dataset_kwargs
+        if not (callable(cfg.custom_dataset) and isinstance(meta, dict) and isinstance(own, dict)):
+            return original(self, dataset_kwargs, **kwargs)
+        both = [k for k in own if k in meta]
+        for k in both:
+            if meta[k] != own[k]:
+                from ecomsuite.data import DataError
+
+                raise DataError(f"task {cfg.task}: {k!r} is set both by the run's metadata ({meta[k]!r}) and by "
+                                f"the task's dataset_kwargs ({own[k]!r}); a task's dataset_kwargs fix its data: "
+                                f"drop {k!r} from --metadata, or run a task that leaves it open")
+        passed_once = {k: meta.pop(k) for k in both}
+        try:
+            return original(self, dataset_kwargs, **kwargs)
+        finally:
+            for k, v in passed_once.items():
+                meta.setdefault(k, v)
+
+    download._ecomsuite_guard = True
+    ConfigurableTask.download = download
+
+
+_guard_custom_dataset()
 
 
 def _calling_task_config():

@@ -40,10 +40,10 @@ import html
 import json
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable
 
 from ecomsuite import EcomError
 from ecomsuite.metrics import ESCI_LABELS  # the one definition of the ESCI label letters
@@ -73,7 +73,7 @@ class MissingDataError(DataError):
 @dataclass
 class FamilyData:
     family: str
-    splits: dict[str, list[dict]]
+    splits: dict[str, Sequence[dict]]   # list[dict] or ArrowDocs (the large ESCI formats)
     source: str                      # "sample" or the resolved data folder
     files: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)   # reason -> count (rows left out on purpose)
@@ -84,14 +84,77 @@ class FamilyData:
         return self.source == "sample"
 
     def fingerprint(self) -> str:
-        """sha256 over the raw files read (stable across machines for the same data)."""
-        h = hashlib.sha256()
-        for f in sorted(self.files):
-            h.update(Path(f).name.encode())
-            with open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-        return h.hexdigest()[:16]
+        """sha256 over the raw files read (stable across machines for the same data); kept for large files
+        between runs (``ecomsuite.data.cache``: keyed by the files' identity)."""
+        from ecomsuite.data.cache import cached
+
+        def compute() -> str:
+            h = hashlib.sha256()
+            for f in sorted(self.files):
+                h.update(Path(f).name.encode())
+                with open(f, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+            return h.hexdigest()[:16]
+
+        return cached("fingerprint", self.files, {}, compute)
+
+
+class ArrowDocs(Sequence):
+    """A split's documents held as Arrow columns: a read-only sequence of plain dicts with fixed keys (the
+    readers' contract: ``len``, ``docs[i]``, slicing and iteration give dicts, ``==`` compares with a list),
+    each dict built only when it is read. ``rows`` holds one row per document; with ``lookup`` = (table,
+    column of ``rows``), that column names a row of ``table`` whose columns are part of the document too
+    (ESCI: the product fields, stored once per product). ``fields``: the documents' keys, in order.
+    ``table()`` is the split as one Arrow table, which ``datasets.Dataset`` takes without building a dict."""
+
+    def __init__(self, rows, fields: list[str], lookup=None):
+        self.rows, self.fields, self.lookup = rows, list(fields), lookup
+
+    def __len__(self) -> int:
+        return self.rows.num_rows
+
+    def _table(self, rows):
+        import pyarrow as pa
+
+        cols = {n: rows[n] for n in rows.column_names}
+        if self.lookup is not None:
+            table, key = self.lookup
+            looked = table.take(rows[key])
+            cols.update({n: looked[n] for n in looked.column_names})
+        return pa.table({f: cols[f] for f in self.fields})
+
+    def table(self):
+        return self._table(self.rows)
+
+    def take(self, indices) -> ArrowDocs:
+        return ArrowDocs(self.rows.take(indices), self.fields, self.lookup)
+
+    def ids(self) -> list[str]:
+        return self.rows["id"].to_pylist()
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            import pyarrow as pa
+
+            return self._table(self.rows.take(pa.array(range(len(self))[i], pa.int64()))).to_pylist()
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"document {i} of {len(self)}")
+        return self._table(self.rows.slice(i % len(self), 1)).to_pylist()[0]
+
+    def __iter__(self):
+        for start in range(0, len(self), 4096):
+            yield from self._table(self.rows.slice(start, 4096)).to_pylist()
+
+    def __eq__(self, other):
+        if not isinstance(other, (ArrowDocs, list, tuple)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"ArrowDocs({len(self)} documents: {', '.join(self.fields)})"
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> tuple[Path, str]:
@@ -150,18 +213,44 @@ def doc_order_key(doc_id: str) -> str:
     return hashlib.sha256(f"{DOC_ORDER_SALT}{doc_id}".encode()).hexdigest()
 
 
-def order_docs(docs: list[dict]) -> list[dict]:
-    """The documents in ``DOC_ORDER``: a seeded random order that depends on the ids only."""
+def order_docs(docs):
+    """The documents in ``DOC_ORDER``: a seeded random order that depends on the ids only. ``ArrowDocs``
+    are sorted column-wise (the same order: sha256 digests sort as their hex forms do)."""
+    if isinstance(docs, ArrowDocs):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from ecomsuite.data.arrowtext import sha256_each
+
+        keys = pa.array(sha256_each(_prefixed(DOC_ORDER_SALT, docs.rows["id"])), pa.binary(32))
+        return docs.take(pc.sort_indices(keys))
     return sorted(docs, key=lambda d: doc_order_key(d["id"]))
 
 
-def check_unique_ids(docs: list[dict], where: str) -> None:
+def _prefixed(prefix: str, col):
+    """``f"{prefix}{value}"`` of each value of an Arrow column (large_string)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sep = pa.scalar("", pa.large_string())
+    return pc.binary_join_element_wise(pa.scalar(prefix, pa.large_string()), pc.cast(col, pa.large_string()), sep)
+
+
+def check_unique_ids(docs, where: str) -> None:
     """Raise a DataError naming ``where`` (file and split) when two documents share an id."""
+    if isinstance(docs, ArrowDocs):
+        import pyarrow.compute as pc
+
+        if pc.count_distinct(docs.rows["id"]).as_py() == len(docs):
+            return
+        ids = docs.ids()
+    else:
+        ids = [d["id"] for d in docs]
     first: dict[str, int] = {}
-    for i, d in enumerate(docs):
-        j = first.setdefault(d["id"], i)
+    for i, doc_id in enumerate(ids):
+        j = first.setdefault(doc_id, i)
         if j != i:
-            raise DataError(f"{where}: document id {d['id']!r} occurs twice (documents {j} and {i} "
+            raise DataError(f"{where}: document id {doc_id!r} occurs twice (documents {j} and {i} "
                             "in file order); ids must be unique within a split")
 
 
@@ -287,15 +376,29 @@ def _first_true(mask) -> int | None:
     return None if idx < 0 else idx
 
 
-def _check_unique_products(d, path: Path, locale: str | None = None) -> None:
-    """Raise on a (product id, locale) pair twice in the products table (read: those two columns)."""
+_UNIQUE_PRODUCTS: set = set()   # (file identity, locale) whose product keys this process found unique
+
+
+def _file_identity(path: Path) -> tuple:
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _check_unique_products(d, path: Path, locale: str | None = None):
+    """Raise on a (product id, locale) pair twice in the products table (read: those two columns); returns
+    those two columns (of ``locale``), or None when this process has already checked the same file (a check
+    of every locale covers each one)."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
+    ident = _file_identity(path)
+    if (ident, None) in _UNIQUE_PRODUCTS or (ident, locale) in _UNIQUE_PRODUCTS:
+        return None
     filt = None if locale is None else ds.field("product_locale") == locale
     t = _scan(d, path, ["product_id", "product_locale"], filt)
     if t.num_rows == pc.count_distinct(_esci_key(t)).as_py():
-        return
+        _UNIQUE_PRODUCTS.add((ident, locale))
+        return t
     seen: set = set()   # error path only: find the first repeat in file order
     for i, key in enumerate(zip(t["product_id"].to_pylist(), t["product_locale"].to_pylist())):
         if key in seen:
@@ -304,9 +407,10 @@ def _check_unique_products(d, path: Path, locale: str | None = None) -> None:
 
 
 def _esci_examples(folder: Path, files: dict[str, str], locale: str, product_text: bool = True):
-    """The kept examples (locale filter) as an Arrow table with trimmed label/split/query, the file row
-    number, and each example's row in ``products`` (the needed products only), all checked: a label,
-    a split and a product for every kept example. Returns (examples, products, [examples, products file])."""
+    """The kept examples (locale filter) as an Arrow table with trimmed label/split/query and the file row
+    number, all checked: a label, a split and a product for every kept example. With ``product_text``, also
+    each example's row (``__product``) in ``products``, the needed products' rows; else products is None.
+    Returns (examples, products, [examples file, products file])."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -335,60 +439,90 @@ def _esci_examples(folder: Path, files: dict[str, str], locale: str, product_tex
     if bad is not None:
         fail(bad, "unknown split {split!r}; expected train or test")
 
-    _check_unique_products(prd, pr_path)
+    keys = _check_unique_products(prd, pr_path)
+    missing = f"product {{product_id}} (locale {{product_locale}}) not in {pr_path}"
+    if not product_text:   # only that every example's product is there
+        if keys is None:
+            keys = _scan(prd, pr_path, ["product_id", "product_locale"])
+        if locale != "all":   # one locale: product ids are unique within it
+            keys = keys.filter(pc.equal(keys["product_locale"], locale))
+            there = pc.is_in(ex["product_id"], value_set=keys["product_id"])
+        else:
+            there = pc.is_in(_esci_key(ex), value_set=_esci_key(keys))
+        bad = _first_true(pc.invert(there))
+        if bad is not None:
+            fail(bad, missing)
+        return ex, None, [str(ex_path), str(pr_path)]
     needed = pc.unique(ex["product_id"])
     filt = ds.field("product_id").isin(needed)
     if locale != "all":
         filt &= ds.field("product_locale") == locale
-    pr = _scan(prd, pr_path, ESCI_PRODUCT_COLS if product_text else ["product_id", "product_locale"], filt)
+    pr = _scan(prd, pr_path, ESCI_PRODUCT_COLS, filt)
     pos = pc.index_in(_esci_key(ex), value_set=_esci_key(pr))
     bad = _first_true(pc.is_null(pos))
     if bad is not None:
-        fail(bad, f"product {{product_id}} (locale {{product_locale}}) not in {pr_path}")
+        fail(bad, missing)
     return ex.append_column("__product", pos), pr, [str(ex_path), str(pr_path)]
 
 
-def _esci_product_fields(pr) -> list[dict]:
-    """The document fields of each product row, cleaned once per product (shared by its examples)."""
-    cols = {c: pr[c].to_pylist() for c in ESCI_PRODUCT_COLS[1:6]}
-    return [{"title": _text(t), "brand": _text(b), "color": _text(c), "bullets": _text(bp),
-             "description": strip_html(_text(d))}
-            for t, d, bp, b, c in zip(*(cols[c] for c in ESCI_PRODUCT_COLS[1:6]))]
+ESCI_FIELDS = ["id", "query", "query_id", "product_id", "locale", "title", "brand", "color", "bullets",
+               "description", "label"]   # an ESCI document's keys, in order
+
+
+def _esci_product_fields(pr):
+    """The document fields of each product row as Arrow columns, cleaned once per product (shared by its
+    examples): ``_text`` of title, brand, color and bullets, ``strip_html(_text(...))`` of the description
+    (``ecomsuite.data.arrowtext``: the same values, computed column-wise)."""
+    import pyarrow as pa
+
+    from ecomsuite.data import arrowtext as at
+
+    return pa.table({"title": at.strip(pr["product_title"]), "brand": at.strip(pr["product_brand"]),
+                     "color": at.strip(pr["product_color"]), "bullets": at.strip(pr["product_bullet_point"]),
+                     "description": at.strip_html(at.strip(pr["product_description"]))})
 
 
 def read_esci(folder: Path, files: dict[str, str], locale: str = "us") -> FamilyData:
+    """Documents as ``ArrowDocs``: the examples' own columns per split, each naming its product's row in
+    one table of cleaned product fields; a dict is built only when a document is read."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     ex, pr, paths = _esci_examples(folder, files, locale)
     products = _esci_product_fields(pr)
     del pr
-    splits: dict[str, list[dict]] = {}
-    cols = [ex[c].to_pylist() for c in ("example_id", "query", "query_id", "product_id", "product_locale",
-                                        "esci_label", "split", "__product")]
-    del ex
-    for eid, query, qid, pid, loc, label, split, p in zip(*cols):
-        prod = products[p]
-        splits.setdefault(split, []).append({
-            "id": f"esci-{int(eid)}", "query": query, "query_id": int(qid), "product_id": str(pid),
-            "locale": str(loc), "title": prod["title"], "brand": prod["brand"], "color": prod["color"],
-            "bullets": prod["bullets"], "description": prod["description"], "label": label,
-        })
+    rows = pa.table({
+        "id": _prefixed("esci-", pc.cast(ex["example_id"], pa.int64())),
+        "query": ex["query"], "query_id": pc.cast(ex["query_id"], pa.int64()),
+        "product_id": pc.cast(ex["product_id"], pa.large_string()),
+        "locale": pc.cast(ex["product_locale"], pa.large_string()), "label": ex["esci_label"],
+        "__product": ex["__product"]})
+    splits: dict[str, ArrowDocs] = {}
+    for split in pc.unique(ex["split"]).to_pylist():   # first-appearance order, as the dict of lists was
+        splits[split] = ArrowDocs(rows.filter(pc.equal(ex["split"], split)), ESCI_FIELDS, (products, "__product"))
     return FamilyData("esci", splits, "", paths, split_files={s: paths[0] for s in splits})
 
 
 def esci_summary(folder: Path, files: dict[str, str], locale: str = "us") -> list[tuple[str, int, str]]:
     """(split, documents, label distribution) per split, as ``read_esci`` + ``load_family`` would give,
-    from Arrow group-bys (no documents built): the same checks, ids unique per split included."""
+    column-wise (no documents built): the same checks, ids unique per split included."""
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     ex, _pr, paths = _esci_examples(folder, files, locale, product_text=False)
-    keys = ex.select(["split", "example_id"])
-    if keys.num_rows != keys.group_by(["split", "example_id"]).aggregate([]).num_rows:
-        counts = keys.group_by(["split", "example_id"]).aggregate([("example_id", "count")])
-        twice = counts.filter(pc.greater(counts["example_id_count"], 1)).slice(0, 1).to_pylist()[0]
-        raise DataError(f"{paths[0]}: split {twice['split']!r}: document id 'esci-{twice['example_id']}' "
-                        "occurs twice; ids must be unique within a split")
+    splits = pc.dictionary_encode(ex["split"].combine_chunks())
+    code = splits.indices.to_numpy(zero_copy_only=False)
+    ids = pc.cast(ex["example_id"], pa.int64()).to_numpy()
+    for c, split in enumerate(splits.dictionary.to_pylist()):   # first-appearance order, as read_esci's
+        mine = np.sort(ids[code == c])
+        twice = mine[1:][mine[1:] == mine[:-1]]
+        if len(twice):
+            raise DataError(f"{paths[0]}: split {split!r}: document id 'esci-{twice[0]}' occurs twice; "
+                            "ids must be unique within a split")
     by = ex.group_by(["split", "esci_label"]).aggregate([("esci_label", "count")]).to_pylist()
     out = []
-    for split in pc.unique(ex["split"]).to_pylist():   # first-appearance order, as read_esci's dict
+    for split in splits.dictionary.to_pylist():
         c = {r["esci_label"]: r["esci_label_count"] for r in by if r["split"] == split}
         out.append((split, sum(c.values()), " ".join(f"{k}={c.get(k, 0)}" for k in ESCI_LABELS)))
     return out
@@ -420,60 +554,125 @@ def desc_gen_skip_reason(title: str, bullets: str, description: str) -> str | No
     return None
 
 
-def _desc_gen_rows(folder: Path, files: dict[str, str], locale: str):
-    """(skip reason, None) or (None, document) per product of ``locale``, in file order; the products
-    file is streamed in Arrow batches (only its columns and the locale's rows)."""
+DESC_GEN_REASONS = ("no description", "no title", "description same as title",
+                    "description same as bullet points", "title not shorter than description")  # in test order
+
+
+def _desc_gen_batches(folder: Path, files: dict[str, str], locale: str, documents: bool = True):
+    """The products of ``locale`` in file order, streamed in Arrow batches (only their columns and the
+    locale's rows) and cleaned column-wise (``arrowtext``: the values ``_text``, ``strip_html`` and
+    ``normalise_text`` give). Yields per batch: each row's ``DESC_GEN_REASONS`` code (0: a document; i:
+    reason i-1, ``desc_gen_skip_reason`` in column form); the cleaned columns of the rows that have a
+    description (with ``documents``, all the fields of a document, else the description alone); which of
+    those rows are documents; and for the documents, which are in the test split (``desc_gen_split``:
+    sha256 of the normalised description)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.dataset as ds
+
+    from ecomsuite.data import arrowtext as at
 
     ex_path, pr_path = folder / files["examples"], folder / files["products"]
     _parquet(ex_path, ESCI_EXAMPLE_COLS)   # the pair is one dataset: both files, both schemas
     prd = _parquet(pr_path, ESCI_PRODUCT_COLS)
     _check_unique_products(prd, pr_path, locale)
-    cols = ESCI_PRODUCT_COLS[:6]
+    cols = ESCI_PRODUCT_COLS[:6] if documents else ["product_title", "product_description", "product_bullet_point"]
     try:
-        batches = prd.to_batches(columns=cols, filter=ds.field("product_locale") == locale)
-        for batch in batches:
-            for pid, title, desc, bullets, brand, color in zip(*(batch.column(c).to_pylist() for c in cols)):
-                title, bullets, desc = _text(title), _text(bullets), strip_html(_text(desc))
-                reason = desc_gen_skip_reason(title, bullets, desc)
-                if reason:
-                    yield reason, None
-                    continue
-                pid = str(pid)
-                yield None, {"id": f"desc-{pid}", "product_id": pid, "title": title, "brand": _text(brand),
-                             "color": _text(color), "bullets": bullets, "description": desc}
+        for batch in prd.to_batches(columns=cols, filter=ds.field("product_locale") == locale):
+            desc = at.strip_html(at.strip(batch.column("product_description")))
+            has_d = pa.array(pc.utf8_length(desc).to_numpy() > 0)
+            reason = np.ones(len(desc), dtype=np.int8)   # 1: no description
+            desc = desc.filter(has_d)
+            title = at.strip(batch.column("product_title").filter(has_d))
+            bullets = at.strip(batch.column("product_bullet_point").filter(has_d))
+            # the description is collapsed already (strip_html), so lowercase is its normalised form
+            nt, nb, nd = at.normalise(title), at.normalise(bullets), at.lower(desc)
+            len_t, len_d = (pc.utf8_length(x).to_numpy() for x in (nt, nd))
+            sub = np.zeros(len(desc), dtype=np.int8)
+            for code, hit in ((5, len_t >= len_d), (4, pc.equal(nd, nb).to_numpy(zero_copy_only=False)),
+                              (3, pc.equal(nd, nt).to_numpy(zero_copy_only=False)), (2, len_t == 0)):
+                sub[hit] = code   # the earliest test that holds wins, as in desc_gen_skip_reason
+            reason[has_d.to_numpy(zero_copy_only=False)] = sub
+            keep = sub == 0
+            test = np.array([d[-1] % 4 == 0 for d in at.sha256_each(nd.filter(pa.array(keep)))], dtype=bool)
+            out = {"description": desc}
+            if documents:
+                out = {"product_id": pc.cast(batch.column("product_id").filter(has_d), "large_string"),
+                       "title": title, "brand": batch.column("product_brand").filter(has_d),
+                       "color": batch.column("product_color").filter(has_d), "bullets": bullets, **out}
+            yield reason, out, keep, test
     except OSError as e:
         raise DataError(f"{pr_path}: cannot read parquet ({type(e).__name__}: {e})") from None
 
 
+def _skipped(first: dict[int, int], counts: dict[int, int]) -> dict[str, int]:
+    """reason -> rows, in the order the reasons first occur in the file (as a row-by-row count gives)."""
+    return {DESC_GEN_REASONS[c - 1]: counts[c] for c in sorted(first, key=first.get)}
+
+
+def _tally(reason, offset: int, first: dict[int, int], counts: dict[int, int]) -> None:
+    import numpy as np
+
+    codes, where, n = np.unique(reason, return_index=True, return_counts=True)
+    for c, w, k in zip(codes.tolist(), where.tolist(), n.tolist()):
+        if c:
+            first.setdefault(c, offset + w)
+            counts[c] = counts.get(c, 0) + k
+
+
+DESC_GEN_FIELDS = ["id", "product_id", "title", "brand", "color", "bullets", "description"]
+
+
 def read_desc_gen(folder: Path, files: dict[str, str], locale: str = "us") -> FamilyData:
-    splits: dict[str, list[dict]] = {"train": [], "test": []}
-    skipped: dict[str, int] = {}
-    for reason, doc in _desc_gen_rows(folder, files, locale):
-        if reason:
-            skipped[reason] = skipped.get(reason, 0) + 1
-        else:
-            splits[desc_gen_split(doc["description"])].append(doc)
+    import pyarrow as pa
+
+    from ecomsuite.data import arrowtext as at
+
+    parts: dict[str, list] = {"train": [], "test": []}
+    first: dict[int, int] = {}
+    counts: dict[int, int] = {}
+    offset = 0
+    for reason, cols, keep, test in _desc_gen_batches(folder, files, locale):
+        _tally(reason, offset, first, counts)
+        offset += len(reason)
+        kept = pa.table({k: v.filter(pa.array(keep)) for k, v in cols.items()})
+        kept = kept.append_column("id", _prefixed("desc-", kept["product_id"]))
+        kept = kept.set_column(kept.schema.get_field_index("brand"), "brand", at.strip(kept["brand"]))
+        kept = kept.set_column(kept.schema.get_field_index("color"), "color", at.strip(kept["color"]))
+        for split, mask in (("train", ~test), ("test", test)):
+            parts[split].append(kept.filter(pa.array(mask)).select(DESC_GEN_FIELDS))
+    empty = pa.table({f: pa.array([], pa.large_string()) for f in DESC_GEN_FIELDS})
+    splits = {s: ArrowDocs(pa.concat_tables([empty] + p) if p else empty, DESC_GEN_FIELDS)
+              for s, p in parts.items()}
     pr_path = str(folder / files["products"])
-    return FamilyData("desc_gen", splits, "", [pr_path], skipped, {s: pr_path for s in splits})
+    return FamilyData("desc_gen", splits, "", [pr_path], _skipped(first, counts), {s: pr_path for s in splits})
 
 
 def desc_gen_summary(folder: Path, files: dict[str, str], locale: str = "us"):
     """What ``read_desc_gen`` + ``label_distribution`` report, streamed: no documents kept."""
-    skipped: dict[str, int] = {}
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ecomsuite.data import arrowtext as at
+
+    first: dict[int, int] = {}
+    counts: dict[int, int] = {}
+    offset = 0
     n = {"train": 0, "test": 0}
     words = {"train": [0, 0], "test": [0, 0]}   # sum, max
-    for reason, doc in _desc_gen_rows(folder, files, locale):
-        if reason:
-            skipped[reason] = skipped.get(reason, 0) + 1
-            continue
-        split, w = desc_gen_split(doc["description"]), len(doc["description"].split())
-        n[split] += 1
-        words[split][0] += w
-        words[split][1] = max(words[split][1], w)
+    for reason, cols, keep, test in _desc_gen_batches(folder, files, locale, documents=False):
+        _tally(reason, offset, first, counts)
+        offset += len(reason)
+        w = at.word_counts(cols["description"].filter(pa.array(keep)))
+        for split, mask in (("train", ~test), ("test", test)):
+            ws = w.filter(pa.array(mask))
+            n[split] += len(ws)
+            words[split][0] += pc.sum(ws).as_py() or 0
+            words[split][1] = max(words[split][1], pc.max(ws).as_py() or 0)
     rows = [(s, n[s], f"description words: mean {words[s][0] / max(n[s], 1):.0f}, max {words[s][1]}")
             for s in n]
-    return rows, skipped
+    return rows, _skipped(first, counts)
 
 
 # ----------------------------------------------------------------------------------- QueryNER
@@ -738,9 +937,17 @@ def summarise_family(family: str, data_dir: str | os.PathLike | None = None, **o
         data = load_family(family, data_dir, **options)
         return ([(s, len(d), label_distribution(family, d)) for s, d in data.splits.items()],
                 data.skipped, data.source)
+    from ecomsuite.data.cache import cached
+
     root, source = resolve_data_dir(data_dir)
     folder, names = reader.locate(root, None, None, "data info", options)
-    rows, skipped = reader.summary(folder, names, **options)
+    files = [str(_need(folder / n)) for n in names.values()]
+    def compute():
+        rows, skipped = reader.summary(folder, names, **options)
+        return [[list(r) for r in rows], skipped]   # as JSON stores it
+
+    rows, skipped = cached(f"summary-{family}", files, options, compute)
+    rows = [tuple(r) for r in rows]
     for split, n, _labels in rows:
         if not n:
             raise DataError(f"{family}: split {split!r} is empty in {source} "

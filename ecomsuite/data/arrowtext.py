@@ -1,0 +1,210 @@
+"""Arrow twins of the readers' Python text functions, equal to them value for value by construction.
+
+A Python pass over the full ESCI release's 1.2M product descriptions (``strip_html``, ``normalise_text``,
+a word count) takes minutes; these functions do the same on whole Arrow columns with pyarrow.compute,
+and hand a value to the Python function itself wherever Arrow's semantics could differ:
+
+- whitespace is Python's (``str.isspace``: the set ``str.split()`` and ``str.strip()`` use), spelled out
+  as an explicit RE2 class, not RE2's or Arrow's own notion of it;
+- lowercase is ``str.lower`` itself for any value that is not pure ASCII (Arrow's Unicode lowercase
+  differs from Python's for ~80 characters, and Python lowercases a final capital sigma by context);
+- ``strip_html`` runs in Arrow only for values whose markup is plain tags (the fast path's own
+  grammar, ``_SIMPLE_TAG``) and whose entities are a few named/numeric ones decoded exactly as
+  ``html.unescape`` decodes them; every other value goes through ``strip_html``.
+
+tests/test_data_scale.py compares each function with its Python original on generated text (markup,
+entities, Unicode whitespace, characters whose case mapping differs) and the old and new readers on a
+synthetic release-shaped pair.
+"""
+from __future__ import annotations
+
+import functools
+import html
+import itertools
+import sys
+
+# entities decoded in Arrow (each exactly what html.unescape gives); any other '&' sends the value to Python
+_ENTITIES = ("lt;", "gt;", "quot;", "apos;", "nbsp;", "#39;", "#34;", "amp;")   # amp last: see _unescape
+_BLOCK_NAMES = ("p", "br", "li", "div", "ul", "ol", "tr", "h1", "h2", "h3", "h4", "table")   # = _Stripper.BLOCK
+
+
+@functools.cache
+def python_whitespace() -> str:
+    """Every character ``str.split()`` / ``str.strip()`` treat as whitespace."""
+    return "".join(filter(str.isspace, map(chr, range(sys.maxunicode + 1))))
+
+
+def _cls(chars: str, negate: bool = False) -> str:
+    """An RE2 character class of exactly ``chars``."""
+    return "[" + ("^" if negate else "") + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]"
+
+
+def _nocase(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+@functools.cache
+def _patterns() -> dict[str, str]:
+    ws = python_whitespace()
+    # ecomsuite.data._SIMPLE_TAG with Python's \s spelled out (RE2's \s is ASCII only)
+    attrs = "(?:[ \\t\\n\\r\\f][^<>\"'=]*(?:=" + _cls("<>\"'" + ws, negate=True) + "*[^<>\"']*)*)?/?>"
+    tag = "<(/?)([a-zA-Z][-.a-zA-Z0-9:_]*)" + attrs
+    return {
+        "ws_untidy": _cls(ws) + "{2}|" + _cls(ws.replace(" ", "")) + "|^ | $",
+        "ws_fix": _cls(ws) + "{2,}|" + _cls(ws.replace(" ", "")),
+        "tag": tag,
+        "block_tag": "</?(?:" + "|".join(_nocase(n) for n in _BLOCK_NAMES) + ")" + attrs,
+        "plain_tag_text": "^[^<]*(?:" + tag + "[^<]*)*$",     # = _PLAIN_TAG_TEXT (re.match ... \Z)
+        "script_style": "</?(?:" + _nocase("script") + "|" + _nocase("style") + ")",   # a superset: to Python
+        "entity": "&(?:" + "|".join(e.replace("#", "\\#") for e in _ENTITIES) + ")",
+        # after the first unescape, a '&' that html.unescape's pattern could start a reference at
+        "live_amp": "&[^\\t\\n\\f <&;]",
+    }
+
+
+def _pc():
+    import pyarrow.compute as pc
+
+    return pc
+
+
+def as_text(col):
+    """A string column as large_string, one chunk (what the functions below take and give)."""
+    import pyarrow as pa
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    return col.cast(pa.large_string())
+
+
+def _np(mask):
+    """A boolean Arrow array (no nulls) as a numpy array."""
+    return mask.to_numpy(zero_copy_only=False)
+
+
+def _apply(col, mask, fn):
+    """``col`` with the values under ``mask`` (numpy bool) replaced by ``fn`` of them (an Arrow column)."""
+    import pyarrow as pa
+
+    if not mask.any():
+        return col
+    m = pa.array(mask)
+    return _pc().replace_with_mask(col, m, as_text(fn(col.filter(m))))
+
+
+def strip(col):
+    """``ecomsuite.data._text`` of each value of a string column: ``str.strip()``, null -> ""."""
+    import pyarrow as pa
+
+    pc = _pc()
+    col = pc.utf8_trim(as_text(col), characters=python_whitespace())
+    if not col.null_count:
+        return col
+    return pc.if_else(pc.is_null(col), pa.scalar("", pa.large_string()), col)   # fill_null is slow on text
+
+
+def collapse(col):
+    """``" ".join(value.split())`` of each value (no nulls). Only values with something to change are
+    rewritten (a run of whitespace, whitespace other than a space, a space at either end), and in them
+    only those places: a regex replacement per single space would be slow."""
+    pc = _pc()
+    pat = _patterns()
+    col = as_text(col)
+    return _apply(col, _np(pc.match_substring_regex(col, pat["ws_untidy"])),
+                  lambda v: pc.utf8_trim(pc.replace_substring_regex(v, pat["ws_fix"], " "), characters=" "))
+
+
+def lower(col):
+    """``value.lower()`` of each value (no nulls): Arrow for ASCII values, ``str.lower`` for the rest. On
+    collapsed text (``collapse``) this is already ``normalise``: no character gains or loses whitespace
+    when lowercased (tests/test_data_scale.py checks every code point)."""
+    import pyarrow as pa
+
+    pc = _pc()
+    col = as_text(col)
+    return _apply(pc.ascii_lower(col), ~_np(pc.string_is_ascii(col)),
+                  lambda v: pa.array([x.lower() for x in v.to_pylist()], pa.large_string()))
+
+
+def normalise(col):
+    """``ecomsuite.data.normalise_text`` of each value (no nulls)."""
+    return collapse(lower(col))
+
+
+def word_counts(col):
+    """``len(value.split())`` of each value of an already collapsed column (``collapse``, ``strip_html``)."""
+    pc = _pc()
+    col = as_text(col)
+    n = pc.add(pc.count_substring(col, " "), 1)
+    return pc.if_else(pc.equal(pc.utf8_length(col), 0), 0, n)
+
+
+def _unescape(col):
+    """``html.unescape`` of values whose every '&' starts one of ``_ENTITIES``. ``&amp;`` goes last: an
+    earlier replacement cannot then see the ``&`` it produces (the entities of one value are disjoint)."""
+    pc = _pc()
+    for ent in _ENTITIES:
+        col = pc.replace_substring(col, "&" + ent, html.unescape("&" + ent))
+    return col
+
+
+def strip_html(col):
+    """``ecomsuite.data.strip_html`` of each value (no nulls)."""
+    pc = _pc()
+    col = as_text(col)
+    return collapse(_apply(col, _np(pc.match_substring_regex(col, "[<&]")), _strip_markup))
+
+
+def _strip_markup(col):
+    """``strip_html`` of values each holding a '<' or a '&', up to collapsing the whitespace: in Arrow
+    where that is exact, else ``strip_html`` itself (whose result is already collapsed)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from ecomsuite.data import strip_html as py_strip_html
+
+    pc = _pc()
+    pat = _patterns()
+    has_lt, has_amp = _np(pc.match_substring_regex(col, "<")), _np(pc.match_substring_regex(col, "&"))
+
+    def where(mask, test):   # numpy mask: ``test`` of the values under ``mask``, False elsewhere
+        out = np.zeros(len(col), dtype=bool)
+        if mask.any():
+            out[np.flatnonzero(mask)] = _np(test(col.filter(pa.array(mask))))
+        return out
+
+    # to Python: a '&' that does not start one of _ENTITIES (checked on the raw text, as the pieces' unescape
+    # sees it); markup other than plain tags, or a script/style tag (the parser treats their content)
+    py = where(has_amp, lambda v: pc.match_substring_regex(pc.replace_substring_regex(v, pat["entity"], ""), "&"))
+    py |= where(has_lt & ~py, lambda v: pc.or_(pc.invert(pc.match_substring_regex(v, pat["plain_tag_text"])),
+                                               pc.match_substring_regex(v, pat["script_style"])))
+    # tags: block tags -> " ", others -> ""; then the entities
+    out = _apply(col, has_lt & ~py, lambda v: pc.replace_substring_regex(
+        pc.replace_substring_regex(v, pat["block_tag"], " "), pat["tag"], ""))
+    out = _apply(out, has_amp & ~py, _unescape)
+    # the second unescape (of the joined text) must find nothing to decode, else Python
+    if (has_amp & ~py).any():
+        m = has_amp & ~py
+        py[np.flatnonzero(m)] |= _np(pc.match_substring_regex(out.filter(pa.array(m)), pat["live_amp"]))
+    if not py.any():
+        return out
+    m = pa.array(py)
+    return pc.replace_with_mask(out, m, pa.array([py_strip_html(v) for v in col.filter(m).to_pylist()],
+                                                 pa.large_string()))
+
+
+def sha256_each(col) -> list[bytes]:
+    """``hashlib.sha256(value.encode()).digest()`` of each value (no nulls), read from the column's UTF-8
+    buffer without building a Python string per value."""
+    import hashlib
+
+    import numpy as np
+
+    col = as_text(col)
+    if not len(col):
+        return []
+    bufs = col.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64, count=len(col) + 1, offset=col.offset * 8).tolist()
+    data = memoryview(bufs[2] if bufs[2] is not None else b"")
+    sha = hashlib.sha256
+    return [sha(data[a:b]).digest() for a, b in itertools.pairwise(offsets)]

@@ -1,0 +1,205 @@
+"""Tasks that lm-eval loads itself (issue 16): a local folder laid out like a Hugging Face Hub dataset repository
+(README with `configs`, parquet shards under data/) as `dataset_path`, and lm-eval's own `json` + `data_files`,
+run through ecomsuite commands offline and record their provenance as the ecom readers do. And a run option
+that a task's dataset_kwargs also set (`--metadata locale=...`): one option when the values agree, a one-line
+error naming the task and key when they do not (was a TypeError inside lm-eval)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ecomsuite.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+PRODUCTS = [("red cotton shirt", "shirts"), ("blue wool sock", "socks"), ("green silk scarf", "scarves"),
+            ("black leather belt", "belts"), ("white linen towel", "towels"), ("grey fleece hat", "hats")]
+HUB_README = """---
+license: cc-by-4.0
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*.parquet
+  - split: test
+    path: data/test-*.parquet
+---
+# shop categories
+
+A dataset card, as a Hub dataset repository has one.
+"""
+TASK = """\
+task: {name}
+dataset_path: {path}
+{kwargs}output_type: generate_until
+training_split: train
+test_split: test
+doc_to_text: "Product: {{{{title}}}}\\nCategory:"
+doc_to_target: "{{{{category}}}}"
+target_delimiter: " "
+generation_kwargs: {{until: ["\\n"], max_gen_toks: 8, do_sample: false}}
+metric_list:
+  - {{metric: exact_match, aggregation: mean, higher_is_better: true}}
+metadata: {{version: 1.0, headline: exact_match}}
+"""
+
+
+def _rows(split):
+    chosen = PRODUCTS[:4] if split == "train" else PRODUCTS[4:]
+    return [{"id": f"cat-{t}", "title": t, "category": c} for t, c in chosen]
+
+
+def _hub_repo(folder: Path) -> Path:
+    """A folder as `huggingface-cli download --repo-type dataset` leaves one: card + parquet shards."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (folder / "data").mkdir(parents=True)
+    (folder / "README.md").write_text(HUB_README)
+    for split in ("train", "test"):
+        pq.write_table(pa.Table.from_pylist(_rows(split)), folder / "data" / f"{split}-00000-of-00001.parquet")
+    return folder
+
+
+@pytest.fixture
+def hub_tasks(tmp_path, monkeypatch):
+    """(task folder, hub-layout data folder, jsonl folder): two tasks over the same documents, one reading the
+    Hub-layout folder, one lm-eval's json builder with data_files."""
+    hub = _hub_repo(tmp_path / "shop-categories")
+    plain = tmp_path / "jsonl"
+    plain.mkdir()
+    for split in ("train", "test"):
+        (plain / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _rows(split)))
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "hub_cat.yaml").write_text(TASK.format(name="hub_cat", path=hub, kwargs=""))
+    files = f'dataset_kwargs:\n  data_files: {{train: "{plain}/train.jsonl", test: "{plain}/test.jsonl"}}\n'
+    (tasks / "json_cat.yaml").write_text(TASK.format(name="json_cat", path="json", kwargs=files))
+    monkeypatch.setenv("ECOMSUITE_INCLUDE_PATH", str(tasks))
+    _fresh_datasets_cache(monkeypatch, tmp_path / "hf-datasets")
+    return tasks, hub, plain
+
+
+def _fresh_datasets_cache(monkeypatch, folder: Path) -> None:
+    """datasets' cache in ``folder``, not the user's. (datasets 5.2 keys a local folder's cache by the folder's
+    name alone: another folder of the same name, or the same one rewritten, reads the first one's cache.)"""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(folder))
+
+
+def test_hub_layout_folder_runs_through_validate_and_eval_with_provenance(hub_tasks, tmp_path):
+    from test_tasks_lmeval import _make_lm
+
+    from ecomsuite.evaluate import evaluate
+    from ecomsuite.prompts import load_tasks, render_examples
+
+    tasks, hub, plain = hub_tasks
+    assert main(["tasks", "validate", str(tasks)]) == 0
+    names = ["hub_cat", "json_cat"]
+    gold = {ex["prompt"]: ex["completion"].strip()
+            for task in load_tasks(names).values() for ex in render_examples(task, split="test")}
+    assert len(gold) == 2
+    res = evaluate(model=_make_lm(lambda ctx, cont: gold[ctx] if cont is None else gold[ctx] == cont.strip()),
+                   tasks=names, limit=None, output_path=tmp_path / "eval")
+    assert all(res["results"][n]["exact_match,none"] == 1.0 for n in names)
+    hub_meta, json_meta = (res["configs"][n]["metadata"] for n in names)
+    assert hub_meta["data_source"] == str(hub.resolve())
+    assert json_meta["data_source"] == (f"json: train={(plain / 'train.jsonl').resolve()}; "
+                                        f"test={(plain / 'test.jsonl').resolve()}")
+    for meta in (hub_meta, json_meta):
+        assert meta["data_docs"] == {"train": 4, "test": 2} and meta["data_is_sample"] is False
+        assert meta["doc_order"].startswith("as loaded")
+    # the same documents in parquet shards and in jsonl: one fingerprint; the results file says so too
+    assert hub_meta["data_fingerprint"] == json_meta["data_fingerprint"]
+    (results_file,) = (tmp_path / "eval").rglob("results_*.json")
+    on_disk = json.loads(results_file.read_text())["configs"]["hub_cat"]["metadata"]
+    assert on_disk["data_fingerprint"] == hub_meta["data_fingerprint"]
+
+
+def test_fingerprint_follows_the_documents(hub_tasks, tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ecomsuite.prompts import load_tasks
+
+    _tasks, hub, _plain = hub_tasks
+    before = load_tasks(["hub_cat"])["hub_cat"].config.metadata["data_fingerprint"]
+    rows = _rows("test")
+    rows[0]["category"] = "bath"
+    pq.write_table(pa.Table.from_pylist(rows), hub / "data" / "test-00000-of-00001.parquet")
+    _fresh_datasets_cache(monkeypatch, tmp_path / "hf-datasets-2")   # see _fresh_datasets_cache
+    task = load_tasks(["hub_cat"])["hub_cat"]
+    assert {d["category"] for d in task.dataset["test"]} == {"bath", "hats"}
+    after = task.config.metadata
+    assert after["data_fingerprint"] != before and after["data_docs"] == {"train": 4, "test": 2}
+
+
+def test_every_ecomsuite_task_manager_build_path_records_provenance(hub_tasks):
+    """`load` (ecomsuite commands) and `load_task_or_group` (lm-eval's simple_evaluate) both record."""
+    import warnings
+
+    from ecomsuite.lmeval import task_manager
+
+    tm = task_manager()
+    assert tm.load(["hub_cat"])["tasks"]["hub_cat"].config.metadata["data_docs"] == {"train": 4, "test": 2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        legacy = task_manager().load_task_or_group(["json_cat"])
+    assert legacy["json_cat"].config.metadata["data_source"].startswith("json: train=")
+
+
+# ------------------------------------------------------------------ a run option the task also sets
+LOCALE_TASK = """\
+include: {template}
+task: shop_esci_es
+dataset_kwargs: {{format: esci, locale: es}}
+output_type: multiple_choice
+doc_to_choice: ["exact", "substitute", "complement", "irrelevant"]
+doc_to_target: 0
+metric_list:
+  - {{metric: acc, aggregation: mean, higher_is_better: true}}
+metadata: {{version: 1.0, headline: acc}}
+"""
+
+
+@pytest.fixture
+def locale_task(tmp_path, monkeypatch):
+    folder = tmp_path / "locale_tasks"
+    folder.mkdir()
+    (folder / "shop_esci_es.yaml").write_text(LOCALE_TASK.format(template=REPO / "tasks" / "esci" / "_esci_template"))
+    (folder / "utils.py").write_text("from ecomsuite.lmeval import load_docs  # noqa: F401\n")
+    monkeypatch.setenv("ECOMSUITE_INCLUDE_PATH", str(folder))
+    return folder
+
+
+def test_metadata_option_the_task_also_sets_is_one_line_not_a_typeerror(locale_task, capsys):
+    from ecomsuite.data import DataError
+    from ecomsuite.prompts import load_tasks
+
+    with pytest.raises(DataError) as e:
+        load_tasks(["shop_esci_es"], metadata={"locale": "jp"})
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("task shop_esci_es: 'locale' is set both by the run's metadata ('jp')")
+    assert "dataset_kwargs ('es')" in msg
+    # the same value twice is one option: the task loads, on its own locale
+    task = load_tasks(["shop_esci_es"], metadata={"locale": "es"})["shop_esci_es"]
+    assert task.config.metadata["locale"] == "es"
+    assert {d["locale"] for d in task.dataset["test"]} == {"es"}
+    # a task that leaves the option open still takes it from the run (tasks/esci/README.md)
+    assert load_tasks(["ecom_esci"], metadata={"locale": "jp"})["ecom_esci"].config.metadata["locale"] == "jp"
+
+
+def test_plain_lm_eval_task_manager_gets_the_same_error(locale_task):
+    """lm-eval's own TaskManager (as `lm_eval --include_path ... --metadata` builds tasks), not ecomsuite's."""
+    from lm_eval.tasks import TaskManager
+
+    import ecomsuite.lmeval  # noqa: F401 - what every ecom task's utils.py imports
+    from ecomsuite.data import DataError
+
+    tm = TaskManager(include_path=[str(locale_task), str(REPO / "tasks")], include_defaults=False,
+                     metadata={"locale": "us"})
+    with pytest.raises(DataError, match=r"task shop_esci_es: 'locale' is set both .*\('us'\).*\('es'\)"):
+        tm.load(["shop_esci_es"])
