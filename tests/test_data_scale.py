@@ -1,6 +1,9 @@
 """ESCI at scale (issue 16): the Arrow reader on a 20k-row synthetic pair written by bench/bench_data.py
 (the real schema, three locales, HTML in descriptions): `data info` counts without building documents,
-and documents identical to the reader before it (pandas + whole-table dicts, from the git history)."""
+and documents identical to the reader before it (pandas + whole-table dicts, from the git history); the
+column-wise text cleaning against the row-by-row Python definition on generated adversarial text; the
+documents' contract (ArrowDocs), lm-eval's table, and the data-info cache."""
+import hashlib
 import importlib.util
 import subprocess
 from pathlib import Path
@@ -70,3 +73,194 @@ def test_info_counts_esci_without_building_documents(pair, monkeypatch):
 def test_info_same_as_the_old_info(pair, legacy):
     assert info_table(str(pair)) == legacy.info_table(str(pair))
     assert info_table(str(pair), locale="es") == legacy.info_table(str(pair), locale="es")
+
+
+# ------------------------------------------------ the column-wise readers vs the row-by-row Python path
+# The Python functions (_text, strip_html, normalise_text, desc_gen_skip_reason, desc_gen_split) are the
+# definition; ecomsuite.data.arrowtext computes the same column-wise. Generated text aims at every place
+# the two could part: markup the fast path or the parser takes, entities (decoded twice), Unicode
+# whitespace, characters whose lowercase differs between Python and Arrow (İ, Σ at a word's end, newer
+# Unicode letters), and every reason a product is left out.
+PIECES = ["<p>", "</p>", "<br>", "<br/>", "<BR />", "<b>", "</b>", "<li>", "</LI>", "<div class=x>", "&amp;", "&lt;",
+          "&amp;lt;", "&nbsp;", "&#39;", "&#34;", "&quot;", "&apos;", "&gt;", "&bogus;", "&amp", "&", "& ", "&amp;copy",
+          "&am<b>p;", "&#", "&#x27;", " ", "  ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u3000",
+          "\xa0", "word", "Word", "WORDS", "x>y", "a < b", "<", ">", "<!-- c -->", "<script>var a='<p>';</script>",
+          "<style>p{}</style>", "<SCRIPT>", "<a href='u'>", "<img src=x.png/>", "</>", "<1>", "<?x?>", "<p", "<Pre>",
+          "<p2>", "<p\xa0x>", "<a b = c>", "<p a=b/>", "</p x>", "<p\x0bq>", "</ p>", "<h1>", "<table>", "é", "İ",
+          "Σ", "ΑΣ", "ΟΔΟΣ", "ǅ", "ẞ", "ſ", "K", "\ua7cb", "\U00010d50", "ﬀ", ";", "#"]
+
+
+def _text_like(rng, n_max=14):
+    return "".join(rng.choice(PIECES) for _ in range(rng.randint(0, n_max)))
+
+
+def test_arrowtext_equals_the_python_functions_value_for_value():
+    import random
+    import sys
+
+    import pyarrow as pa
+
+    from ecomsuite.data import _text, arrowtext, normalise_text, strip_html
+
+    rng = random.Random(1)
+    texts = [_text_like(rng) for _ in range(6000)] + [None, "", " ", "\u3000"]
+    col = pa.array(texts, pa.large_string())
+    stripped = [_text(v) for v in texts]
+    assert arrowtext.strip(col).to_pylist() == stripped
+    assert arrowtext.strip_html(arrowtext.strip(col)).to_pylist() == [strip_html(v) for v in stripped]
+    assert arrowtext.normalise(arrowtext.strip(col)).to_pylist() == [normalise_text(v) for v in stripped]
+    cleaned = [strip_html(v) for v in stripped]
+    assert arrowtext.word_counts(pa.array(cleaned, pa.large_string())).to_pylist() == [len(v.split()) for v in cleaned]
+    assert arrowtext.sha256_each(pa.array(cleaned)) == [hashlib.sha256(v.encode()).digest() for v in cleaned]
+    # what lets the description's normalised form be its lowercase (no second collapse): lowercasing never
+    # turns a character into whitespace or whitespace into something else
+    assert not [c for c in map(chr, range(sys.maxunicode + 1))
+                if any(x.isspace() for x in c.lower()) != c.isspace() and not 0xD800 <= ord(c) <= 0xDFFF]
+
+
+def _write_adversarial_pair(folder: Path, n_products: int = 4800, seed: int = 3) -> Path:
+    """An ESCI pair whose product text is generated markup (PIECES) and every desc_gen case: no title, a
+    description that is the title or the bullet points up to case and spacing, a title longer than it,
+    markup only, nulls; us/es/jp products (ids repeat across locales) and examples on them."""
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n_products):
+        loc = ("us", "es", "jp")[i % 3]
+        title, bullets, desc = _text_like(rng, 6) or "Widget", _text_like(rng, 8), _text_like(rng)
+        case = i % 11
+        if case == 0:
+            desc = None
+        elif case == 1:
+            title = None
+        elif case == 2:
+            desc = f"<b>{title.upper()}</b>\n "
+        elif case == 3:
+            desc = "  " + (bullets or "x").swapcase()
+        elif case == 4:
+            title, desc = "A long title " * 4, "Short."
+        elif case == 5:
+            desc = "<p></p><br>"
+        rows.append({"product_id": f"B{i // 3:05d}", "product_title": title, "product_description": desc,
+                     "product_bullet_point": None if case == 6 else bullets,
+                     "product_brand": None if case == 7 else f" Brand{i % 5} ", "product_color": _text_like(rng, 2),
+                     "product_locale": loc})
+    esci = folder / "esci"
+    esci.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), esci / "shopping_queries_dataset_products.parquet",
+                   row_group_size=500)   # several batches, so the column-wise reader's per-batch joins are tested
+    examples = [{"example_id": k, "query": _text_like(rng, 4) or "q", "query_id": k // 7,
+                 "product_id": rows[j]["product_id"], "product_locale": rows[j]["product_locale"],
+                 "esci_label": rng.choice("ESCI") + rng.choice(["", " "]), "small_version": 0, "large_version": 1,
+                 "split": "test" if (k // 7) % 4 == 0 else "train"}
+                for k, j in enumerate(rng.randrange(n_products) for _ in range(3 * n_products))]
+    pq.write_table(pa.Table.from_pylist(examples), esci / "shopping_queries_dataset_examples.parquet")
+    return folder
+
+
+def _row_by_row(folder: Path, family: str, locale: str):
+    """What the readers gave before they went column-wise: a Python pass per row (the definition)."""
+    import pyarrow.parquet as pq
+
+    from ecomsuite.data import _text, desc_gen_skip_reason, desc_gen_split, order_docs, strip_html
+
+    products = pq.read_table(folder / "esci" / "shopping_queries_dataset_products.parquet").to_pylist()
+    splits: dict = {"train": [], "test": []} if family == "desc_gen" else {}
+    skipped: dict = {}
+    if family == "desc_gen":
+        for p in products:
+            if p["product_locale"] != locale:
+                continue
+            title, bullets = _text(p["product_title"]), _text(p["product_bullet_point"])
+            desc = strip_html(_text(p["product_description"]))
+            reason = desc_gen_skip_reason(title, bullets, desc)
+            if reason:
+                skipped[reason] = skipped.get(reason, 0) + 1
+                continue
+            splits[desc_gen_split(desc)].append({
+                "id": f"desc-{p['product_id']}", "product_id": p["product_id"], "title": title,
+                "brand": _text(p["product_brand"]), "color": _text(p["product_color"]), "bullets": bullets,
+                "description": desc})
+    else:
+        by_key = {(p["product_id"], p["product_locale"]): p for p in products}
+        for e in pq.read_table(folder / "esci" / "shopping_queries_dataset_examples.parquet").to_pylist():
+            if locale != "all" and e["product_locale"] != locale:
+                continue
+            p = by_key[(e["product_id"], e["product_locale"])]
+            splits.setdefault(_text(e["split"]), []).append({
+                "id": f"esci-{e['example_id']}", "query": _text(e["query"]), "query_id": e["query_id"],
+                "product_id": e["product_id"], "locale": e["product_locale"], "title": _text(p["product_title"]),
+                "brand": _text(p["product_brand"]), "color": _text(p["product_color"]),
+                "bullets": _text(p["product_bullet_point"]),
+                "description": strip_html(_text(p["product_description"])), "label": _text(e["esci_label"])})
+    return {s: order_docs(d) for s, d in splits.items()}, skipped
+
+
+@pytest.fixture(scope="module")
+def adversarial(tmp_path_factory):
+    return _write_adversarial_pair(tmp_path_factory.mktemp("esci_adversarial"))
+
+
+@pytest.mark.parametrize("family,locale", [("desc_gen", "us"), ("desc_gen", "jp"), ("esci", "us"), ("esci", "all")])
+def test_column_wise_readers_give_the_row_by_row_documents_in_the_same_order(adversarial, family, locale):
+    splits, skipped = _row_by_row(adversarial, family, locale)
+    new = load_family(family, adversarial, locale=locale)
+    assert list(new.splits) == list(splits) and new.skipped == skipped
+    assert list(new.skipped) == list(skipped)   # reasons in the order they first occur, as a row-by-row count
+    if family == "desc_gen":
+        assert set(skipped) == set(data.DESC_GEN_REASONS)   # the pair exercises every reason
+    for split, docs in splits.items():
+        assert len(docs) > 40
+        assert new.splits[split] == docs, (family, locale, split)   # same documents, same seeded order
+        assert [list(d) for d in new.splits[split][:3]] == [list(d) for d in docs[:3]]   # field order
+    rows, summary_skipped, _source = data.summarise_family(family, adversarial, locale=locale)
+    assert summary_skipped == skipped and list(summary_skipped) == list(skipped)
+    assert rows == [(s, len(d), data.label_distribution(family, d)) for s, d in splits.items()]
+
+
+def test_arrow_docs_keep_the_readers_contract_and_lm_eval_gets_the_table(adversarial):
+    import warnings
+
+    from ecomsuite import lmeval
+
+    docs = load_family("esci", adversarial).splits["test"]
+    as_list = list(docs)
+    assert isinstance(docs, data.ArrowDocs) and len(docs) == len(as_list)
+    assert docs[0] == as_list[0] and docs[-1] == as_list[-1] and docs[3:9:2] == as_list[3:9:2]
+    assert docs == as_list and as_list == docs and docs != as_list[:-1]
+    with pytest.raises(IndexError):
+        docs[len(docs)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # no calling lm-eval task to record the provenance in
+        dd = lmeval.load_docs(format="esci", data_dir=str(adversarial))
+        again = lmeval.load_docs(format="esci", data_dir=str(adversarial))
+    assert list(dd["test"]) == as_list
+    # a fingerprint from what was read (datasets would otherwise pickle the whole table to hash it)
+    assert dd["test"]._fingerprint == again["test"]._fingerprint != dd["train"]._fingerprint
+
+
+def test_data_info_counts_are_cached_by_file_identity(adversarial, tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from ecomsuite.data import cache
+
+    folder = tmp_path / "copy"
+    shutil.copytree(adversarial, folder)
+    monkeypatch.setattr(cache, "MIN_BYTES", 0)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    first = info_table(str(folder))
+    assert len(list((tmp_path / "xdg" / "ecomsuite" / "data-cache").glob("summary-*.json"))) == 2
+    reader = data.READERS["desc_gen"]
+    monkeypatch.setitem(data.READERS, "desc_gen", data.Reader(reader.read, reader.folder, reader.files,
+                        reader.options, reader.description, lambda *a, **k: pytest.fail("recomputed")))
+    assert info_table(str(folder)) == first               # the same files: read from the cache
+    products = folder / "esci" / "shopping_queries_dataset_products.parquet"
+    st = products.stat()
+    os.utime(products, ns=(st.st_atime_ns, st.st_mtime_ns + 1))   # touched: the identity changed
+    with pytest.raises(pytest.fail.Exception, match="recomputed"):
+        info_table(str(folder))
