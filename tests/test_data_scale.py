@@ -166,7 +166,13 @@ def _row_by_row(folder: Path, family: str, locale: str):
     """What the readers gave before they went column-wise: a Python pass per row (the definition)."""
     import pyarrow.parquet as pq
 
-    from ecomsuite.data import _text, desc_gen_skip_reason, desc_gen_split, order_docs, strip_html
+    from ecomsuite.data import (
+        _text,
+        desc_gen_skip_reason,
+        desc_gen_split,
+        order_docs,
+        strip_html,
+    )
 
     products = pq.read_table(folder / "esci" / "shopping_queries_dataset_products.parquet").to_pylist()
     splits: dict = {"train": [], "test": []} if family == "desc_gen" else {}
