@@ -121,6 +121,8 @@ class CellStats:
     seed: Any = None
     docs_fp: str | None = None  # digest of (doc_ids, clusters): equal digests, same documents and resamples
     cache_key: str | None = None  # the cache's key of its statistics (cache.stats_key), when cached
+    boot_ci: tuple[float, float] | None = None  # percentile CI and se of ``boot`` (CellPrep.ci, .se)
+    boot_se: float | None = None
 
 
 def _docs_digest(doc_ids: Sequence, clusters: Sequence | None) -> str:
@@ -519,6 +521,8 @@ class CellPrep:
     docs_fp: str | None = None
     problems: list = field(default_factory=list)
     key: str | None = None  # cache.stats_key of these statistics (set by the samples stage when it caches)
+    ci: tuple[float, float] | None = None  # percentile CI of ``boot`` (None: no finite resample)
+    se: float | None = None  # standard deviation of the finite resamples (None: fewer than 2)
 
 
 def prepare_cell(metric: str, items: Any, doc_ids: Sequence, clusters: list | None, iters: int, seed: Any) -> CellPrep:
@@ -541,6 +545,11 @@ def prepare_cell(metric: str, items: Any, doc_ids: Sequence, clusters: list | No
         out.boot = prep.boot(bs.resample_counts(prep.n, out.iters, seed, clusters))
     except Exception as e:  # noqa: BLE001
         out.problems.append(("warning", f"bootstrap of {metric} failed: {type(e).__name__}: {e}"))
+    if out.boot is not None and len(out.boot) > 1:
+        out.ci = bs.percentile_ci(out.boot)
+        if out.ci is not None:
+            fin = out.boot[np.isfinite(out.boot)]
+            out.se = float(np.std(fin, ddof=1)) if len(fin) > 1 else None
     return out
 
 
@@ -580,6 +589,7 @@ def _cell_stats(sysm: Any, task: str, cell: Any, sd: Any, iters: int, seed: int,
     cs.clusters = clusters
     cs.docs_fp = cp.docs_fp
     cs.boot = cp.boot
+    cs.boot_ci, cs.boot_se = cp.ci, cp.se
     if cs.claimed is not None and math.isfinite(cs.recomputed) and not math.isclose(
             cs.recomputed, cs.claimed, rel_tol=MISMATCH_RTOL, abs_tol=MISMATCH_ATOL):
         cs.mismatch = True
@@ -627,11 +637,10 @@ def compute(
                 problems.append(Problem(cell.result.run_path, "warning", f"task {task!r}: {why}; shown, not ranked"))
 
     for cs in cells.values():
-        if cs.boot is not None and len(cs.boot) > 1 and bs.percentile_ci(cs.boot) is not None:
-            cs.ci = percentile_ci(cs.boot)
+        if cs.boot_ci is not None:  # computed with the bootstrap array (prepare_cell), cached with it
+            cs.ci = cs.boot_ci
             cs.ci_method = "cluster bootstrap" if cs.clusters is not None else "bootstrap"
-            fin = cs.boot[np.isfinite(cs.boot)]
-            cs.se = float(np.std(fin, ddof=1)) if len(fin) > 1 else None
+            cs.se = cs.boot_se
         elif cs.se is not None and cs.value is not None:
             cs.ci = normal_ci(cs.value, cs.se)
             cs.ci_method = "stderr"

@@ -171,12 +171,14 @@ class _Boom:
 def test_a_planted_pickle_or_corrupt_entry_is_never_loaded_and_the_site_is_the_same(tmp_path, capsys):
     import pickle
 
+    from ecomsuite.leaderboard import cache
+
     runs, _ = _runs(tmp_path)
     site = tmp_path / "site"
     _build([runs], site)
     marker = tmp_path / "code-ran"
     entries = _entries(site)
-    assert len(entries) == 6 and all(e.read_bytes()[:2] == b"PK" for e in entries)  # .npz (zip), not pickles
+    assert len(entries) == 6 and all(e.read_bytes().startswith(cache.MAGIC) for e in entries)  # not pickles
     entries[0].write_bytes(pickle.dumps(_Boom(marker)))  # would run code when unpickled
     entries[1].write_bytes(entries[1].read_bytes()[:200])  # truncated
     entries[2].write_bytes(entries[3].read_bytes())  # another key's entry under this name (foreign)
@@ -187,7 +189,7 @@ def test_a_planted_pickle_or_corrupt_entry_is_never_loaded_and_the_site_is_the_s
     assert again.sample_cache_hits == 2  # the four bad entries were refused and their files read again
     err = capsys.readouterr().err
     assert "note: 4 entries of the samples cache" in err and "not used" in err
-    assert all(e.read_bytes()[:2] == b"PK" for e in _entries(site)) and len(_entries(site)) == 6  # rewritten
+    assert all(e.read_bytes().startswith(cache.MAGIC) for e in _entries(site)) and len(_entries(site)) == 6  # rewritten
     assert _build([runs], site).sample_cache_hits == 6
     fresh = tmp_path / "fresh"
     _build([runs], fresh, cache=False)
@@ -240,7 +242,7 @@ def test_every_kind_of_sample_data_round_trips_through_a_cache_entry(tmp_path):
     assert not list(tmp_path.glob(".tmp-*"))
 
 
-def test_an_entry_that_is_not_a_valid_npz_entry_is_refused_with_its_reason(tmp_path):
+def test_an_entry_that_is_not_a_valid_entry_is_refused_with_its_reason(tmp_path):
     import os
 
     import numpy as np
@@ -248,18 +250,30 @@ def test_an_entry_that_is_not_a_valid_npz_entry_is_refused_with_its_reason(tmp_p
     from ecomsuite.leaderboard import cache
 
     job = _job(tmp_path)
+
+    def raw(index, body=b""):
+        head = json.dumps(index).encode()
+        return cache.MAGIC + len(head).to_bytes(8, "little") + head + body
+
+    meta = b'{"format":"x","key":"old-format"}'
     bad = {
         "npy": lambda f: np.save(f, np.arange(3)),
-        "object-array": lambda f: np.savez(f, meta=np.asarray([{"a": 1}], dtype=object)),
-        "no-meta": lambda f: np.savez(f, items=np.arange(3.0)),
-        "not-json": lambda f: np.savez(f, meta=np.frombuffer(b"{nope", dtype=np.uint8)),
-        "old-format": lambda f: np.savez(f, meta=np.frombuffer(b'{"format":"x","key":"old-format"}', np.uint8)),
+        "npz": lambda f: np.savez(f, meta=np.frombuffer(b"{}", dtype=np.uint8)),
+        "object-dtype": lambda f: f.write(raw({"meta": ["|O", [1], 0, 8]}, b"\0" * 8)),
+        "past-the-end": lambda f: f.write(raw({"meta": ["|u1", [100], 0, 100]}, b"{}")),
+        "inconsistent": lambda f: f.write(raw({"meta": ["<f8", [2], 0, 8]}, b"\0" * 16)),
+        "truncated": lambda f: f.write(cache.pack({"meta": np.frombuffer(meta, np.uint8)})[:30]),
+        "no-meta": lambda f: f.write(cache.pack({"items": np.arange(3.0)})),
+        "not-json": lambda f: f.write(cache.pack({"meta": np.frombuffer(b"{nope", dtype=np.uint8)})),
+        "old-format": lambda f: f.write(cache.pack({"meta": np.frombuffer(meta, np.uint8)})),
     }
     for k, write in bad.items():
         with open(tmp_path / f"{k}{cache.SUFFIX}", "wb") as fh:
             write(fh)
         with pytest.raises(cache.Unusable, match=k + r"\.lbcache: "):
             cache.load(tmp_path, k, job)
+    with pytest.raises(TypeError):
+        cache.pack({"meta": np.asarray([{"a": 1}], dtype=object)})  # never written either
     os.mkfifo(tmp_path / f"fifo{cache.SUFFIX}")  # never waited on
     with pytest.raises(cache.Unusable, match="regular file"):
         cache.load(tmp_path, "fifo", job)
@@ -375,7 +389,7 @@ def test_cell_statistics_of_every_kind_round_trip_through_a_cache_entry(tmp_path
         assert cache.store(tmp_path, metric, data, None, job)
         got = cache.load(tmp_path, metric, job)[0].cell
         assert got.problems == cp.problems and got.docs_fp == cp.docs_fp
-        assert got.boot.tobytes() == cp.boot.tobytes()
+        assert got.boot.tobytes() == cp.boot.tobytes() and (got.ci, got.se) == (cp.ci, cp.se) and cp.ci is not None
         p, q = got.prepared, cp.prepared
         assert (p.kind, p.n, p.note, p.finish_id) == (q.kind, q.n, q.note, q.finish_id) and p.value == q.value
         if q.stats is not None:
