@@ -274,8 +274,11 @@ class _Stripper(HTMLParser):
         self.parts.append(data)
 
 
-# a tag the parser reads as a plain start or end tag: a name, attributes without quotes or markup
-_SIMPLE_TAG = re.compile(r"<(/?)([a-zA-Z][-.a-zA-Z0-9:_]*)(?:[ \t\n\r\f][^<>\"'=]*(?:=[^<>\"'\s]*[^<>\"']*)*)?/?>")
+# a tag the parser reads as a plain start or end tag: a name, then '>' or '/>', or whitespace and attributes
+# without quotes or markup up to the first '>'. Written so that a text has one way to match (the earlier
+# form, attributes as [^<>"'=]*(?:=[^<>"'\s]*[^<>"']*)* then /?>, read the same texts but in exponentially
+# many ways: on a text it does not match, such as a real ESCI description with many "<br />", re took hours)
+_SIMPLE_TAG = re.compile(r"<(/?)([a-zA-Z][-.a-zA-Z0-9:_]*)(?:[ \t\n\r\f][^<>\"']*>|/?>)")
 _PLAIN_TAG_TEXT = re.compile(r"[^<]*(?:" + _SIMPLE_TAG.pattern + r"[^<]*)*\Z")
 
 

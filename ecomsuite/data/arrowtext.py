@@ -46,8 +46,7 @@ def _nocase(word: str) -> str:
 @functools.cache
 def _patterns() -> dict[str, str]:
     ws = python_whitespace()
-    # ecomsuite.data._SIMPLE_TAG with Python's \s spelled out (RE2's \s is ASCII only)
-    attrs = "(?:[ \\t\\n\\r\\f][^<>\"'=]*(?:=" + _cls("<>\"'" + ws, negate=True) + "*[^<>\"']*)*)?/?>"
+    attrs = "(?:[ \\t\\n\\r\\f][^<>\"']*>|/?>)"   # ecomsuite.data._SIMPLE_TAG after the name
     tag = "<(/?)([a-zA-Z][-.a-zA-Z0-9:_]*)" + attrs
     return {
         "ws_untidy": _cls(ws) + "{2}|" + _cls(ws.replace(" ", "")) + "|^ | $",
