@@ -125,7 +125,10 @@ def _num(v: Any) -> float | None:
 
 
 def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -> dict:
-    """One sample as the viewer shows it (short keys keep the data files small)."""
+    """One sample as the viewer shows it (short keys keep the data files small): "d" document id,
+    "p" prompt, "t" reference, "o" output, "x" parsed value (absent: the same as "o"), "ch" choices
+    with their loglikelihoods (multiple choice: "o" and "x" are derived from them by the viewer, "k"
+    the chosen index where the rounded values tie), "s" score, "f" parse failure."""
     reqs = _requests(s.get("arguments"))
     prompt = _text(reqs[0][0]) if reqs and reqs[0] else ""
     filtered = s.get("filtered_resps")
@@ -143,18 +146,23 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
     if lls is not None:
         choices = [_text(r[1]) if len(r) > 1 else "" for r in reqs]
         pred = max(range(len(lls)), key=lambda i: lls[i])
-        rec["o"] = choices[pred]
-        rec["x"] = f"choice {pred}: {choices[pred].strip()} (loglikelihood {lls[pred]:.3f})"
         t = _num(target)
         if t is not None and t == int(t) and 0 <= int(t) < len(choices):
             rec["t"] = f"{int(t)}: {choices[int(t)]}"
         else:
             rec["t"] = _text(target)
         rec["ch"] = [[c, round(l, 4)] for c, l in zip(choices, lls)]
+        # output and parsed value are the chosen choice: the viewer derives them from "ch" (the first
+        # highest shown loglikelihood), so they are not stored; "k" names the choice when rounding tied it
+        shown = [c[1] for c in rec["ch"]]
+        if max(range(len(shown)), key=shown.__getitem__) != pred:
+            rec["k"] = pred
     else:
         rec["t"] = _text(target)
         rec["o"] = _text(_unwrap(resps))
-        rec["x"] = _text(_unwrap(filtered))
+        x = _text(_unwrap(filtered))
+        if x != rec["o"]:  # the viewer shows the output as the parsed value when "x" is absent
+            rec["x"] = x
     rec["s"] = None if score is None or not math.isfinite(score) else round(score, 6)
     pf = _num(s.get(PARSE_FAIL))
     if pf is not None:

@@ -401,3 +401,29 @@ def test_cell_statistics_of_every_kind_round_trip_through_a_cache_entry(tmp_path
         other.metric = metric
         assert cache.load(tmp_path, metric, other)[0].cell is None
     assert cases["span_f1_paper"] and bs.prepare("span_f1_paper", cases["span_f1_paper"]).kind == "direct"
+
+
+# ---------------------------------------------------------------------------------------------
+# per-sample data: what the viewer can derive is not stored
+
+
+def test_viewer_records_store_neither_an_unchanged_parsed_value_nor_a_chosen_choice():
+    from ecomsuite.leaderboard.samples import view_record
+
+    gen = {"doc_id": 0, "arguments": {"gen_args_0": {"arg_0": "prompt", "arg_1": {}}}, "target": "ref",
+           "resps": [["a long output"]], "filtered_resps": ["a long output"]}
+    rec = view_record(gen, "rougeL", 0.5)
+    assert rec["o"] == "a long output" and "x" not in rec  # the viewer shows "o" as the parsed value
+    rec = view_record({**gen, "filtered_resps": ["parsed"]}, "rougeL", 0.5)
+    assert (rec["o"], rec["x"]) == ("a long output", "parsed")
+
+    def mc(lls):
+        args = {f"gen_args_{k}": {"arg_0": "q", "arg_1": c} for k, c in enumerate([" exact", " substitute", " other"])}
+        return {"doc_id": 1, "arguments": args, "target": 1, "resps": [[[str(v), "False"]] for v in lls],
+                "filtered_resps": [[v, False] for v in lls]}
+
+    rec = view_record(mc([-2.0, -1.0, -3.0]), "acc", 1.0)
+    assert "o" not in rec and "x" not in rec and "k" not in rec  # derived from "ch": the first highest value
+    assert rec["ch"] == [[" exact", -2.0], [" substitute", -1.0], [" other", -3.0]] and rec["t"] == "1:  substitute"
+    rec = view_record(mc([-1.00004, -1.00001, -3.0]), "acc", 1.0)  # both show as -1.0: the choice is named
+    assert rec["ch"][0][1] == rec["ch"][1][1] and rec["k"] == 1

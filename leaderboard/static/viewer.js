@@ -47,6 +47,18 @@
         var shared = docs[String(r.d)] || {};
         if (r.p === undefined) r.p = shared.p !== undefined ? shared.p : "";
         if (r.t === undefined) r.t = shared.t !== undefined ? shared.t : "";
+        if (r.ch && r.ch.length) {  /* multiple choice: the chosen choice is the output */
+          var k = r.k;
+          if (typeof k !== "number" || !r.ch[k]) {
+            k = 0;
+            for (var i = 1; i < r.ch.length; i++) if (r.ch[i][1] > r.ch[k][1]) k = i;
+          }
+          if (r.o === undefined) r.o = String(r.ch[k][0]);
+          if (r.x === undefined) r.x = "choice " + k + ": " + String(r.ch[k][0]).trim() +
+            " (loglikelihood " + (+r.ch[k][1]).toFixed(3) + ")";
+        }
+        if (r.o === undefined) r.o = "";
+        if (r.x === undefined) r.x = r.o;  /* the parsed value is stored only where it differs */
       });
       return d;
     });
