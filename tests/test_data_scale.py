@@ -110,7 +110,7 @@ def test_arrowtext_equals_the_python_functions_value_for_value():
     assert arrowtext.strip_html(arrowtext.strip(col)).to_pylist() == [strip_html(v) for v in stripped]
     assert arrowtext.normalise(arrowtext.strip(col)).to_pylist() == [normalise_text(v) for v in stripped]
     cleaned = [strip_html(v) for v in stripped]
-    assert arrowtext.word_counts(pa.array(cleaned, pa.large_string())).to_pylist() == [len(v.split()) for v in cleaned]
+    assert arrowtext.word_counts(pa.array(cleaned, pa.large_string())).tolist() == [len(v.split()) for v in cleaned]
     assert arrowtext.sha256_each(pa.array(cleaned)) == [hashlib.sha256(v.encode()).digest() for v in cleaned]
     # what lets the description's normalised form be its lowercase (no second collapse): lowercasing never
     # turns a character into whitespace or whitespace into something else

@@ -590,11 +590,12 @@ def _desc_gen_batches(folder: Path, files: dict[str, str], locale: str, document
             title = at.strip(batch.column("product_title").filter(has_d))
             bullets = at.strip(batch.column("product_bullet_point").filter(has_d))
             # the description is collapsed already (strip_html), so lowercase is its normalised form
-            nt, nb, nd = at.normalise(title), at.normalise(bullets), at.lower(desc)
-            len_t, len_d = (pc.utf8_length(x).to_numpy() for x in (nt, nd))
+            nd = at.lower(desc)
+            len_d = pc.utf8_length(nd).to_numpy()
+            len_t, eq_t = _normalised_vs(title, nd, len_d)
+            _len_b, eq_b = _normalised_vs(bullets, nd, len_d)
             sub = np.zeros(len(desc), dtype=np.int8)
-            for code, hit in ((5, len_t >= len_d), (4, pc.equal(nd, nb).to_numpy(zero_copy_only=False)),
-                              (3, pc.equal(nd, nt).to_numpy(zero_copy_only=False)), (2, len_t == 0)):
+            for code, hit in ((5, len_t >= len_d), (4, eq_b), (3, eq_t), (2, len_t == 0)):
                 sub[hit] = code   # the earliest test that holds wins, as in desc_gen_skip_reason
             reason[has_d.to_numpy(zero_copy_only=False)] = sub
             keep = sub == 0
@@ -607,6 +608,30 @@ def _desc_gen_batches(folder: Path, files: dict[str, str], locale: str, document
             yield reason, out, keep, test
     except OSError as e:
         raise DataError(f"{pr_path}: cannot read parquet ({type(e).__name__}: {e})") from None
+
+
+def _normalised_vs(col, nd, len_d):
+    """(length of ``normalise_text`` of each value of ``col``, whether it equals ``nd``), for stripped values.
+    Normalised only where that can matter: an ASCII value shorter than ``nd`` cannot normalise to it (ASCII
+    lowercase keeps the length, collapsing never adds) and is longer than nothing it normalises to, so its
+    own length stands in (it stays below ``len_d``; and a stripped value is empty exactly when its
+    normalised form is)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ecomsuite.data import arrowtext as at
+
+    length = pc.utf8_length(col).to_numpy()
+    need = ~pc.string_is_ascii(col).to_numpy(zero_copy_only=False) | (length >= len_d)
+    equal = np.zeros(len(col), dtype=bool)
+    if need.any():
+        m = pa.array(need)
+        norm = at.normalise(col.filter(m))
+        length = length.copy()
+        length[need] = pc.utf8_length(norm).to_numpy()
+        equal[need] = pc.equal(norm, nd.filter(m)).to_numpy(zero_copy_only=False)
+    return length, equal
 
 
 def _skipped(first: dict[int, int], counts: dict[int, int]) -> dict[str, int]:
@@ -669,10 +694,10 @@ def desc_gen_summary(folder: Path, files: dict[str, str], locale: str = "us"):
         offset += len(reason)
         w = at.word_counts(cols["description"].filter(pa.array(keep)))
         for split, mask in (("train", ~test), ("test", test)):
-            ws = w.filter(pa.array(mask))
+            ws = w[mask]
             n[split] += len(ws)
-            words[split][0] += pc.sum(ws).as_py() or 0
-            words[split][1] = max(words[split][1], pc.max(ws).as_py() or 0)
+            words[split][0] += int(ws.sum())
+            words[split][1] = max(words[split][1], int(ws.max(initial=0)))
     rows = [(s, n[s], f"description words: mean {words[s][0] / max(n[s], 1):.0f}, max {words[s][1]}")
             for s in n]
     return rows, _skipped(first, counts)

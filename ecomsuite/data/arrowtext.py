@@ -130,12 +130,26 @@ def normalise(col):
     return collapse(lower(col))
 
 
-def word_counts(col):
-    """``len(value.split())`` of each value of an already collapsed column (``collapse``, ``strip_html``)."""
-    pc = _pc()
+def _buffers(col):
+    """(offsets, UTF-8 bytes) of a large_string column (no nulls) as numpy arrays, without copying."""
+    import numpy as np
+
     col = as_text(col)
-    n = pc.add(pc.count_substring(col, " "), 1)
-    return pc.if_else(pc.equal(pc.utf8_length(col), 0), 0, n)
+    bufs = col.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64, count=len(col) + 1, offset=col.offset * 8)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, dtype=np.uint8)
+    return offsets, data
+
+
+def word_counts(col):
+    """``len(value.split())`` of each value of an already collapsed column (``collapse``, ``strip_html``), as a
+    numpy array: its spaces + 1, or 0 for "" (a byte 32 in UTF-8 is always the space character)."""
+    import numpy as np
+
+    offsets, data = _buffers(col)
+    spaces = np.concatenate([[0], np.cumsum(data == 32, dtype=np.int64)])
+    n = spaces[offsets[1:]] - spaces[offsets[:-1]] + 1
+    return np.where(offsets[1:] > offsets[:-1], n, 0)
 
 
 def _unescape(col):
@@ -143,7 +157,8 @@ def _unescape(col):
     earlier replacement cannot then see the ``&`` it produces (the entities of one value are disjoint)."""
     pc = _pc()
     for ent in _ENTITIES:
-        col = pc.replace_substring(col, "&" + ent, html.unescape("&" + ent))
+        if pc.any(pc.match_substring_regex(col, "&" + ent.replace("#", "\\#"))).as_py():   # a check is cheaper
+            col = pc.replace_substring(col, "&" + ent, html.unescape("&" + ent))
     return col
 
 
@@ -197,13 +212,6 @@ def sha256_each(col) -> list[bytes]:
     buffer without building a Python string per value."""
     import hashlib
 
-    import numpy as np
-
-    col = as_text(col)
-    if not len(col):
-        return []
-    bufs = col.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int64, count=len(col) + 1, offset=col.offset * 8).tolist()
-    data = memoryview(bufs[2] if bufs[2] is not None else b"")
-    sha = hashlib.sha256
-    return [sha(data[a:b]).digest() for a, b in itertools.pairwise(offsets)]
+    offsets, data = _buffers(col)
+    view, sha = memoryview(data), hashlib.sha256
+    return [sha(view[a:b]).digest() for a, b in itertools.pairwise(offsets.tolist())]
