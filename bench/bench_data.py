@@ -270,7 +270,7 @@ def child_env(impl: str, before: str | None, cache: str) -> dict:
     if impl == "before":
         if not before:
             raise SystemExit("--impls before needs --before SRC (e.g. `git worktree add /tmp/old_ecom HEAD`)")
-        env["PYTHONPATH"] = os.pathsep.join([str(Path(before).resolve())] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(before).resolve()), *filter(None, [os.environ.get("PYTHONPATH")])])
         env["BENCH_BEFORE"] = str(Path(before).resolve())
     return env
 

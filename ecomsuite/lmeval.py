@@ -203,9 +203,11 @@ def load_docs(format: str | None = None, data_dir: str | None = None, folder: st
     task (``dataset_kwargs``: ``format``, ``folder``, ``files``, ``locale``, ``bio``; see
     ``ecomsuite.data.READERS``); the run gives only the data *root* (``--data-dir`` / ``--metadata
     data_dir=``, else $ECOMSUITE_DATA, the download location or the embedded sample), against which the
-    task's relative ``folder`` resolves. What was read (source, fingerprint, documents per split, rows
-    left out, and the document order, which decides what ``--limit N`` scores) is recorded in the
-    task's ``metadata`` and so in lm-eval's results file under configs.
+    task's relative ``folder`` resolves; an option the task leaves open (``locale``) may come from the run's
+    ``--metadata``, one it sets may not differ there (``_guard_custom_dataset``). What was read (source,
+    fingerprint, documents per split, rows left out, and the document order, which decides what
+    ``--limit N`` scores) is recorded in the task's ``metadata`` and so in lm-eval's results file under
+    configs.
     """
     import hashlib
 
@@ -260,10 +262,12 @@ def dataset_source(cfg) -> str:
     kwargs = cfg.dataset_kwargs if isinstance(cfg.dataset_kwargs, dict) else {}
     path, files = str(cfg.dataset_path), kwargs.get("data_files")
     if files:
+        def named(v) -> str:
+            return ", ".join(str(f) if "://" in str(f) else str(Path(f).resolve())
+                             for f in ([v] if isinstance(v, str) else v))
+
         files = files if isinstance(files, dict) else {"": files}
-        where = "; ".join(f"{split + '=' if split else ''}{', '.join(str(Path(f).resolve()) if '://' not in str(f) else str(f) for f in ([v] if isinstance(v, str) else v))}"
-                          for split, v in files.items())
-        return f"{path}: {where}"
+        return f"{path}: " + "; ".join((f"{split}=" if split else "") + named(v) for split, v in files.items())
     if Path(path).expanduser().is_dir():
         return str(Path(path).expanduser().resolve())
     name, rev = cfg.dataset_name, kwargs.get("revision")

@@ -6,6 +6,7 @@ error naming the task and key when they do not (was a TypeError inside lm-eval).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -30,20 +31,18 @@ configs:
 
 A dataset card, as a Hub dataset repository has one.
 """
-TASK = """\
-task: {name}
-dataset_path: {path}
-{kwargs}output_type: generate_until
-training_split: train
-test_split: test
-doc_to_text: "Product: {{{{title}}}}\\nCategory:"
-doc_to_target: "{{{{category}}}}"
-target_delimiter: " "
-generation_kwargs: {{until: ["\\n"], max_gen_toks: 8, do_sample: false}}
-metric_list:
-  - {{metric: exact_match, aggregation: mean, higher_is_better: true}}
-metadata: {{version: 1.0, headline: exact_match}}
-"""
+
+
+def _task_yamls(hub: Path, plain: Path) -> dict[str, str]:
+    """The json task of tests/test_task_folder.py over ``plain``, and the same task reading the Hub-layout
+    folder ``hub`` (its own dataset_path, no data_files)."""
+    from test_task_folder import JSON_YAML
+
+    json_task = JSON_YAML.format(d=plain)
+    hub_task = re.sub(r"dataset_path: json\ndataset_kwargs:\n  data_files: .*\n", f"dataset_path: {hub}\n", json_task)
+    assert hub_task != json_task
+    return {"json_cat": json_task.replace("task: shop_category", "task: json_cat"),
+            "hub_cat": hub_task.replace("task: shop_category", "task: hub_cat")}
 
 
 def _rows(split):
@@ -74,9 +73,8 @@ def hub_tasks(tmp_path, monkeypatch):
         (plain / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _rows(split)))
     tasks = tmp_path / "tasks"
     tasks.mkdir()
-    (tasks / "hub_cat.yaml").write_text(TASK.format(name="hub_cat", path=hub, kwargs=""))
-    files = f'dataset_kwargs:\n  data_files: {{train: "{plain}/train.jsonl", test: "{plain}/test.jsonl"}}\n'
-    (tasks / "json_cat.yaml").write_text(TASK.format(name="json_cat", path="json", kwargs=files))
+    for name, text in _task_yamls(hub, plain).items():
+        (tasks / f"{name}.yaml").write_text(text)
     monkeypatch.setenv("ECOMSUITE_INCLUDE_PATH", str(tasks))
     _fresh_datasets_cache(monkeypatch, tmp_path / "hf-datasets")
     return tasks, hub, plain

@@ -1,5 +1,12 @@
 """Readers of the publishers' raw formats -> task documents (plain dicts, fixed fields, stable ids).
 
+Scale: the ESCI formats (``esci``, ``desc_gen``; 2.6M judgements, 1.8M products in the full release) are
+read with Arrow and cleaned column-wise (``ecomsuite.data.arrowtext``: the values the Python text
+functions below give, checked value for value by tests/test_data_scale.py); their splits are
+``ArrowDocs``, sequences whose dicts are built when read, which lm-eval receives as one Arrow table.
+``data info`` counts them without building documents, and keeps its counts and the files' fingerprint
+for large files between runs (``ecomsuite.data.cache``, keyed by the files' identity).
+
 Where data comes from, in order: the ``data_dir`` argument (``--data-dir`` flag, or lm-eval
 ``--metadata '{"data_dir": ...}'``), the ``ECOMSUITE_DATA`` environment variable, and otherwise
 the embedded sample shipped with the package (hand-written, *not* real data).
