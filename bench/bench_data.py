@@ -15,8 +15,11 @@ Implementations (``--impls``): ``new`` (this checkout), ``before`` (the ``ecomsu
 ``--before`` source folder, e.g. a git worktree of an earlier commit) and ``legacy`` (the pandas reader
 at LEGACY_REV, loaded with `git show`). Measurements (``--what``): ``info`` (`ecomsuite data info`, all
 families) with an empty data cache, ``info_cached`` (the same, run again with the cache ``info`` left;
-new only), and ``load`` (``ecomsuite.lmeval.load_docs``: what lm-eval calls to build ``ecom_esci``,
-fingerprint included and also reported on its own, then the test split's first 100 documents).
+new only), ``load`` (``ecomsuite.lmeval.load_docs``: what lm-eval calls to build ``ecom_esci``,
+fingerprint included and also reported on its own, then the test split's first 100 documents) and
+``task`` (lm-eval building ``ecom_esci`` through ``ecomsuite.prompts.load_tasks``: ``load`` plus lm-eval's
+own pass, which lists the whole train split for its few-shot sampler; all that `ecom_esci --limit 100`
+does before its first request).
 
 Each measurement runs in its own process (its own empty $XDG_CACHE_HOME): wall time of the call, peak RSS
 (ru_maxrss), the load average before and after, and a watchdog that stops it past --max-gb or --max-s
@@ -201,8 +204,9 @@ def measure(what: str, impl: str, data: str) -> dict:
     """One measurement in this process: the call's wall time and this process's peak RSS."""
     mod = _module(impl)
     extra: dict = {"module": str(Path(mod.__file__).resolve().parent)}
-    if what == "load":   # imported (lm-eval with it) before the clock starts
+    if what in ("load", "task"):   # imported (lm-eval with it) before the clock starts
         from ecomsuite import lmeval
+        from ecomsuite.prompts import load_tasks
     t0 = time.perf_counter()
     if what in ("info", "info_cached"):
         out = mod.info_table(data)
@@ -230,6 +234,15 @@ def measure(what: str, impl: str, data: str) -> dict:
         docs = [dd["test"][i] for i in range(100)]
         extra.update(docs={k: len(v) for k, v in dd.items()}, first_ids=[d["id"] for d in docs[:3]],
                      fingerprint_s=round(timed["fingerprint_s"], 2))
+    elif what == "task":   # lm-eval building ecom_esci (the data above, then its own pass: it lists the train split)
+        import logging
+
+        from ecomsuite.prompts import load_tasks
+
+        logging.getLogger("lm_eval").setLevel(logging.ERROR)
+        task = load_tasks(["ecom_esci"], metadata={"data_dir": data})["ecom_esci"]
+        extra.update(docs=task.config.metadata.get("data_docs"),
+                     first_ids=[task.test_docs()[i]["id"] for i in range(3)])
     else:
         raise ValueError(what)
     wall = time.perf_counter() - t0
@@ -283,7 +296,7 @@ def main(argv=None) -> int:
     p.add_argument("--impls", default="new,before", help="comma list of new, before, legacy")
     p.add_argument("--before", default=None, metavar="SRC", help="source folder of the earlier version "
                    "(its ecomsuite/ package is imported for --impls before)")
-    p.add_argument("--what", default="info,info_cached,load", help="comma list of info, info_cached, load")
+    p.add_argument("--what", default="info,info_cached,load,task", help="comma list of info, info_cached, load, task")
     p.add_argument("--max-gb", type=float, default=12.0, help="stop a measurement past this RSS")
     p.add_argument("--max-s", type=float, default=600.0, help="stop a measurement past this time")
     p.add_argument("--json", help="write the results here")

@@ -250,9 +250,32 @@ def load_docs(format: str | None = None, data_dir: str | None = None, folder: st
         what = [fingerprint, format, folder, files, sorted(options.items()), DOC_ORDER, split]
         return "ecomsuite-" + hashlib.sha256(json.dumps(what, default=str).encode()).hexdigest()[:32]
 
-    return datasets.DatasetDict({k: datasets.Dataset(v.table(), fingerprint=table_fingerprint(k))
+    return datasets.DatasetDict({k: _table_dataset_class()(v.table(), fingerprint=table_fingerprint(k))
                                  if isinstance(v, ArrowDocs) else datasets.Dataset.from_list(v)
                                  for k, v in data.splits.items()})
+
+
+_TABLE_DATASET: list = []
+
+
+def _table_dataset_class():
+    """datasets.Dataset whose plain iteration (no format, no indices) builds each batch's rows with Arrow's
+    ``to_pylist``: for columns of strings and integers (an ArrowDocs table) the very dicts datasets' python
+    format gives, ~50x sooner. lm-eval lists a task's whole fewshot split when it builds the task (the
+    ESCI train split: 1.36M rows, minutes row by row in datasets 5.2). Anything else is datasets' own."""
+    if not _TABLE_DATASET:
+        import datasets
+
+        class TableDataset(datasets.Dataset):
+            def __iter__(self):
+                if self._indices is not None or self._format_type is not None or self._format_columns is not None:
+                    yield from super().__iter__()
+                    return
+                for batch in self.data.table.to_batches(max_chunksize=1000):
+                    yield from batch.to_pylist()
+
+        _TABLE_DATASET.append(TableDataset)
+    return _TABLE_DATASET[0]
 
 
 def dataset_source(cfg) -> str:

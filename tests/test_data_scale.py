@@ -231,6 +231,8 @@ def test_column_wise_readers_give_the_row_by_row_documents_in_the_same_order(adv
 def test_arrow_docs_keep_the_readers_contract_and_lm_eval_gets_the_table(adversarial):
     import warnings
 
+    import datasets
+
     from ecomsuite import lmeval
 
     docs = load_family("esci", adversarial).splits["test"]
@@ -245,6 +247,10 @@ def test_arrow_docs_keep_the_readers_contract_and_lm_eval_gets_the_table(adversa
         dd = lmeval.load_docs(format="esci", data_dir=str(adversarial))
         again = lmeval.load_docs(format="esci", data_dir=str(adversarial))
     assert list(dd["test"]) == as_list
+    # its fast iteration gives what datasets' own (row by row) gives; a format or a selection: datasets' own
+    assert list(dd["test"]) == list(datasets.Dataset(dd["test"].data.table))
+    assert list(dd["test"].select([2, 0])) == [as_list[2], as_list[0]]
+    assert next(iter(dd["test"].with_format("arrow"))).num_rows == 1
     # a fingerprint from what was read (datasets would otherwise pickle the whole table to hash it)
     assert dd["test"]._fingerprint == again["test"]._fingerprint != dd["train"]._fingerprint
 
