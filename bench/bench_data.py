@@ -208,6 +208,7 @@ def measure(what: str, impl: str, data: str) -> dict:
         from ecomsuite import lmeval
         from ecomsuite.prompts import load_tasks
     t0 = time.perf_counter()
+    cpu0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     if what in ("info", "info_cached"):
         out = mod.info_table(data)
         extra["esci_rows"] = [" ".join(ln.split()[:7]) for ln in out.splitlines() if ln.startswith("esci ")]
@@ -246,8 +247,11 @@ def measure(what: str, impl: str, data: str) -> dict:
     else:
         raise ValueError(what)
     wall = time.perf_counter() - t0
-    return {"what": what, "impl": impl, "wall_s": round(wall, 2),
-            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2), **extra}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU seconds of the call (all threads): less dependent on the machine's load than the wall time
+    cpu = usage.ru_utime + usage.ru_stime - cpu0
+    return {"what": what, "impl": impl, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "peak_rss_gb": round(usage.ru_maxrss / 2 ** 20, 2), **extra}
 
 
 def run_child(what: str, impl: str, data: Path, max_gb: float, max_s: float, env: dict) -> dict:

@@ -2,8 +2,8 @@
 
 An entry is a small JSON file under ``$XDG_CACHE_HOME/ecomsuite/data-cache/`` (default
 ``~/.cache/ecomsuite/data-cache/``), named by a sha256 over: what was computed and with which options,
-the source of the readers (``ecomsuite/data/*.py``: changed code never reads an old entry), and each
-file's identity -- resolved path, size, modification time (ns), inode and a sha256 of its first MiB.
+the source of the readers (``ecomsuite/data/*.py``: changed code never reads an old entry), the Python,
+Unicode and pyarrow versions, and each file's identity -- resolved path, size, modification time (ns), inode and a sha256 of its first MiB.
 A file rewritten in place changes its mtime; one replaced by another gets a new inode; so an entry is
 only read for the very file it was computed from.
 
@@ -37,6 +37,16 @@ def _code_hash() -> str:
     return h.hexdigest()
 
 
+def _runtime() -> list[str]:
+    """What else the readers' results depend on: Python (its Unicode tables: whitespace, lowercase) and pyarrow."""
+    import sys
+    import unicodedata
+
+    import pyarrow
+
+    return [sys.version.split()[0], unicodedata.unidata_version, pyarrow.__version__]
+
+
 def file_identity(path: str | os.PathLike) -> list:
     """[resolved path, size, mtime ns, inode, sha256 of the first MiB] of one file."""
     p = Path(path).resolve()
@@ -51,7 +61,7 @@ def cached(kind: str, files: list[str], options: dict, compute: Callable[[], obj
     and files (see the module docstring)."""
     if sum(Path(f).stat().st_size for f in files) < MIN_BYTES:
         return compute()
-    key_parts = {"format": FORMAT, "kind": kind, "options": options, "code": _code_hash(),
+    key_parts = {"format": FORMAT, "kind": kind, "options": options, "code": _code_hash(), "runtime": _runtime(),
                  "files": [file_identity(f) for f in files]}
     key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()[:32]
     entry = cache_dir() / f"{kind}-{key}.json"
