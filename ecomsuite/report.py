@@ -478,12 +478,17 @@ def break_even_size(decisions: list[tuple[int, bool]]) -> tuple[int | None, int 
 
 
 def _break_even_text(pts: list[tuple[int, Comparison]]) -> str:
-    decisions = [(n, _better(c)) for n, c in pts]
+    # an adapter giving one label for every document has learned the label prior, not the task: a separable gain
+    # of that kind (the majority label beating a model that misses the rest) does not count as breaking even
+    collapsed = {n: c.a.constant_answer() for n, c in pts if _better(c) and c.a.constant_answer()}
+    decisions = [(n, _better(c) and n not in collapsed) for n, c in pts]
     stable, first = break_even_size(decisions)
     largest = max(n for n, _ in pts)
+    why = "".join(f"; n={n} is separably better but answers {lab!r} for every document (not counted)"
+                  for n, lab in sorted(collapsed.items()))
     if stable is None:
         tail = f" (separably better at n={first} only, not at larger sizes)" if first is not None else ""
-        return f"break-even: not reached up to n={largest}{tail}"
+        return f"break-even: not reached up to n={largest}{tail}{why}"
     c = dict(pts)[stable]
     d, lo, hi, docs = c.diff
     smaller = [n for n, _ in sorted(pts) if n < stable]
@@ -491,7 +496,7 @@ def _break_even_text(pts: list[tuple[int, Comparison]]) -> str:
                else f"at or below n={stable}, the smallest size scored")
     dips = [n for n, ok in decisions if n < stable and ok]
     note = f"; also separably better at n={', '.join(map(str, dips))} but not at every size after it" if dips else ""
-    return f"break-even: n={stable} ({bracket}; diff {d:+.3f} [{lo:+.3f}, {hi:+.3f}] on {docs} docs){note}"
+    return f"break-even: n={stable} ({bracket}; diff {d:+.3f} [{lo:+.3f}, {hi:+.3f}] on {docs} docs){note}{why}"
 
 
 def _break_even(tasks, by_task, twin) -> list[str]:

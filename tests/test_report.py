@@ -405,6 +405,23 @@ def test_break_even_counts_only_a_difference_in_the_metrics_good_direction(tmp_p
     assert "break-even: not reached up to n=200" in _section5(report(tmp_path))
 
 
+def test_break_even_does_not_count_an_adapter_that_answers_one_label_for_every_document(tmp_path):
+    docs = esci_docs(60)
+    shifted = [[d["label"], LABELS[(LABELS.index(d["label"]) + 1) % 4]] for d in docs]   # prompted: always wrong
+    write_run(tmp_path / "results" / "zs" / "m", {"ecom_esci": {"docs": docs, "items": shifted}})
+    write_run(tmp_path / "results" / "n100" / "m", {"ecom_esci": {"docs": docs, "items": [[d["label"], "E"]
+                                                                                           for d in docs]}},
+              lineage=adapter_lineage(size=100))
+    write_run(tmp_path / "results" / "n200" / "m", {"ecom_esci": {"docs": docs, "items": esci_items(docs, 55)}},
+              lineage=adapter_lineage(size=200))
+    sec = _section5(report(tmp_path))
+    n100 = next(ln for ln in sec.splitlines() if "n=100:" in ln)
+    assert "separable" in n100 and "NOT separable" not in n100, n100       # the collapse IS separably better...
+    line = next(ln for ln in sec.splitlines() if "break-even:" in ln)
+    assert "break-even: n=200" in line, line                                # ...but is not the break-even
+    assert "n=100 is separably better but answers 'E' for every document (not counted)" in line
+
+
 # ------------------------------------------------------------------------------- 6. cost lines
 def test_cost_lines_from_the_cost_record_the_study_price_and_training_cost(tmp_path):
     from ecomsuite import cost
