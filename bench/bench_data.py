@@ -287,7 +287,8 @@ def child_env(impl: str, before: str | None, cache: str) -> dict:
     if impl == "before":
         if not before:
             raise SystemExit("--impls before needs --before SRC (e.g. `git worktree add /tmp/old_ecom HEAD`)")
-        env["PYTHONPATH"] = os.pathsep.join([str(Path(before).resolve()), *filter(None, [os.environ.get("PYTHONPATH")])])
+        paths = [str(Path(before).resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env["PYTHONPATH"] = os.pathsep.join(paths)
         env["BENCH_BEFORE"] = str(Path(before).resolve())
     return env
 

@@ -276,3 +276,54 @@ def test_data_info_counts_are_cached_by_file_identity(adversarial, tmp_path, mon
     os.utime(products, ns=(st.st_atime_ns, st.st_mtime_ns + 1))   # touched: the identity changed
     with pytest.raises(pytest.fail.Exception, match="recomputed"):
         info_table(str(folder))
+
+
+def test_locale_batches_choose_row_groups_by_statistics_and_filter_the_rest(tmp_path, monkeypatch):
+    """A row group of one locale is read whole, one without the locale skipped, a mixed one (or one with a
+    null locale) filtered: the rows are those a plain filter keeps, in file order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    groups = [["us", "us"], ["es", "jp"], ["us", None], ["jp", "us", "es"], ["zz"]]
+    path = tmp_path / "p.parquet"
+    with pq.ParquetWriter(path, pa.schema([("product_id", pa.string()), ("product_locale", pa.string())])) as w:
+        for g, locales in enumerate(groups):
+            w.write_table(pa.table({"product_id": [f"{g}-{i}" for i in range(len(locales))],
+                                    "product_locale": locales}))
+    read = []
+    real_read = pq.ParquetFile.iter_batches
+
+    def spy(self, *a, row_groups=None, **k):
+        read.extend(row_groups)
+        return real_read(self, *a, row_groups=row_groups, **k)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", spy)
+    everything = pq.read_table(path).to_pylist()
+    for locale in ("us", "es", "jp", "xx", None):
+        read.clear()
+        got = [r for b in data._locale_batches(path, ["product_id"], locale) for r in b.to_pylist()]
+        assert got == [{"product_id": r["product_id"]} for r in everything
+                       if locale is None or r["product_locale"] == locale], locale
+        if locale == "us":
+            assert read == [0, 2, 3]   # group 1 (es, jp) and 4 (zz) never read
+
+
+def test_in_threads_keeps_the_order_and_raises_what_an_item_raises():
+    import random
+    import time
+
+    rng = random.Random(0)
+    delays = [rng.random() / 200 for _ in range(40)]
+
+    def slow_square(i):
+        time.sleep(delays[i])
+        if i == 33:
+            raise data.DataError("item 33")
+        return i * i
+
+    got = []
+    with pytest.raises(data.DataError, match="item 33"):
+        for x in data._in_threads(slow_square, range(40), workers=3):
+            got.append(x)  # noqa: PERF402 - the items before the one that raises
+    assert got == [i * i for i in range(33)]
+    assert list(data._in_threads(lambda i: i + 1, iter(range(7)), workers=1)) == list(range(1, 8))

@@ -3,7 +3,8 @@
 An entry is a small JSON file under ``$XDG_CACHE_HOME/ecomsuite/data-cache/`` (default
 ``~/.cache/ecomsuite/data-cache/``), named by a sha256 over: what was computed and with which options,
 the source of the readers (``ecomsuite/data/*.py``: changed code never reads an old entry), the Python,
-Unicode and pyarrow versions, and each file's identity -- resolved path, size, modification time (ns), inode and a sha256 of its first MiB.
+Unicode and pyarrow versions, and each file's identity -- resolved path, size, modification time (ns),
+inode and a sha256 of its first MiB.
 A file rewritten in place changes its mtime; one replaced by another gets a new inode; so an entry is
 only read for the very file it was computed from.
 
