@@ -369,7 +369,8 @@ def test_seq2seq_training_examples_are_the_tasks_prompts(tiny_t5, monkeypatch, t
     task = load_tasks(["ecom_review_summ"])["ecom_review_summ"]
     captured = {}
 
-    def fake_fit(cfg, model, tok, data, collator, device):
+    def fake_fit(cfg, model, tok, data, collator, device, target_tokens=False):
+        assert target_tokens, "a seq2seq target is trained on: its tokens count as trained tokens"
         captured["d"] = data
         return {"train_loss": 0.0, "steps": 0}
 
