@@ -622,6 +622,9 @@ def _desc_gen_batches(folder: Path, files: dict[str, str], locale: str, document
     a description (with ``documents``, all the fields of a document, else the description alone); which of those
     rows are documents; and for the documents, which are in the test split (``desc_gen_split``: sha256 of the
     normalised description). Batches are cleaned in a few threads, yielded in file order."""
+    if locale == "all":   # a product id names another product in each locale: ids would repeat
+        raise DataError("desc_gen: locale 'all' is not available (a product id repeats across locales); "
+                        "use us, es or jp")
     ex_path, pr_path = folder / files["examples"], folder / files["products"]
     _parquet(ex_path, ESCI_EXAMPLE_COLS)   # the pair is one dataset: both files, both schemas
     prd = _parquet(pr_path, ESCI_PRODUCT_COLS)
@@ -1063,6 +1066,9 @@ def info_table(data_dir: str | None = None, locale: str = "us") -> str:
     notes = []
     for fam, reader in READERS.items():
         opts = {"locale": locale} if "locale" in reader.options else {}
+        if fam == "desc_gen" and locale == "all":
+            rows.append((fam, "-", "n/a", "", "one locale at a time (--locale us, es or jp)"))
+            continue
         try:
             splits, skipped, source = summarise_family(fam, data_dir, **opts)
         except MissingDataError as e:
