@@ -278,10 +278,12 @@ def _table_dataset_class():
     return _TABLE_DATASET[0]
 
 
-def dataset_source(cfg) -> str:
+def dataset_source(cfg, dataset=None) -> str:
     """Where lm-eval's own loading reads a task's documents: a local folder (laid out like a Hub dataset
     repository), a packaged builder with its ``data_files`` (json, csv, parquet; relative names resolved as
-    ``datasets`` resolves them, against the working folder), or a Hub dataset ``hf://datasets/ID[/NAME][@REV]``."""
+    ``datasets`` resolves them, against the working folder), or a Hub dataset ``hf://datasets/ID[/NAME][@REV]``:
+    REV is the commit the loaded ``dataset`` was read at (:func:`hub_commit`), else the revision the task asked
+    for (``dataset_kwargs.revision``; the task's config, in the results too, keeps it either way)."""
     kwargs = cfg.dataset_kwargs if isinstance(cfg.dataset_kwargs, dict) else {}
     path, files = str(cfg.dataset_path), kwargs.get("data_files")
     if files:
@@ -293,8 +295,22 @@ def dataset_source(cfg) -> str:
         return f"{path}: " + "; ".join((f"{split}=" if split else "") + named(v) for split, v in files.items())
     if Path(path).expanduser().is_dir():
         return str(Path(path).expanduser().resolve())
-    name, rev = cfg.dataset_name, kwargs.get("revision")
+    name, rev = cfg.dataset_name, hub_commit(dataset) or kwargs.get("revision")
     return f"hf://datasets/{path}" + (f"/{name}" if name else "") + (f"@{rev}" if rev else "")
+
+
+def hub_commit(dataset) -> str | None:
+    """The Hub commit a DatasetDict loaded from a Hub dataset repository was read at: ``datasets`` keeps each
+    split's Arrow files under ``<cache>/<id>/<config>/<version>/<commit sha>/`` (and, offline, reads the
+    newest such folder). None when the splits have no cache files (in memory) or name no single commit."""
+    import re
+
+    if not hasattr(dataset, "values"):
+        return None
+    parents = {Path(f["filename"]).parent.name for split in dataset.values()
+               for f in (getattr(split, "cache_files", None) or [])}
+    only = parents.pop() if len(parents) == 1 else ""
+    return only if re.fullmatch(r"[0-9a-f]{40}", only) else None
 
 
 def documents_fingerprint(dataset) -> str:
@@ -325,7 +341,7 @@ def record_dataset_provenance(task) -> None:
     if "data_fingerprint" in cfg.metadata:
         return
     cfg.metadata.update({
-        "data_source": dataset_source(cfg),
+        "data_source": dataset_source(cfg, dataset),
         "data_is_sample": False,
         "data_fingerprint": documents_fingerprint(dataset),
         "data_docs": {k: len(v) for k, v in dataset.items()},

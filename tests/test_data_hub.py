@@ -149,6 +149,87 @@ def test_every_ecomsuite_task_manager_build_path_records_provenance(hub_tasks):
     assert legacy["json_cat"].config.metadata["data_source"].startswith("json: train=")
 
 
+# ------------------------------------------------------- a Hub dataset id, served by a local fake of the Hub
+@pytest.fixture
+def fake_hub(tmp_path, monkeypatch):
+    """tests/fakehub.py on a random port, huggingface_hub and datasets pointed at it (online, caches in tmp)."""
+    import fakehub
+
+    hub = fakehub.start()
+    fakehub.hub_endpoint(monkeypatch, hub, tmp_path)
+    yield hub
+    fakehub.stop(hub)
+
+
+def _repo_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _hub_id_task(tasks: Path, hub_folder: Path) -> None:
+    """hubid_cat: the hub_cat task reading the Hub dataset repository shop/categories instead of the folder."""
+    text = (tasks / "hub_cat.yaml").read_text()
+    hub_id = text.replace(f"dataset_path: {hub_folder}\n", "dataset_path: shop/categories\n")
+    assert hub_id != text
+    (tasks / "hubid_cat.yaml").write_text(hub_id.replace("task: hub_cat", "task: hubid_cat"))
+
+
+def test_hub_dataset_id_runs_through_validate_and_eval_with_its_commit(hub_tasks, fake_hub, tiny_llama, tmp_path):
+    """``dataset_path: shop/categories`` read from the (fake) Hub endpoint by datasets itself: `ecomsuite tasks
+    validate` and `ecomsuite eval` run it, and the results name the repository at the commit the Hub reported,
+    the documents per split, and the fingerprint of the same documents read from the local Hub-layout folder."""
+    tasks, hub_folder, _plain = hub_tasks
+    repo = fake_hub.add_repo("shop/categories", _repo_files(hub_folder))
+    _hub_id_task(tasks, hub_folder)
+    assert main(["tasks", "validate", str(tasks)]) == 0
+    assert f"GET /api/datasets/shop/categories/revision/{repo.sha}" in fake_hub.requests()
+    out = tmp_path / "eval"
+    assert main(["eval", "--model-args", f"pretrained={tiny_llama}", "--tasks", "hubid_cat", "hub_cat",
+                 "--device", "cpu", "--batch-size", "2", "--output-path", str(out)]) == 0
+    (results_file,) = out.rglob("results_*.json")
+    configs = json.loads(results_file.read_text())["configs"]
+    from_hub, from_folder = configs["hubid_cat"]["metadata"], configs["hub_cat"]["metadata"]
+    assert from_hub["data_source"] == f"hf://datasets/shop/categories@{repo.sha}"
+    assert from_hub["data_docs"] == {"train": 4, "test": 2} and from_hub["data_is_sample"] is False
+    assert from_hub["data_fingerprint"] == from_folder["data_fingerprint"]
+    parquet = [p for p in fake_hub.requests("GET") if p.endswith(".parquet")]
+    assert parquet and all(f"/resolve/{repo.sha}/data/" in p for p in parquet)   # read at that commit
+
+
+def test_hub_dataset_provenance_follows_the_commit_and_survives_offline(hub_tasks, fake_hub, monkeypatch):
+    """A new commit on the Hub is a new source (and fingerprint when the documents change); offline, datasets
+    reads its newest cached copy and the provenance still names that commit."""
+    import datasets.config
+    import huggingface_hub.constants as hc
+
+    from ecomsuite.prompts import load_tasks
+
+    tasks, hub_folder, _plain = hub_tasks
+    _hub_id_task(tasks, hub_folder)
+    first = fake_hub.add_repo("shop/categories", _repo_files(hub_folder))
+    meta = load_tasks(["hubid_cat"])["hubid_cat"].config.metadata
+    assert meta["data_source"] == f"hf://datasets/shop/categories@{first.sha}"
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _rows("test")
+    rows[0]["category"] = "bath"
+    pq.write_table(pa.Table.from_pylist(rows), hub_folder / "data" / "test-00000-of-00001.parquet")
+    second = fake_hub.add_repo("shop/categories", _repo_files(hub_folder))
+    assert second.sha != first.sha
+    meta2 = load_tasks(["hubid_cat"])["hubid_cat"].config.metadata
+    assert meta2["data_source"] == f"hf://datasets/shop/categories@{second.sha}"
+    assert meta2["data_fingerprint"] != meta["data_fingerprint"]
+
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    n = len(fake_hub.log)
+    offline = load_tasks(["hubid_cat"])["hubid_cat"].config.metadata
+    assert len(fake_hub.log) == n                      # nothing asked of the Hub
+    assert offline["data_source"] == f"hf://datasets/shop/categories@{second.sha}"
+    assert offline["data_fingerprint"] == meta2["data_fingerprint"]
+
+
 # ------------------------------------------------------------------ a run option the task also sets
 LOCALE_TASK = """\
 include: {template}
