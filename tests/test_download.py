@@ -1,6 +1,8 @@
 """`ecomsuite data download` against a local HTTP server serving tiny hand-made files in the publishers'
 formats (pinned checksums monkeypatched to theirs): download + readers, checksum refusal, resume after
-a cut connection, offline message, idempotent rerun, the default location."""
+a cut connection, offline message, idempotent rerun, the default location. The same against a Hub-hosted
+mirror (``--mirror hf://datasets/<owner>/<repo>``) served by the local fake Hub in tests/fakehub.py, plus a
+private repository's token (sent to the endpoint only, never printed) and a CDN redirect."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fakehub import serve_bytes
 
 from ecomsuite.data import SAMPLE_DIR, DataError, load_family, resolve_data_dir
 from ecomsuite.data import download as dl
@@ -68,32 +71,17 @@ def publisher_files() -> dict[str, bytes]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server API)
+    """A static mirror: ``server.files`` by path; Range and a connection cut mid-file (``server.cut_once``,
+    the first time only) as tests/fakehub.py serves them."""
+
+    def do_GET(self):
         srv = self.server
-        rng = self.headers.get("Range")
-        srv.log.append((self.path, rng))
+        srv.log.append((self.path, self.headers.get("Range")))
         body = srv.files.get(self.path)
         if body is None:
             self.send_error(404)
             return
-        start = int(re.fullmatch(r"bytes=(\d+)-", rng)[1]) if rng else 0
-        if start >= len(body) and rng:
-            self.send_response(416)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        payload = body[start:]
-        self.send_response(206 if rng else 200)
-        if rng:
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.path in srv.cut_once:          # close the connection mid-file, the first time only
-            srv.cut_once.discard(self.path)
-            self.wfile.write(payload[: len(payload) // 2])
-            self.close_connection = True
-            return
-        self.wfile.write(payload)
+        serve_bytes(self, body, self.path, {})
 
     def log_message(self, *args):
         pass
@@ -220,7 +208,7 @@ def test_partial_selection_names_what_is_missing(server, pinned, tmp_path):
 
 
 def test_cut_every_time_keeps_part_and_says_so(server, pinned, tmp_path, monkeypatch):
-    monkeypatch.setattr(dl, "_transfer", lambda url, part, size, timeout, label: part.write_bytes(b"x"))
+    monkeypatch.setattr(dl, "_transfer", lambda url, part, size, timeout, label, auth: part.write_bytes(b"x"))
     rc, lines = run(tmp_path, server.url, ["ae110k"])
     assert rc == 2
     assert any("connection cut at 1 of" in x and "rerun resumes it" in x for x in lines)
@@ -275,6 +263,151 @@ def test_partial_download_does_not_count_as_data(cache):
     assert resolve_data_dir()[1] == "sample"
 
 
+# ------------------------------------------------------- a Hub-hosted mirror (hf://), against a fake Hub
+MIRROR_REPO = "acme/ecom-mirror"
+
+
+@pytest.fixture
+def hub(server, monkeypatch):
+    """tests/fakehub.py at $HF_ENDPOINT, with the dataset repository acme/ecom-mirror holding the publishers'
+    files (the ones ``server`` serves and ``pinned`` pins) in the mirror layout <owner>/<repo>/<path>."""
+    import fakehub
+
+    fake = fakehub.start()
+    fake.add_repo(MIRROR_REPO, {path.lstrip("/"): body for path, body in server.files.items()})
+    monkeypatch.setenv("HF_ENDPOINT", fake.url)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv(dl.MIRROR_ENV, raising=False)
+    yield fake
+    fakehub.stop(fake)
+
+
+def _resolve(hub, src: dl.Source, rev: str = "main") -> str:
+    return hub.resolve_path(MIRROR_REPO, f"{src.repo}/{src.path}", rev)
+
+
+def test_hub_mirror_download_then_readers_load(hub, pinned, tmp_path):
+    rc, lines = run(tmp_path, f"hf://datasets/{MIRROR_REPO}")
+    assert rc == 0, lines
+    for ds in pinned.values():
+        assert all((tmp_path / rel).is_file() for rel in ds.outputs)
+    assert load_family("attr_extract", tmp_path).splits["test"][0]["title"] == "Acme Wool Socks test"
+    assert len(load_family("queryner", tmp_path).splits["train"]) == 2
+    val = pinned["fewsum_amazon"].sources[1]
+    files = json.loads((tmp_path / dl.MANIFEST).read_text())["files"]
+    assert files[val.dest]["url"] == hub.url + _resolve(hub, val)
+    assert files[val.dest]["sha256"] == val.sha256
+    fetched = {s for ds in pinned.values() for s in ds.sources}
+    assert sorted(hub.requests()) == sorted(f"GET {_resolve(hub, s)}" for s in fetched)   # no API calls
+
+
+def test_hub_mirror_at_a_revision(hub, pinned, tmp_path):
+    sha = hub.repos[MIRROR_REPO].sha
+    assert run(tmp_path, f"hf://datasets/{MIRROR_REPO}@{sha}", ["review_summ"])[0] == 0
+    assert hub.requests() == [f"GET {_resolve(hub, s, sha)}" for s in pinned["fewsum_amazon"].sources]
+    rc, lines = run(tmp_path / "other", f"hf://datasets/{MIRROR_REPO}@v9", ["review_summ"])
+    assert rc == 2 and any("/resolve/v9/abrazinskas/FewSum/" in x and "(HTTP 404" in x for x in lines)
+
+
+def test_hub_mirror_rerun_downloads_nothing(hub, pinned, tmp_path):
+    assert run(tmp_path, f"hf://datasets/{MIRROR_REPO}")[0] == 0
+    n = len(hub.log)
+    rc, lines = run(tmp_path, f"hf://datasets/{MIRROR_REPO}")
+    assert rc == 0 and len(hub.log) == n
+    assert sum("already verified, nothing downloaded" in line for line in lines) == len(pinned)
+
+
+def test_hub_mirror_is_not_trusted_checksum_mismatch_refused_and_removed(hub, pinned, tmp_path):
+    src = pinned["ae110k"].sources[0]
+    files = hub.repos[MIRROR_REPO].files
+    files[f"{src.repo}/{src.path}"] = files[f"{src.repo}/{src.path}"].replace(b"Acme", b"Acne")   # same size
+    rc, lines = run(tmp_path, f"hf://datasets/{MIRROR_REPO}", ["ae110k"])
+    assert rc == 2
+    [line] = [x for x in lines if "checksum mismatch" in x]
+    assert line.startswith(f"ae110k: {src.dest}: checksum mismatch, refused and removed")
+    assert line.endswith(f"from {hub.url}{_resolve(hub, src)}")
+    assert not (tmp_path / src.dest).exists() and not list(tmp_path.rglob("*.part"))
+
+
+def test_hub_mirror_resumes_a_cut_connection_through_a_cdn_redirect(hub, pinned, tmp_path):
+    """The Hub answers /resolve/ for a large file with a redirect to a CDN; the CDN cuts the connection
+    after half of the file; the next request (to /resolve/ again) asks for the rest with Range."""
+    src = dl.ESCI_PRODUCTS
+    body = hub.repos[MIRROR_REPO].files[f"{src.repo}/{src.path}"]
+    cdn = hub.cdn_url(body)
+    hub.redirect[_resolve(hub, src)] = cdn
+    hub.cut_once.add(cdn.split(str(hub.server_address[1]), 1)[1])
+    rc, lines = run(tmp_path, f"hf://datasets/{MIRROR_REPO}", ["esci"])
+    assert rc == 0, lines
+    asked = [(m, p.split("/")[1], rng) for m, p, rng, _auth in hub.log if "/cdn/" in p or p == _resolve(hub, src)]
+    half = len(body) // 2
+    assert asked == [("GET", "datasets", None), ("GET", "cdn", None),
+                     ("GET", "datasets", f"bytes={half}-"), ("GET", "cdn", f"bytes={half}-")]
+    assert (tmp_path / src.dest).read_bytes() == body
+
+
+def test_hub_mirror_private_repo_token_to_the_endpoint_only_never_printed(hub, pinned, tmp_path, monkeypatch):
+    token = "hf_fake_secret_for_tests"
+    repo = hub.add_repo(MIRROR_REPO, hub.repos[MIRROR_REPO].files, token=token)
+    rc, lines = run(tmp_path, f"hf://datasets/{MIRROR_REPO}", ["ae110k"])
+    assert rc == 2
+    assert any("(HTTP 401 Unauthorized; a private Hub repository needs $HF_TOKEN); manual: git clone" in x
+               for x in lines), lines
+    src = pinned["ae110k"].sources[0]
+    hub.redirect[_resolve(hub, src)] = hub.cdn_url(repo.files[f"{src.repo}/{src.path}"])   # another host
+    monkeypatch.setenv("HF_TOKEN", token)
+    hub.log.clear()
+    rc, lines = run(tmp_path, f"hf://datasets/{MIRROR_REPO}", ["ae110k"])
+    assert rc == 0, lines
+    assert not any(token in x for x in lines)
+    sent = {p.split("/")[1]: auth for _m, p, _rng, auth in hub.log}
+    assert sent == {"datasets": f"Bearer {token}", "cdn": None}
+
+
+def test_hub_mirror_offline_one_line_per_dataset_and_exit_2(pinned, tmp_path, monkeypatch, capsys):
+    from ecomsuite.cli import main
+
+    endpoint = _refused_url()
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    monkeypatch.setenv(dl.MIRROR_ENV, f"hf://datasets/{MIRROR_REPO}")
+    assert main(["data", "download", "--to", str(tmp_path)]) == 2
+    failures = [x for x in capsys.readouterr().out.splitlines() if "cannot download" in x]
+    assert [x.split(":")[0] for x in failures] == list(pinned)
+    for x, ds in zip(failures, pinned.values()):
+        src = ds.sources[0]
+        assert f"cannot download {endpoint}/datasets/{MIRROR_REPO}/resolve/main/{src.repo}/{src.path} (" in x
+        assert "Connection" in x and "; manual: git clone https://github.com/" in x
+    assert not dl.holds_data(tmp_path) and not list(tmp_path.rglob("*.part"))
+
+
+@pytest.mark.parametrize("mirror,endpoint,base", [
+    ("hf://datasets/acme/m", None, "https://huggingface.co/datasets/acme/m/resolve/main"),
+    ("hf://datasets/acme/m/", "https://hub.internal/", "https://hub.internal/datasets/acme/m/resolve/main"),
+    ("hf://datasets/acme/m@refs/convert/parquet", "http://h",
+     "http://h/datasets/acme/m/resolve/refs%2Fconvert%2Fparquet"),
+    ("https://mirror.internal/ecom/", "http://ignored", "https://mirror.internal/ecom"),
+])
+def test_mirror_forms(mirror, endpoint, base, monkeypatch):
+    if endpoint:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    else:
+        monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    m = dl.parse_mirror(mirror)
+    assert (m.base, m.hub, m.auth) == (base, mirror.startswith("hf://"), None)
+
+
+@pytest.mark.parametrize("mirror", ["hf://models/acme/m", "hf://datasets/acme", "hf://datasets/a/b/c"])
+def test_bad_hub_mirror_is_one_line(mirror, tmp_path, capsys):
+    from ecomsuite.cli import main
+
+    with pytest.raises(dl.EcomError, match=re.escape(f"--mirror {mirror!r}: a Hub mirror is hf://datasets/")):
+        dl.parse_mirror(mirror)
+    assert main(["data", "download", "--to", str(tmp_path), "--mirror", mirror]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "a Hub mirror is hf://datasets/<owner>/<repo>[@<revision>]" in err
+
+
 # ------------------------------------------------------------------------ pure parts and the table
 def test_queryner_conll_matches_the_publishers_assembly():
     lines = ['{"example_id": 7, "labels": ["B-color", "B-core_product_type"]}', "",
@@ -314,7 +447,7 @@ def test_urls_are_pinned_to_commits_and_mirror_layout():
 
 
 def test_select_accepts_datasets_families_and_task_names():
-    names = lambda xs: [d.name for d in dl.select(xs)]  # noqa: E731
+    names = lambda xs: [d.name for d in dl.select(xs)]
     assert names(None) == ["esci", "queryner", "fewsum_amazon", "ae110k"]
     assert names(["ecom_desc_gen", "esci", "ecom_queryner_gen", "review_summ"]) == ["esci", "queryner", "fewsum_amazon"]
     with pytest.raises(dl.EcomError, match="unknown dataset or task 'nope'"):

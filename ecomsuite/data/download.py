@@ -4,6 +4,7 @@ write exactly the layout the readers in :mod:`ecomsuite.data` read.
     ecomsuite data download                            # all datasets -> ~/.cache/ecomsuite/data
     ecomsuite data download --tasks queryner review_summ --to ../data
     ecomsuite data download --mirror https://mirror.internal/ecomsuite   # or $ECOMSUITE_DATA_MIRROR
+    ecomsuite data download --mirror hf://datasets/acme/ecomsuite-mirror  # a Hub dataset repo ($HF_ENDPOINT)
 
 Every file is pinned (repository, commit, path, sha256, size) in :data:`DATASETS`. A file is written
 to ``<name>.part`` (resumed with an HTTP Range request when a transfer was cut), checked against its
@@ -15,6 +16,13 @@ Mirror layout: ``MIRROR/<owner>/<repo>/<path in repo>`` -- what ``git clone`` (p
 for esci-data) of each publisher repository under ``MIRROR/<owner>/`` gives, served by any static
 HTTP server. The repositories are amazon-science/esci-data, bltlab/query-ner, abrazinskas/FewSum and
 wbsg-uni-mannheim/ExtractGPT.
+
+A Hub-hosted mirror, ``hf://datasets/<owner>/<repo>[@<revision>]``, is a dataset repository on the Hugging
+Face Hub (or a private Hub: ``$HF_ENDPOINT``) holding the same layout ``<owner>/<repo>/<path in repo>``;
+each file is fetched from ``{$HF_ENDPOINT or https://huggingface.co}/datasets/<owner>/<repo>/resolve/
+<revision, default main>/<owner>/<repo>/<path>`` with the same resumable transfer and the same pinned size
+and sha256 checks (a mirror is never trusted). ``$HF_TOKEN``, when set, is sent as ``Authorization: Bearer``
+to that endpoint only (not to a host it redirects to) and is never printed.
 """
 from __future__ import annotations
 
@@ -22,15 +30,18 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 from ecomsuite import EcomError, __version__
 
 MIRROR_ENV = "ECOMSUITE_DATA_MIRROR"
+HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 MANIFEST = "ecomsuite-sources.json"
 USER_AGENT = f"ecomsuite/{__version__} (data download)"
 
@@ -47,7 +58,9 @@ class DownloadError(EcomError):
 
 
 class Unreachable(DownloadError):
-    pass
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status      # the HTTP status when the server answered with an error
 
 
 class ChecksumMismatch(DownloadError):
@@ -223,7 +236,7 @@ def select(names: Iterable[str] | None) -> list[Dataset]:
         return list(DATASETS.values())
     chosen: list[Dataset] = []
     for raw in names:
-        key = raw[len("ecom_"):] if raw.startswith("ecom_") else raw
+        key = raw.removeprefix("ecom_")
         hits = [d for d in DATASETS.values()
                 if key == d.name or any(key == f or key.startswith(f + "_") for f in d.families)]
         if not hits:
@@ -231,6 +244,54 @@ def select(names: Iterable[str] | None) -> list[Dataset]:
             raise EcomError(f"--tasks: unknown dataset or task {raw!r}; known: {', '.join(known)}")
         chosen.extend(d for d in hits if d not in chosen)
     return chosen
+
+
+# ------------------------------------------------------------------------------------ mirrors
+@dataclass(frozen=True)
+class Mirror:
+    """Where the mirror layout ``<owner>/<repo>/<path>`` hangs (``base``), and the Authorization header that
+    goes with requests to it (a Hub mirror with ``$HF_TOKEN`` set)."""
+    base: str
+    hub: bool = False
+    auth: str | None = None
+
+
+_HF_MIRROR = re.compile(r"hf://datasets/(?P<repo>[^/@\s]+/[^/@\s]+)/?(?:@(?P<rev>\S+))?")
+
+
+def parse_mirror(mirror: str | None) -> Mirror | None:
+    """``--mirror`` / ``$ECOMSUITE_DATA_MIRROR``: a base URL, or ``hf://datasets/<owner>/<repo>[@<revision>]``
+    (a Hub dataset repository at ``$HF_ENDPOINT``, default https://huggingface.co; revision default main)."""
+    if not mirror:
+        return None
+    if not mirror.startswith("hf://"):
+        return Mirror(mirror.rstrip("/"))
+    m = _HF_MIRROR.fullmatch(mirror.strip())
+    if not m:
+        raise EcomError(f"--mirror {mirror!r}: a Hub mirror is hf://datasets/<owner>/<repo>[@<revision>] "
+                        "(a dataset repository holding <owner>/<repo>/<path> of each publisher)")
+    endpoint = (os.environ.get("HF_ENDPOINT") or HF_DEFAULT_ENDPOINT).rstrip("/")
+    rev = urllib.parse.quote(m["rev"] or "main", safe="")
+    token = os.environ.get("HF_TOKEN", "").strip()
+    return Mirror(f"{endpoint}/datasets/{m['repo']}/resolve/{rev}", hub=True,
+                  auth=f"Bearer {token}" if token else None)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    split = urllib.parse.urlsplit(url)
+    return split.scheme.lower(), split.netloc.lower()
+
+
+class _AuthSameOriginOnly(urllib.request.HTTPRedirectHandler):
+    """Follows redirects as urllib does; the Authorization header (added unredirected) is sent again only
+    when the redirect stays on the same scheme, host and port (the Hub sends large files to a CDN)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        auth = req.unredirected_hdrs.get("Authorization")
+        if new is not None and auth and _origin(newurl) == _origin(req.full_url):
+            new.add_unredirected_header("Authorization", auth)
+        return new
 
 
 # ---------------------------------------------------------------------------------- manifest
@@ -281,21 +342,24 @@ def _reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def _transfer(url: str, part: Path, size: int, timeout: float, label: str) -> None:
+def _transfer(url: str, part: Path, size: int, timeout: float, label: str, auth: str | None = None) -> None:
     """Append to ``part`` from where it stops (HTTP Range); a server without Range support restarts it.
-    Returns when the server closes the stream, whether complete or cut (the caller checks the size)."""
+    Returns when the server closes the stream, whether complete or cut (the caller checks the size).
+    ``auth``: an Authorization header for ``url``'s origin (never sent to another host it redirects to)."""
     from tqdm.auto import tqdm
 
     have = part.stat().st_size if part.exists() else 0
-    headers = {"User-Agent": USER_AGENT}
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     if have:
-        headers["Range"] = f"bytes={have}-"
+        request.add_header("Range", f"bytes={have}-")
+    if auth:
+        request.add_unredirected_header("Authorization", auth)
     try:
-        resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+        resp = urllib.request.build_opener(_AuthSameOriginOnly).open(request, timeout=timeout)
     except urllib.error.HTTPError as e:
         if e.code == 416 and have:      # nothing left to send: the .part is complete (or too long)
             return
-        raise Unreachable(_reason(e)) from None
+        raise Unreachable(_reason(e), status=e.code) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         raise Unreachable(_reason(e)) from None
     with resp:
@@ -318,7 +382,7 @@ def _transfer(url: str, part: Path, size: int, timeout: float, label: str) -> No
 
 
 def fetch_file(src: Source, root: Path, url: str, manifest: dict, licence: str,
-               timeout: float = 60, retries: int = 3) -> str:
+               timeout: float = 60, retries: int = 3, auth: str | None = None) -> str:
     """Make ``root/src.dest`` the verified publisher file. Returns "cached", "downloaded" or "replaced"
     (a file was there whose checksum is not the pinned one; it is replaced once the new file verifies)."""
     dest = root / src.dest
@@ -334,7 +398,7 @@ def fetch_file(src: Source, root: Path, url: str, manifest: dict, licence: str,
         if before >= src.size or before == have:
             break
         have = before
-        _transfer(url, part, src.size, timeout, Path(src.dest).name)
+        _transfer(url, part, src.size, timeout, Path(src.dest).name, auth)
     got = part.stat().st_size if part.exists() else 0
     if got < src.size:
         raise Unreachable(f"connection cut at {got:,} of {src.size:,} bytes; {part} kept, a rerun resumes it")
@@ -375,9 +439,11 @@ def build_outputs(ds: Dataset, root: Path, manifest: dict) -> str:
 # ------------------------------------------------------------------------------------ command
 def download(to: Path, datasets: list[Dataset], mirror: str | None = None, out: Callable[[str], None] = print,
              timeout: float = 60, retries: int = 3) -> int:
-    """Fetch, verify and lay out each dataset; one line per problem. Returns the exit code (0 or 2)."""
+    """Fetch, verify and lay out each dataset; one line per problem. Returns the exit code (0 or 2).
+    ``mirror``: a base URL or ``hf://datasets/<owner>/<repo>[@<revision>]`` (:func:`parse_mirror`)."""
     from ecomsuite.data import DataError
 
+    where = parse_mirror(mirror)
     to = Path(to).expanduser()
     to.mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(to)
@@ -392,8 +458,9 @@ def download(to: Path, datasets: list[Dataset], mirror: str | None = None, out: 
         try:
             states = []
             for src in ds.sources:
-                url = src.url(mirror)
-                states.append(fetch_file(src, to, url, manifest, ds.licence, timeout, retries))
+                url = src.url(where.base if where else None)
+                states.append(fetch_file(src, to, url, manifest, ds.licence, timeout, retries,
+                                         where.auth if where else None))
                 if states[-1] == "replaced":
                     out(f"{ds.name}: replaced {to / src.dest} (its checksum was not the pinned one)")
             if ds.convert:
@@ -401,7 +468,9 @@ def download(to: Path, datasets: list[Dataset], mirror: str | None = None, out: 
                 states.append(build_outputs(ds, to, manifest))
         except Unreachable as e:
             failed += 1
-            out(f"{ds.name}: cannot download {url} ({e}); manual: {ds.manual.replace('DIR', str(to))}")
+            hint = ("; a private Hub repository needs $HF_TOKEN" if where and where.hub and not where.auth
+                    and e.status in (401, 403, 404) else "")
+            out(f"{ds.name}: cannot download {url} ({e}{hint}); manual: {ds.manual.replace('DIR', str(to))}")
             continue
         except ChecksumMismatch as e:
             failed += 1
