@@ -109,7 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--tasks", nargs="+", default=None, metavar="NAME",
                    help="download: datasets or tasks (esci, queryner, fewsum_amazon, ae110k, ecom_*); default all")
     d.add_argument("--mirror", default=None, metavar="URL", help="download: base URL of a mirror laid out as "
-                   "URL/<owner>/<repo>/<path> (default: $ECOMSUITE_DATA_MIRROR, else the publishers)")
+                   "URL/<owner>/<repo>/<path>, or hf://datasets/<owner>/<repo>[@<revision>]: a Hub dataset repo "
+                   "holding that layout, at $HF_ENDPOINT (default https://huggingface.co; $HF_TOKEN for a private "
+                   "one); checked against the same pinned checksums (default: $ECOMSUITE_DATA_MIRROR, else the "
+                   "publishers)")
     d.add_argument("--locale", default="us", help="ESCI locale (us, es, jp, all)")
     d.set_defaults(func=_data_cmd)
 
