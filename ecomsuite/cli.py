@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="download: datasets or tasks (esci, queryner, fewsum_amazon, ae110k, ecom_*); default all")
     d.add_argument("--mirror", default=None, metavar="URL", help="download: base URL of a mirror laid out as "
                    "URL/<owner>/<repo>/<path>, or hf://datasets/<owner>/<repo>[@<revision>]: a Hub dataset repo "
-                   "holding that layout, at $HF_ENDPOINT (default https://huggingface.co; $HF_TOKEN for a private "
+                   "holding that layout, at $HF_ENDPOINT (default https://huggingface.co; $HF_TOKEN or the saved `hf auth login` token for a private "
                    "one); checked against the same pinned checksums (default: $ECOMSUITE_DATA_MIRROR, else the "
                    "publishers)")
     d.add_argument("--locale", default="us", help="ESCI locale (us, es, jp, all)")

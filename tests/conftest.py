@@ -14,6 +14,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # the cache root points at an empty folder, while the converted SmolLM2 keeps its own cache (reused).
 os.environ.setdefault("ECOMSUITE_CACHE", str(Path.home() / ".cache" / "ecomsuite"))
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="ecomsuite-test-xdg-")
+# ... and never a user's Hub token (`hf auth login` saves one; the Hub mirror tests decide who has a token)
+os.environ.pop("HF_TOKEN", None)
+os.environ["HF_TOKEN_PATH"] = str(Path(os.environ["XDG_CACHE_HOME"]) / "no-hf-token")
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_DATA = Path(os.environ.get("ECOMSUITE_REAL_DATA", REPO.parent / "shared" / "data"))

@@ -364,6 +364,21 @@ def test_hub_mirror_private_repo_token_to_the_endpoint_only_never_printed(hub, p
     assert sent == {"datasets": f"Bearer {token}", "cdn": None}
 
 
+def test_hub_mirror_uses_the_token_hf_auth_login_saved(hub, pinned, tmp_path, monkeypatch):
+    import huggingface_hub.constants as hfc
+
+    token = "hf_fake_saved_token"
+    hub.add_repo(MIRROR_REPO, hub.repos[MIRROR_REPO].files, token=token)
+    saved = tmp_path / "hf-token"
+    saved.write_text(token + "\n")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(hfc, "HF_TOKEN_PATH", str(saved))
+    rc, lines = run(tmp_path / "data", f"hf://datasets/{MIRROR_REPO}", ["ae110k"])
+    assert rc == 0, lines
+    assert {auth for _m, _p, _rng, auth in hub.log} == {f"Bearer {token}"}
+    assert not any(token in x for x in lines)
+
+
 def test_hub_mirror_offline_one_line_per_dataset_and_exit_2(pinned, tmp_path, monkeypatch, capsys):
     from ecomsuite.cli import main
 

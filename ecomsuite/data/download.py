@@ -21,7 +21,7 @@ A Hub-hosted mirror, ``hf://datasets/<owner>/<repo>[@<revision>]``, is a dataset
 Face Hub (or a private Hub: ``$HF_ENDPOINT``) holding the same layout ``<owner>/<repo>/<path in repo>``;
 each file is fetched from ``{$HF_ENDPOINT or https://huggingface.co}/datasets/<owner>/<repo>/resolve/
 <revision, default main>/<owner>/<repo>/<path>`` with the same resumable transfer and the same pinned size
-and sha256 checks (a mirror is never trusted). ``$HF_TOKEN``, when set, is sent as ``Authorization: Bearer``
+and sha256 checks (a mirror is never trusted). ``$HF_TOKEN`` (else the token `hf auth login` saved), when there is one, is sent as ``Authorization: Bearer``
 to that endpoint only (not to a host it redirects to) and is never printed.
 """
 from __future__ import annotations
@@ -272,9 +272,19 @@ def parse_mirror(mirror: str | None) -> Mirror | None:
                         "(a dataset repository holding <owner>/<repo>/<path> of each publisher)")
     endpoint = (os.environ.get("HF_ENDPOINT") or HF_DEFAULT_ENDPOINT).rstrip("/")
     rev = urllib.parse.quote(m["rev"] or "main", safe="")
-    token = os.environ.get("HF_TOKEN", "").strip()
+    token = _hub_token()
     return Mirror(f"{endpoint}/datasets/{m['repo']}/resolve/{rev}", hub=True,
                   auth=f"Bearer {token}" if token else None)
+
+
+def _hub_token() -> str:
+    """The Hub token the user gave: ``$HF_TOKEN``, else the one ``hf auth login`` saved (huggingface_hub's
+    own lookup, so the same token a Hub task would use)."""
+    try:
+        from huggingface_hub import get_token
+    except ImportError:
+        return os.environ.get("HF_TOKEN", "").strip()
+    return (get_token() or "").strip()
 
 
 def _origin(url: str) -> tuple[str, str]:
