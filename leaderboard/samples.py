@@ -4,16 +4,25 @@ Each samples file is read exactly once and streamed: the per-document metric ite
 a float array, or a list of objects for corpus metrics such as macro_f1 / span_f1 / bleu) for the
 statistics stage, and the per-sample viewer data (prompt, reference, output, parsed value, score)
 is written straight to its small ``.js`` data file. Keeping millions of prompts in memory until a
-final render pass would not scale (see bench/bench_leaderboard.py); the file format itself is
+final render pass would not scale (see bench/bench_leaderboard.py); the wrapper of that file is
 owned by :mod:`.safejson`.
+
+A data file holds its records as columns (one list per field, sparse objects for fields few records
+have), gzip-compressed and base64-encoded in one string (``encode_view`` / ``pack``): a page opened from
+file:// cannot fetch, so the viewer inflates the string itself (DecompressionStream) and rebuilds the
+records exactly as ``decode_view`` does here. Multiple-choice loglikelihoods are kept at the 3 decimals
+the viewer shows.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import json
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +35,9 @@ from . import safeio, safejson
 SAMPLES_GLOBAL = "LB_SAMPLES"
 DOCS_GLOBAL = "LB_DOCS"
 MAX_TEXT = 20000  # characters per shown field; longer text is cut with a marker
+LL_DECIMALS = 3  # multiple-choice loglikelihoods are stored (and shown) at this precision
+VIEW_FORMAT = 1  # data files: columns, gzip, base64 (see encode_view); the viewer checks it
+GZIP_LEVEL = 6  # zlib's default: level 9 is ~2x the CPU for <1% smaller files on real outputs (~4% on the bench's)
 PARSE_FAIL = "parse_fail"
 
 
@@ -125,10 +137,11 @@ def _num(v: Any) -> float | None:
 
 
 def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -> dict:
-    """One sample as the viewer shows it (short keys keep the data files small): "d" document id,
-    "p" prompt, "t" reference, "o" output, "x" parsed value (absent: the same as "o"), "ch" choices
-    with their loglikelihoods (multiple choice: "o" and "x" are derived from them by the viewer, "k"
-    the chosen index where the rounded values tie), "s" score, "f" parse failure."""
+    """One sample as the viewer shows it: "d" document id, "p" prompt, "t" reference, "o" output,
+    "x" parsed value (absent: the same as "o"), "ch" choices with their loglikelihoods at
+    LL_DECIMALS decimals (multiple choice: "o" and "x" are derived from them by the viewer, "k" the
+    chosen index where the rounded values tie), "s" score, "f" parse failure. Data files store
+    these records as columns (encode_view)."""
     reqs = _requests(s.get("arguments"))
     prompt = _text(reqs[0][0]) if reqs and reqs[0] else ""
     filtered = s.get("filtered_resps")
@@ -151,7 +164,7 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
             rec["t"] = f"{int(t)}: {choices[int(t)]}"
         else:
             rec["t"] = _text(target)
-        rec["ch"] = [[c, round(l, 4)] for c, l in zip(choices, lls)]
+        rec["ch"] = [[c, round(l, LL_DECIMALS)] for c, l in zip(choices, lls)]
         # output and parsed value are the chosen choice: the viewer derives them from "ch" (the first
         # highest shown loglikelihood), so they are not stored; "k" names the choice when rounding tied it
         shown = [c[1] for c in rec["ch"]]
@@ -443,13 +456,136 @@ def _record_order(r: dict) -> tuple:
     return (1, 0, str(d))
 
 
-def _write_view(job: SampleJob, records: list[dict], score_metric: str | None = None) -> None:
-    payload = {"system": job.system_id, "task": job.task, "metric": job.metric,
-               "score_metric": score_metric or job.metric, "samples": records}
-    out = Path(job.out_file)
+# ----------------------------------------------------------------------------------------------
+# data files: columns, gzip, base64 (decoded by static/viewer.js the same way as decode_view)
+
+_SPARSE = ("p", "t", "x", "k")  # fields few records have: {record index: value}
+_MAX_EXACT = 2**53  # larger integer ids are not exact in JavaScript: stored as they are, not as steps
+
+
+def encode_view(payload: dict) -> dict:
+    """Viewer records (``view_record``'s rows, in order) -> columns. ``payload`` is {"metric",
+    "score_metric", "samples": [record, ...]}. Ids that are all integers are stored as steps from
+    the previous one ("di"; consecutive ids compress to almost nothing), else as they are ("d"); the
+    choices of multiple-choice records as a table of distinct choice lists ("cl", every record of
+    a task usually has the same ones), an index into it per record ("ci") and one flat list of
+    loglikelihoods ("ll")."""
+    recs = payload["samples"]
+    cols: dict[str, Any] = {"metric": payload.get("metric"), "score_metric": payload.get("score_metric"), "n": len(recs)}
+    ids = [r["d"] for r in recs]
+    if all(isinstance(i, int) and not isinstance(i, bool) and abs(i) < _MAX_EXACT for i in ids):
+        cols["di"] = [b - a for a, b in zip([0] + ids, ids)]
+    else:
+        cols["d"] = ids
+    for k in _SPARSE:
+        sparse = {str(i): r[k] for i, r in enumerate(recs) if k in r}
+        if sparse:
+            cols[k] = sparse
+    if any("o" in r for r in recs):
+        cols["o"] = [r.get("o") for r in recs]
+    if any("ch" in r for r in recs):
+        table: dict[str, int] = {}
+        cl: list[list[str]] = []
+        ci: list[int | None] = []
+        ll: list[float] = []
+        for r in recs:
+            ch = r.get("ch")
+            if ch is None:
+                ci.append(None)
+                continue
+            labels = [c[0] for c in ch]
+            key = json.dumps(labels, ensure_ascii=False)
+            if key not in table:
+                table[key] = len(cl)
+                cl.append(labels)
+            ci.append(table[key])
+            ll.extend(c[1] for c in ch)
+        cols.update(cl=cl, ci=ci, ll=ll)
+    cols["s"] = [r.get("s") for r in recs]
+    if any("f" in r for r in recs):
+        cols["f"] = [r.get("f") for r in recs]
+    return cols
+
+
+def decode_view(cols: dict) -> dict:
+    """Columns (``encode_view``) -> {"metric", "score_metric", "samples": records}: what viewer.js
+    rebuilds in the browser, for tests and for reading a site's data back."""
+    n = cols["n"]
+    if "di" in cols:
+        ids, at = [], 0
+        for step in cols["di"]:
+            at += step
+            ids.append(at)
+    else:
+        ids = list(cols["d"])
+    if len(ids) != n:
+        raise ValueError(f"data file: {len(ids)} ids for {n} records")
+    recs: list[dict] = [{"d": i} for i in ids]
+    sparse = {k: cols.get(k) or {} for k in _SPARSE}
+    lls = iter(cols.get("ll") or [])
+    for i, r in enumerate(recs):
+        for k in ("p", "t"):
+            if str(i) in sparse[k]:
+                r[k] = sparse[k][str(i)]
+        if "ci" in cols and cols["ci"][i] is not None:
+            r["ch"] = [[c, next(lls)] for c in cols["cl"][cols["ci"][i]]]
+            if str(i) in sparse["k"]:
+                r["k"] = sparse["k"][str(i)]
+        if "o" in cols and cols["o"][i] is not None:
+            r["o"] = cols["o"][i]
+        if str(i) in sparse["x"]:
+            r["x"] = sparse["x"][str(i)]
+        r["s"] = cols["s"][i]
+        if "f" in cols and cols["f"][i] is not None:
+            r["f"] = cols["f"][i]
+    return {"metric": cols.get("metric"), "score_metric": cols.get("score_metric"), "samples": recs}
+
+
+def pack(obj: Any) -> str:
+    """JSON -> gzip (GZIP_LEVEL, no timestamp: the same data gives the same bytes) -> base64 text.
+    Text the JSON cannot carry as UTF-8 (a lone surrogate) is replaced, as in every other site file."""
+    try:
+        raw = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # NaN/inf are not JSON: null, as in safejson
+        raw = json.dumps(safejson.clean(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return base64.b64encode(gzip.compress(raw.encode("utf-8", "replace"), GZIP_LEVEL, mtime=0)).decode("ascii")
+
+
+def unpack(z: str) -> Any:
+    return json.loads(gzip.decompress(base64.b64decode(z, validate=True)).decode("utf-8"))
+
+
+def _write_js(out_file: str, global_name: str, key: str, obj: dict) -> None:
+    out = Path(out_file)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8", errors="replace") as fh:
-        fh.write(safejson.js_assign(SAMPLES_GLOBAL, job.system_id, payload))
+        fh.write(safejson.js_assign(global_name, key, obj))
+
+
+def _write_view(job: SampleJob, records: list[dict], score_metric: str | None = None) -> None:
+    cols = encode_view({"metric": job.metric, "score_metric": score_metric or job.metric, "samples": records})
+    _write_js(job.out_file, SAMPLES_GLOBAL, job.system_id,
+              {"system": job.system_id, "task": job.task, "format": VIEW_FORMAT, "z": pack(cols)})
+
+
+_JS_FILE = re.compile(r'\A\(function\(w\)\{var g="(LB_SAMPLES|LB_DOCS)";w\[g\]=w\[g\]\|\|\{\};w\[g\]\[("[^"\\]*")\]=(\{.*\});\}\)\(window\);\n\Z',
+                      re.DOTALL)
+
+
+def read_data_file(path: str | os.PathLike) -> dict:
+    """A site's data file read back as the viewer sees it: a system's file -> {"system", "task",
+    "metric", "score_metric", "samples": records}; a task's shared docs file -> {"task", "docs"}."""
+    text = Path(path).read_text(encoding="utf-8")
+    m = _JS_FILE.match(text)
+    if m is None:
+        raise ValueError(f"{path}: not a leaderboard data file")
+    outer = json.loads(m.group(3))
+    if outer.get("format") != VIEW_FORMAT:
+        raise ValueError(f"{path}: data format {outer.get('format')!r}, expected {VIEW_FORMAT}")
+    inner = unpack(outer["z"])
+    if m.group(1) == DOCS_GLOBAL:
+        return {"task": outer["task"], "docs": inner["docs"]}
+    return {"system": outer["system"], "task": outer["task"], **decode_view(inner)}
 
 
 def _failed(job: SampleJob, reason: str, warnings: list[str] | None = None) -> SampleData:
@@ -553,10 +689,7 @@ def write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
         return None
     if not docs:
         return None
-    out = Path(out_file)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", encoding="utf-8", errors="replace") as fh:
-        fh.write(safejson.js_assign(DOCS_GLOBAL, task, {"task": task, "docs": docs}))
+    _write_js(out_file, DOCS_GLOBAL, task, {"task": task, "format": VIEW_FORMAT, "z": pack({"docs": docs})})
     return refs
 
 

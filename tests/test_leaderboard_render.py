@@ -287,8 +287,11 @@ def test_js_data_files_cannot_break_out(xss_site):
             assert ch not in text, (f, ch)
         m = pat.match(text)
         assert m, f
-        data = json.loads(m.group(1))
-        blob = json.dumps(data, ensure_ascii=False)
+        outer = json.loads(m.group(1))
+        # besides the (slugged) system id and the task name, the file holds one base64 string
+        assert set(outer) == ({"task", "format", "z"} if f.name == "_docs.js" else {"system", "task", "format", "z"}), f
+        assert re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", outer["z"]), f
+        blob = json.dumps(samples.read_data_file(f), ensure_ascii=False)
         if "</script><script>window.__pwned=1</script>" in blob:
             seen_payload = True
     assert seen_payload  # the payload survives as data (and is shown with textContent)
@@ -296,14 +299,90 @@ def test_js_data_files_cannot_break_out(xss_site):
 
 def test_identical_prompts_are_stored_once_per_task(xss_site):
     folder = next((xss_site / "data").glob("ecom_esci-*"))
-    docs = json.loads(re.search(r"=(\{.*\});\}\)\(window\);", (folder / "_docs.js").read_text(), re.DOTALL).group(1))
+    docs = samples.read_data_file(folder / "_docs.js")
     assert docs["task"] == "ecom_esci" and len(docs["docs"]) == 40
     by_prompt = {}
     for f in folder.glob("[!_]*.js"):
-        data = json.loads(re.search(r"=(\{.*\});\}\)\(window\);", f.read_text(), re.DOTALL).group(1))
+        data = samples.read_data_file(f)
         by_prompt[f.stem] = sum("p" in r for r in data["samples"])
     assert 0 in by_prompt.values()  # zero-shot plain prompts: all taken from _docs.js
     assert max(by_prompt.values()) > 0  # chat / few-shot prompts differ and stay inline
+
+
+def _built_records(runs: Path, monkeypatch) -> dict[tuple[str, str], dict]:
+    """The viewer records each system's data file is written from, caught on their way to the file."""
+    caught = {}
+    write = samples._write_view
+
+    def catch(job, records, score_metric=None):
+        caught[(job.system_id, job.task)] = {"system": job.system_id, "task": job.task, "metric": job.metric,
+                                             "score_metric": score_metric or job.metric,
+                                             "samples": json.loads(json.dumps(records))}
+        write(job, records, score_metric)
+
+    monkeypatch.setattr(samples, "_write_view", catch)
+    coll = collect.collect([runs])
+    asm = systems.assemble(coll.runs)
+    for s in asm.systems:
+        for t, c in s.cells.items():
+            if c.samples_path:
+                out = runs.parent / "rt" / context.data_file(t, s.id)
+                samples.read_samples(samples.SampleJob(s.id, t, c.metric, c.filter, c.samples_path, str(out)), None)
+                caught[(s.id, t)]["file"] = out
+    return caught
+
+
+def test_data_files_round_trip_to_the_records(xss_runs, monkeypatch):
+    """What a data file decodes to (decode_view, mirrored by viewer.js) is exactly the records it was
+    written from: every field of every kind of record (multiple choice, parsed values, inline prompts,
+    parse failures, unscored documents), hostile text included."""
+    caught = _built_records(xss_runs, monkeypatch)
+    kinds = set()
+    for (sid, task), want in caught.items():
+        got = samples.read_data_file(want.pop("file"))
+        assert got == want, (sid, task)
+        for r in want["samples"]:
+            kinds.update(k for k in r if k not in ("d", "s"))
+            kinds.update(["no score"] if r["s"] is None else [])
+    assert kinds >= {"p", "t", "o", "x", "ch", "f"}, kinds
+
+
+@pytest.mark.parametrize("recs", [
+    [],
+    [{"d": "b:2", "o": "x", "s": None}, {"d": 7, "o": "y", "s": 0.5, "f": 1.0}],  # mixed ids: kept as they are
+    [{"d": 2**60, "o": "big", "s": 1.0}, {"d": -3, "o": "", "x": "", "s": 0.0}],  # beyond 2**53: not as steps
+    [{"d": 5, "ch": [["a", -1.5], ["b", -0.25]], "s": 1.0},
+     {"d": 6, "ch": [["a", -1.0], ["b", -1.0]], "k": 1, "s": 0.0},
+     {"d": 9, "ch": [["x", -2.0], ["y", -3.0], ["z", -1.0]], "s": 1.0, "p": "own prompt"},
+     {"d": 10, "o": "free text after choices", "t": "ref \u2028 </script> \U0001F600", "s": None}],
+])
+def test_encode_view_round_trips_edge_cases(recs):
+    payload = {"metric": "m", "score_metric": "acc", "samples": recs}
+    assert samples.decode_view(samples.unpack(samples.pack(samples.encode_view(payload)))) == payload
+
+
+def test_data_files_are_smaller_than_the_plain_records(xss_runs, monkeypatch):
+    """Size accounting: each data file against the same records written as the plain JSON rows the
+    site used to publish; the columns + gzip + base64 file is the smaller one, and the bytes saved
+    add up over the site."""
+    caught = _built_records(xss_runs, monkeypatch)
+    packed = plain = n = 0
+    for (sid, _), want in caught.items():
+        size = want.pop("file").stat().st_size
+        rows = len(safejson.js_assign(samples.SAMPLES_GLOBAL, sid, want).encode("utf-8"))
+        assert size < rows, (sid, size, rows)
+        packed, plain, n = packed + size, plain + rows, n + len(want["samples"])
+    assert n and packed < plain
+
+
+def test_a_data_file_of_another_format_is_refused(tmp_path):
+    f = tmp_path / "x.js"
+    f.write_text(safejson.js_assign(samples.SAMPLES_GLOBAL, "s", {"system": "s", "task": "t", "samples": []}))
+    with pytest.raises(ValueError, match="data format None, expected"):
+        samples.read_data_file(f)
+    f.write_text("window.x = 1;\n")
+    with pytest.raises(ValueError, match="not a leaderboard data file"):
+        samples.read_data_file(f)
 
 
 def test_viewer_island_is_safe(xss_site):

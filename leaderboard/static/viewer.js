@@ -1,9 +1,15 @@
 /* Per-sample viewer for one task page. Data files are small .js files that assign to
-   window.LB_SAMPLES[systemId] (fetch() of JSON is blocked on file://). Every piece of text from
-   the data is shown with textContent, never parsed as HTML. */
+   window.LB_SAMPLES[systemId] / window.LB_DOCS[task] (fetch() of JSON is blocked on file://). Each
+   holds its records as columns, gzip-compressed and base64-encoded in one string ("z"): the viewer
+   inflates it with the browser's DecompressionStream and rebuilds the records as
+   leaderboard/samples.py's decode_view does. Every piece of text from the data is shown with
+   textContent, never parsed as HTML. */
 (function () {
   "use strict";
   var PAGE = 25;
+  var FORMAT = 1;  /* samples.VIEW_FORMAT */
+  var NO_INFLATE = "This browser cannot open the per-sample data: it needs DecompressionStream " +
+    "(Chrome/Edge 80+, Firefox 113+, Safari 16.4+).";
   var cfg = JSON.parse(document.getElementById("viewer-data").textContent);
   var byId = {};
   cfg.systems.forEach(function (s) { byId[s.id] = s; });
@@ -12,6 +18,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var selA = $("sys-a"), selB = $("sys-b"), show = $("show"), thr = $("threshold"), search = $("vsearch");
   var status = $("viewer-status"), out = $("viewer");
+  var has = function (o, k) { return Object.prototype.hasOwnProperty.call(o, k); };
 
   function addScript(src, onload, onerror) {
     var s = document.createElement("script");
@@ -21,20 +28,65 @@
     document.head.appendChild(s);
   }
 
+  /* base64 -> gzip -> JSON (a Promise of the object) */
+  function inflate(obj, file) {
+    if (!obj || obj.format !== FORMAT || typeof obj.z !== "string") {
+      return Promise.reject(new Error(file + " is not a data file of this viewer's format (rebuild the site)"));
+    }
+    if (typeof DecompressionStream !== "function" || typeof Blob !== "function" || !Blob.prototype.stream ||
+        typeof Response !== "function") {
+      return Promise.reject(new Error(NO_INFLATE));
+    }
+    var bin;
+    try { bin = atob(obj.z); } catch (e) { return Promise.reject(new Error(file + " is damaged (not base64)")); }
+    var bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text().then(JSON.parse).catch(function (e) {
+      throw new Error(file + " could not be read: " + (e && e.message || e));
+    });
+  }
+
+  /* columns -> records (samples.decode_view) */
+  function decode(c) {
+    var n = c.n, ids = [], i, at = 0;
+    if (c.di) { for (i = 0; i < c.di.length; i++) { at += c.di[i]; ids.push(at); } } else ids = c.d || [];
+    if (ids.length !== n) throw new Error("data file: " + ids.length + " ids for " + n + " records");
+    var P = c.p || {}, T = c.t || {}, X = c.x || {}, K = c.k || {}, ll = c.ll || [], j = 0, recs = new Array(n);
+    for (i = 0; i < n; i++) {
+      var r = { d: ids[i] }, key = String(i);
+      if (has(P, key)) r.p = P[key];
+      if (has(T, key)) r.t = T[key];
+      if (c.ci && c.ci[i] !== null && c.ci[i] !== undefined) {
+        r.ch = c.cl[c.ci[i]].map(function (label) { return [label, ll[j++]]; });
+        if (has(K, key)) r.k = K[key];
+      }
+      if (c.o && c.o[i] !== null && c.o[i] !== undefined) r.o = c.o[i];
+      if (has(X, key)) r.x = X[key];
+      r.s = c.s[i];
+      if (c.f && c.f[i] !== null && c.f[i] !== undefined) r.f = c.f[i];
+      recs[i] = r;
+    }
+    return { metric: c.metric, score_metric: c.score_metric, samples: recs };
+  }
+
   /* prompts and references shared by the systems of this task (each system's file leaves out
      the ones identical to these) */
   var docsPromise = null;
   function loadDocs() {
     if (docsPromise) return docsPromise;
-    docsPromise = new Promise(function (resolve) {
-      var store = window.LB_DOCS || {};
-      if (!cfg.docs_file) { resolve({}); return; }
-      if (store[cfg.task]) { resolve(store[cfg.task].docs); return; }
-      addScript(cfg.docs_file, function () {
-        var d = (window.LB_DOCS || {})[cfg.task];
-        resolve(d && d.task === cfg.task ? d.docs : {});
-      }, function () { resolve({}); });
+    docsPromise = new Promise(function (resolve, reject) {
+      if (!cfg.docs_file) { resolve(null); return; }
+      var got = function () { return (window.LB_DOCS || {})[cfg.task]; };
+      if (got()) { resolve(got()); return; }
+      addScript(cfg.docs_file, function () { resolve(got()); },
+                function () { reject(new Error("could not load " + cfg.docs_file)); });
+    }).then(function (d) {
+      if (!d) return {};
+      if (d.task !== cfg.task) throw new Error(cfg.docs_file + " holds another task's documents");
+      return inflate(d, cfg.docs_file).then(function (inner) { return inner.docs || {}; });
     });
+    docsPromise.catch(function () { docsPromise = null; });
     return docsPromise;
   }
 
@@ -44,7 +96,7 @@
     cache[id] = Promise.all([loadDocs(), loadRaw(id)]).then(function (both) {
       var docs = both[0], d = both[1];
       d.samples.forEach(function (r) {
-        var shared = docs[String(r.d)] || {};
+        var shared = has(docs, String(r.d)) ? docs[String(r.d)] : {};
         if (r.p === undefined) r.p = shared.p !== undefined ? shared.p : "";
         if (r.t === undefined) r.t = shared.t !== undefined ? shared.t : "";
         if (r.ch && r.ch.length) {  /* multiple choice: the chosen choice is the output */
@@ -66,16 +118,27 @@
     return cache[id];
   }
 
+  /* a system's records as its data file holds them (decoded afresh on each call) */
   function loadRaw(id) {
+    if (!byId[id]) return Promise.reject(new Error("no per-sample data for system " + id));
+    var file = byId[id].file;
     return new Promise(function (resolve, reject) {
-      var store = window.LB_SAMPLES || {};
-      if (store[id]) { resolve(store[id]); return; }
-      addScript(byId[id].file, function () {
-        var d = (window.LB_SAMPLES || {})[id];
-        if (d && d.task === cfg.task) resolve(d); else reject(new Error("data file did not define this system"));
-      }, function () { reject(new Error("could not load " + byId[id].file)); });
+      var got = function () { return (window.LB_SAMPLES || {})[id]; };
+      if (got()) { resolve(got()); return; }
+      addScript(file, function () { resolve(got()); }, function () { reject(new Error("could not load " + file)); });
+    }).then(function (d) {
+      if (!d || d.task !== cfg.task || d.system !== id) throw new Error(file + " did not define this system");
+      return inflate(d, file).then(function (inner) {
+        var out = decode(inner);
+        out.system = d.system;
+        out.task = d.task;
+        return out;
+      });
     });
   }
+
+  /* what the data files hold, as this viewer decodes them (tests/browser compares it with the build's records) */
+  window.LBViewer = { records: loadRaw, docs: loadDocs };
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);

@@ -214,6 +214,50 @@ def test_per_sample_viewer_opens_compares_and_filters(site, page):
     watch.check(pg)
 
 
+def test_viewer_decodes_exactly_what_the_build_wrote(site, page):
+    """Every system's data file (and the task's shared documents), inflated and rebuilt by viewer.js in
+    Chromium, equals what samples.read_data_file reads from it; hostile outputs are shown as text."""
+    samples = importlib.import_module("ecomsuite.leaderboard.samples")
+    pg, watch = page
+    checked = 0
+    for task_page in sorted((site / "tasks").glob("*.html")):
+        pg.goto(task_page.as_uri())
+        if not pg.locator("#viewer-data").count():
+            continue
+        cfg = pg.evaluate("JSON.parse(document.getElementById('viewer-data').textContent)")
+        pg.wait_for_selector("#viewer details.sample")
+        if cfg["docs_file"]:
+            want = samples.read_data_file((task_page.parent / cfg["docs_file"]).resolve())["docs"]
+            assert pg.evaluate("() => window.LBViewer.docs()") == want, task_page.name
+        for s in cfg["systems"]:
+            got = pg.evaluate("(id) => window.LBViewer.records(id)", s["id"])
+            assert got == samples.read_data_file((task_page.parent / s["file"]).resolve()), (task_page.name, s["id"])
+            checked += 1
+    assert checked > 10
+    task_page = next((site / "tasks").glob("ecom_queryner-*.html"))
+    pg.goto(task_page.as_uri())
+    pg.wait_for_selector("#viewer details.sample")
+    pg.fill("#vsearch", "onerror=window.__pwned")
+    wait_until(pg, "() => document.getElementById('viewer-status').textContent.indexOf(' of ') > 0")
+    first = pg.locator("#viewer details.sample").first
+    first.locator("summary").click()
+    outputs = first.locator(".side pre").all_inner_texts()
+    assert any("<img src=x onerror=window.__pwned=1>" in o for o in outputs), outputs
+    watch.check(pg)
+
+
+def test_viewer_says_why_when_the_browser_cannot_inflate(site, browser):
+    context = browser.new_context(java_script_enabled=True, service_workers="block")
+    context.add_init_script("delete window.DecompressionStream;")
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(next((site / "tasks").glob("ecom_esci-*.html")).as_uri())
+    wait_until(pg, "() => document.getElementById('viewer-status').textContent.indexOf('DecompressionStream') >= 0")
+    assert pg.locator("#viewer details.sample").count() == 0 and errors == []
+    context.close()
+
+
 def test_system_page_links_to_its_samples(site, page):
     pg, watch = page
     sys_page = next(p for p in (site / "systems").glob("llama2-7b-ties-*.html"))
