@@ -341,24 +341,32 @@ _ROW = "__row"   # file row number, kept through filters for error messages
 
 
 def _parquet(path: Path, columns: list[str]):
-    """An Arrow dataset over one parquet file whose schema has ``columns`` (one clear error if not)."""
-    import pyarrow.dataset as ds
+    """One parquet file (``pq.ParquetFile``) whose schema has ``columns`` (one clear error if not). Read
+    without ``pyarrow.dataset``, whose import alone costs ~0.5 s of a ``data info``."""
+    import pyarrow.parquet as pq
 
     try:
-        d = ds.dataset(_need(path), format="parquet")
+        f = pq.ParquetFile(_need(path))
     except DataError:
         raise
     except Exception as e:  # corrupt file
         raise DataError(f"{path}: cannot read parquet ({type(e).__name__}: {e})") from None
-    missing = [c for c in columns if c not in d.schema.names]
+    names = f.schema_arrow.names
+    missing = [c for c in columns if c not in names]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(d.schema.names)}")
-    return d
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(names)}")
+    return f
 
 
-def _scan(d, path: Path, columns: list[str], filter=None):
+def _scan(f, path: Path, columns: list[str], locale: str | None = None):
+    """``columns`` of the file's rows (those of product ``locale`` only, when given), in file order."""
+    import pyarrow.compute as pc
+
     try:
-        return d.to_table(columns=columns, filter=filter)
+        if locale is None:
+            return f.read(columns=columns)
+        t = f.read(columns=list(dict.fromkeys([*columns, "product_locale"])))
+        return t.filter(pc.fill_null(pc.equal(t["product_locale"], locale), False)).select(columns)
     except Exception as e:
         raise DataError(f"{path}: cannot read parquet ({type(e).__name__}: {e})") from None
 
@@ -442,21 +450,58 @@ def _check_unique_products(d, path: Path, locale: str | None = None):
     those two columns (of ``locale``), or None when this process has already checked the same file (a check
     of every locale covers each one)."""
     import pyarrow.compute as pc
-    import pyarrow.dataset as ds
 
     ident = _file_identity(path)
     if (ident, None) in _UNIQUE_PRODUCTS or (ident, locale) in _UNIQUE_PRODUCTS:
         return None
-    filt = None if locale is None else ds.field("product_locale") == locale
-    t = _scan(d, path, ["product_id", "product_locale"], filt)
+    t = _scan(d, path, ["product_id", "product_locale"], locale)
     if t.num_rows == pc.count_distinct(_esci_key(t)).as_py():
         _UNIQUE_PRODUCTS.add((ident, locale))
         return t
-    seen: set = set()   # error path only: find the first repeat in file order
+    _first_repeat(t, path)
+
+
+def _first_repeat(t, path: Path) -> None:
+    """Raise on the first (product id, locale) pair of ``t`` that repeats one before it (error path only)."""
+    seen: set = set()
     for i, key in enumerate(zip(t["product_id"].to_pylist(), t["product_locale"].to_pylist())):
         if key in seen:
             raise DataError(f"{path}: row {i}: duplicate product {key[0]} in locale {key[1]}")
         seen.add(key)
+
+
+def _products_there(ex, prd, pr_path: Path, locale: str) -> int | None:
+    """``_check_unique_products`` (every locale) and then the first example of ``ex`` whose (product id, locale)
+    is not in the products file (None: none), with one hash pass: the ids of both files encoded together,
+    a pair's key is (id code, locale code), uniqueness and presence are then numpy counts. Nulls in either
+    file's key columns take the column-by-column path, whose answers they decide."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = _scan(prd, pr_path, ["product_id", "product_locale"])
+    cols = [keys["product_id"], keys["product_locale"], ex["product_id"], ex["product_locale"]]
+    if any(c.null_count for c in cols):
+        _check_unique_products(prd, pr_path)
+        if locale != "all":   # one locale: product ids are unique within it
+            keys = keys.filter(pc.equal(keys["product_locale"], locale))
+            return _first_true(pc.invert(pc.is_in(ex["product_id"], value_set=keys["product_id"])))
+        return _first_true(pc.invert(pc.is_in(_esci_key(ex), value_set=_esci_key(keys))))
+
+    def codes(a, b):   # one dictionary for a product column and an example column: (codes of a, of b, size)
+        enc = pc.dictionary_encode(pa.concat_arrays([pc.cast(c, pa.large_string()).combine_chunks() for c in (a, b)]))
+        idx = enc.indices.to_numpy().astype(np.int64)
+        return idx[:len(a)], idx[len(a):], len(enc.dictionary)
+
+    pid, eid, n_ids = codes(keys["product_id"], ex["product_id"])
+    ploc, eloc, n_locs = codes(keys["product_locale"], ex["product_locale"])
+    pkey, ekey = pid * n_locs + ploc, eid * n_locs + eloc
+    count = np.bincount(pkey, minlength=n_ids * n_locs)
+    if count.max(initial=0) > 1:
+        _first_repeat(keys, pr_path)
+    _UNIQUE_PRODUCTS.add((_file_identity(pr_path), None))
+    missing = count[ekey] == 0
+    return int(np.argmax(missing)) if missing.any() else None
 
 
 def _esci_examples(folder: Path, files: dict[str, str], locale: str, product_text: bool = True):
@@ -471,13 +516,15 @@ def _esci_examples(folder: Path, files: dict[str, str], locale: str, product_tex
     ex_path, pr_path = folder / files["examples"], folder / files["products"]
     exd = _parquet(ex_path, ESCI_EXAMPLE_COLS)
     prd = _parquet(pr_path, ESCI_PRODUCT_COLS)
-    ex = _scan(exd, ex_path, ESCI_EXAMPLE_COLS)
+    # without product text (the summary): not the query either, which nothing checks
+    ex = _scan(exd, ex_path, ESCI_EXAMPLE_COLS if product_text else ESCI_EXAMPLE_COLS[:1] + ESCI_EXAMPLE_COLS[3:])
     ex = ex.append_column(_ROW, pa.array(np.arange(ex.num_rows, dtype=np.int64)))
     if locale != "all":
         ex = ex.filter(pc.equal(ex["product_locale"], locale))
     ex = ex.set_column(ex.schema.get_field_index("esci_label"), "esci_label", _trimmed(ex["esci_label"]))
     ex = ex.set_column(ex.schema.get_field_index("split"), "split", _trimmed(ex["split"]))
-    ex = ex.set_column(ex.schema.get_field_index("query"), "query", _trimmed(ex["query"]))
+    if product_text:
+        ex = ex.set_column(ex.schema.get_field_index("query"), "query", _trimmed(ex["query"]))
 
     def fail(k: int, what: str):
         row = ex.slice(k, 1).to_pylist()[0]
@@ -491,25 +538,18 @@ def _esci_examples(folder: Path, files: dict[str, str], locale: str, product_tex
     if bad is not None:
         fail(bad, "unknown split {split!r}; expected train or test")
 
-    keys = _check_unique_products(prd, pr_path)
     missing = f"product {{product_id}} (locale {{product_locale}}) not in {pr_path}"
-    if not product_text:   # only that every example's product is there
-        if keys is None:
-            keys = _scan(prd, pr_path, ["product_id", "product_locale"])
-        if locale != "all":   # one locale: product ids are unique within it
-            keys = keys.filter(pc.equal(keys["product_locale"], locale))
-            there = pc.is_in(ex["product_id"], value_set=keys["product_id"])
-        else:
-            there = pc.is_in(_esci_key(ex), value_set=_esci_key(keys))
-        bad = _first_true(pc.invert(there))
+    if not product_text:   # only that every example's product is there (and the products unique)
+        bad = _products_there(ex, prd, pr_path, locale)
         if bad is not None:
             fail(bad, missing)
         return ex, None, [str(ex_path), str(pr_path)]
+    _check_unique_products(prd, pr_path)
     needed = pc.unique(ex["product_id"])
     batches = [b.filter(pc.is_in(b.column("product_id"), value_set=needed))   # the products kept examples name
                for b in _locale_batches(pr_path, ESCI_PRODUCT_COLS, None if locale == "all" else locale)]
     pr = (pa.Table.from_batches(batches) if batches
-          else pa.schema([prd.schema.field(c) for c in ESCI_PRODUCT_COLS]).empty_table())
+          else pa.schema([prd.schema_arrow.field(c) for c in ESCI_PRODUCT_COLS]).empty_table())
     pos = pc.index_in(_esci_key(ex), value_set=_esci_key(pr))
     bad = _first_true(pc.is_null(pos))
     if bad is not None:
@@ -576,11 +616,14 @@ def esci_summary(folder: Path, files: dict[str, str], locale: str = "us") -> lis
         if len(twice):
             raise DataError(f"{paths[0]}: split {split!r}: document id 'esci-{twice[0]}' occurs twice; "
                             "ids must be unique within a split")
-    by = ex.group_by(["split", "esci_label"]).aggregate([("esci_label", "count")]).to_pylist()
+    # labels are checked to be ESCI_LABELS: their counts per split as one bincount
+    label = pc.index_in(ex["esci_label"], value_set=pa.array(list(ESCI_LABELS))).to_numpy(zero_copy_only=False)
+    n_labels = len(ESCI_LABELS)
+    by = np.bincount(code.astype(np.int64) * n_labels + label, minlength=len(splits.dictionary) * n_labels)
     out = []
-    for split in splits.dictionary.to_pylist():
-        c = {r["esci_label"]: r["esci_label_count"] for r in by if r["split"] == split}
-        out.append((split, sum(c.values()), " ".join(f"{k}={c.get(k, 0)}" for k in ESCI_LABELS)))
+    for c, split in enumerate(splits.dictionary.to_pylist()):
+        n = by[c * n_labels:(c + 1) * n_labels].tolist()
+        out.append((split, sum(n), " ".join(f"{k}={v}" for k, v in zip(ESCI_LABELS, n))))
     return out
 
 
@@ -655,7 +698,8 @@ def _in_threads(fn, items, workers: int | None = None):
 
 
 def _desc_gen_batch(batch, documents: bool):
-    """One batch of ``_desc_gen_batches``."""
+    """One batch of ``_desc_gen_batches``; without ``documents``, the kept descriptions' word counts
+    (``{"words": ...}``) in place of the cleaned columns."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -667,24 +711,56 @@ def _desc_gen_batch(batch, documents: bool):
     reason = np.ones(len(desc), dtype=np.int8)   # 1: no description
     desc = desc.filter(has_d)
     title = at.strip(batch.column("product_title").filter(has_d))
-    bullets = at.strip(batch.column("product_bullet_point").filter(has_d))
+    raw_bullets = batch.column("product_bullet_point").filter(has_d)
     # the description is collapsed already (strip_html), so lowercase is its normalised form
     nd = at.lower(desc)
     len_d = pc.utf8_length(nd).to_numpy()
     len_t, eq_t = _normalised_vs(title, nd, len_d)
-    _len_b, eq_b = _normalised_vs(bullets, nd, len_d)
+    eq_b = _normalises_to(raw_bullets, nd)
     sub = np.zeros(len(desc), dtype=np.int8)
     for code, hit in ((5, len_t >= len_d), (4, eq_b), (3, eq_t), (2, len_t == 0)):
         sub[hit] = code   # the earliest test that holds wins, as in desc_gen_skip_reason
     reason[has_d.to_numpy(zero_copy_only=False)] = sub
     keep = sub == 0
-    test = np.array([d[-1] % 4 == 0 for d in at.sha256_each(nd.filter(pa.array(keep)))], dtype=bool)
-    out = {"description": desc}
-    if documents:
-        out = {"product_id": pc.cast(batch.column("product_id").filter(has_d), "large_string"),
-               "title": title, "brand": batch.column("product_brand").filter(has_d),
-               "color": batch.column("product_color").filter(has_d), "bullets": bullets, **out}
+    kept = nd.filter(pa.array(keep))
+    test = np.array([d[-1] % 4 == 0 for d in at.sha256_each(kept)], dtype=bool)
+    if not documents:   # lowercase moves no whitespace: the normalised form has the description's words
+        return reason, {"words": at.word_counts(kept)}, keep, test
+    out = {"product_id": pc.cast(batch.column("product_id").filter(has_d), "large_string"),
+           "title": title, "brand": batch.column("product_brand").filter(has_d),
+           "color": batch.column("product_color").filter(has_d), "bullets": at.strip(raw_bullets),
+           "description": desc}
     return reason, out, keep, test
+
+
+def _normalises_to(raw, nd):
+    """Whether ``normalise_text(_text(value))`` equals ``nd`` for each value of ``raw`` (a text column as read:
+    nulls, unstripped; aligned with ``nd``, normalised and never empty). A value is normalised only where its
+    start does not rule that out already: a null (its text is "") cannot equal ``nd``; nor can a value whose
+    stripped text starts with k characters that are ASCII and tidy (only single spaces between them, none at
+    either end: ``normalise_text`` keeps them as they are, lowercased) where ``nd`` does not start with them
+    lowercased. Two lengths k (16 and 15), so that a space at the end of one prefix leaves the other."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from ecomsuite.data import arrowtext as at
+
+    # the start of the stripped text: the first 64 characters without leading whitespace, when they hold the
+    # whole value or 16 characters are left of them (else no shorter prefix than a value's own is tested)
+    head = pc.utf8_ltrim(pc.utf8_slice_codeunits(raw, 0, 64), characters=at.python_whitespace())
+    sure = pc.or_(pc.less_equal(pc.utf8_length(raw), 64), pc.greater_equal(pc.utf8_length(head), 16))
+    ruled_out = None
+    for k in (16, 15):
+        start = pc.utf8_slice_codeunits(head, 0, k)
+        tidy = pc.and_(pc.string_is_ascii(start), pc.invert(pc.match_substring_regex(start, at.ascii_untidy())))
+        differs = pc.and_(pc.and_(sure, tidy), pc.not_equal(pc.ascii_lower(start), pc.utf8_slice_codeunits(nd, 0, k)))
+        ruled_out = differs if ruled_out is None else pc.or_(ruled_out, differs)
+    maybe = pc.fill_null(pc.invert(ruled_out), False)   # a null value: ruled out
+    idx = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+    equal = np.zeros(len(raw), dtype=bool)
+    if len(idx):
+        equal[idx] = pc.equal(at.normalise(at.strip(raw.take(idx))), nd.take(idx)).to_numpy(zero_copy_only=False)
+    return equal
 
 
 def _normalised_vs(col, nd, len_d):
@@ -765,10 +841,10 @@ def desc_gen_summary(folder: Path, files: dict[str, str], locale: str = "us"):
     offset = 0
     n = {"train": 0, "test": 0}
     words = {"train": [0, 0], "test": [0, 0]}   # sum, max
-    for reason, cols, keep, test in _desc_gen_batches(folder, files, locale, documents=False):
+    for reason, cols, _keep, test in _desc_gen_batches(folder, files, locale, documents=False):
         _tally(reason, offset, first, counts)
         offset += len(reason)
-        w = at.word_counts(cols["description"].filter(pa.array(keep)))
+        w = cols["words"]
         for split, mask in (("train", ~test), ("test", test)):
             ws = w[mask]
             n[split] += len(ws)
