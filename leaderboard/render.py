@@ -12,7 +12,9 @@ import io
 import json
 import os
 import shutil
+import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,16 @@ def report_json(ctx: SiteContext) -> str:
                       allow_nan=False)
 
 
+def _site_files(root: Path) -> list[str]:
+    """Site-relative paths of every file (and link) under ``root``; folders are not listed."""
+    out = []
+    for folder, dirs, files in os.walk(root):
+        rel = os.path.relpath(folder, root)
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            out.append(name if rel == "." else os.path.join(rel, name))
+    return out
+
+
 def check_out(out: Path) -> None:
     """--out must be new, empty, or a previous build of ours holding only files the builder wrote
     (listed in its marker); anything else there is the user's and is never deleted."""
@@ -112,8 +124,7 @@ def check_out(out: Path) -> None:
     listed = {line[2:] for line in marker.read_text(encoding="utf-8", errors="replace").splitlines() if line.startswith("- ")}
     if not listed:  # a build from before the marker listed its files: everything in it was ours
         return
-    foreign = sorted(str(p.relative_to(out)) for p in out.rglob("*")
-                     if (p.is_file() or p.is_symlink()) and p != marker and str(p.relative_to(out)) not in listed)
+    foreign = sorted(p for p in _site_files(out) if p != MARKER and p not in listed)
     if foreign:
         raise FileExistsError(
             f"--out {out} holds {len(foreign)} file(s) this tool did not write (first: {foreign[0]}); "
@@ -127,12 +138,82 @@ def staging_dir(out: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
 
 
-def publish(stage: Path, out: Path) -> None:
+_CHUNK = 1 << 20
+
+
+def _same_bytes(a: int, b: int) -> bool:
+    """Whether the two open files (descriptors, at offset 0) hold the same bytes."""
+    while True:
+        x, y = os.read(a, _CHUNK), os.read(b, _CHUNK)
+        if x != y:
+            return False
+        if not x:
+            return True
+
+
+def link_unchanged(stage: Path, old: Path, files: list[str]) -> int:
+    """Each staged file whose bytes equal the published file at the same place in ``old`` is
+    replaced by a hard link to that file; returns how many.
+
+    The new site is the same bytes either way. What it saves is the old site's removal after the
+    swap: removing a file whose data is still linked from the new site only drops a name, while
+    freeing its blocks costs ~1-2 ms a file on a disk mounted with online discard (the old site's
+    7,000 files took 12-27 s at 1,000 systems). Only regular files of ``old`` are linked (never a
+    symbolic link: opened with O_NOFOLLOW, and the link must name the very file that was compared,
+    same device, inode, size and mtime); where a link can't be made (a filesystem without hard links,
+    a limit) the written copy stays. Nothing in ``old`` is ever written to."""
+    linked = 0
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    for rel in files:
+        new, prev = stage / rel, old / rel
+        try:
+            st_new, st_old = os.lstat(new), os.lstat(prev)
+        except OSError:
+            continue
+        if not (stat.S_ISREG(st_new.st_mode) and stat.S_ISREG(st_old.st_mode)) or st_new.st_size != st_old.st_size:
+            continue
+        tmp = new.with_name(new.name + ".link~")
+        try:
+            fa = os.open(prev, os.O_RDONLY | nofollow)
+            try:
+                fb = os.open(new, os.O_RDONLY | nofollow)
+                try:
+                    seen = os.fstat(fa)
+                    same = _same_bytes(fa, fb)
+                finally:
+                    os.close(fb)
+            finally:
+                os.close(fa)
+            if not same:
+                continue
+            os.link(prev, tmp, follow_symlinks=False)
+            st = os.lstat(tmp)
+            if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != (seen.st_dev, seen.st_ino, seen.st_size, seen.st_mtime_ns):
+                os.unlink(tmp)  # the old file changed or was replaced while it was compared: keep the copy
+                continue
+            os.replace(tmp, new)
+            linked += 1
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    return linked
+
+
+def publish(stage: Path, out: Path) -> dict[str, Any]:
     """Write the marker (listing every file of the new site) and swap ``stage`` in as ``out``.
 
     The old site stays complete until the new one is in place: it is renamed aside, the new one
-    renamed in, then the old one removed (it held only files the builder wrote; see check_out)."""
-    files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file())
+    renamed in, then the old one removed (it held only files the builder wrote; see check_out).
+    Before that, each new file equal to the old site's is made a link to it (:func:`link_unchanged`),
+    so that removing the old site frees only the files that changed. Returns what it did, with seconds."""
+    t = time.perf_counter()
+    files = sorted(_site_files(stage))
+    info: dict[str, Any] = {"files": len(files), "linked": 0}
+    if out.is_dir() and not out.is_symlink():
+        info["linked"] = link_unchanged(stage, out, files)
+    info["link_s"] = time.perf_counter() - t
     (stage / MARKER).write_text(
         "made by ecomsuite leaderboard build; this folder is replaced on each build. Files it wrote:\n"
         + "".join(f"- {f}\n" for f in files), encoding="utf-8")
@@ -142,51 +223,69 @@ def publish(stage: Path, out: Path) -> None:
         old = Path(str(stage).replace(".building-", ".old-"))
         os.rename(out, old)
     os.rename(stage, out)
+    t = time.perf_counter()
     if old is not None:
         shutil.rmtree(old)
+    info["remove_old_s"] = time.perf_counter() - t
+    return info
 
 
 def render_site(ctx: SiteContext, out: Path, plots: bool = True, progress: bool = False, n_jobs: int = 1) -> dict[str, Any]:
-    """Write every page. Returns a few figures about what was written."""
+    """Write every page. Returns a few figures about what was written.
+
+    With ``n_jobs`` > 1 the plots are drawn in worker processes while this one writes the pages that
+    do not depend on which plots were drawn (the system pages, the about and tasks pages); the index,
+    task, plots and report pages (they list the drawn plots, or a plot's failure) are written after."""
     env = environment()
     (out / "static").mkdir(parents=True, exist_ok=True)
     for f in STATIC.iterdir():
         if f.is_file():
             shutil.copyfile(f, out / "static" / f.name)
 
+    common = {"ctx": ctx}
     drawn: set[str] = set()
-    if plots and ctx.plots:
-        from .plots import draw_safely
-
-        jobs = [(spec, str(out)) for spec in ctx.plots]
-        kw = {"total": len(jobs), "desc": "plots", "unit": "svg", "disable": None if progress else True}
-        if n_jobs > 1 and len(jobs) > 6:
+    jobs = [(spec, str(out)) for spec in ctx.plots] if plots else []
+    kw = {"total": len(jobs), "desc": "plots", "unit": "svg", "disable": None if progress else True}
+    pool = None
+    try:
+        if jobs and n_jobs > 1 and len(jobs) > 6:
             import multiprocessing as mp
 
-            from .plots import _plt
+            from .plots import _plt, draw_safely
 
             _plt()  # import matplotlib once, before forking
-
             mpctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-            with mpctx.Pool(min(n_jobs, len(jobs))) as pool:
-                results = list(tqdm(pool.imap(draw_safely, jobs), **kw))
-        else:
+            pool = mpctx.Pool(min(n_jobs, len(jobs)))
+            pending = pool.map_async(draw_safely, jobs)
+        _write(out / "about.html", env.get_template("about.html").render(root="", page="about", **common))
+        _write(out / "tasks.html", env.get_template("tasks.html").render(root="", page="tasks", **common))
+        t_sys = env.get_template("system.html")
+        for sp in tqdm(ctx.system_pages, desc="system pages", unit="page", disable=None if progress else True):
+            _write(out / sp.file, t_sys.render(root="../", page="system", sp=sp, **common))
+        if pool is not None:
+            results = pending.get()
+        elif jobs:
+            from .plots import draw_safely
+
             results = [draw_safely(j) for j in tqdm(jobs, **kw)]
-        for spec, err in zip(ctx.plots, results):
-            if err is None:
-                drawn.add(spec.file)
-            else:  # a plot failing must not lose the site
-                ctx.report.warnings.append(ReportEntry(spec.file, "warning", f"plot not drawn: {err}"))
+        else:
+            results = []
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    for (spec, _), err in zip(jobs, results):
+        if err is None:
+            drawn.add(spec.file)
+        else:  # a plot failing must not lose the site
+            ctx.report.warnings.append(ReportEntry(spec.file, "warning", f"plot not drawn: {err}"))
     ctx.plots[:] = [p for p in ctx.plots if p.file in drawn]
     for tp in ctx.task_pages:
         tp.plots[:] = [p for p in tp.plots if p.file in drawn]
 
-    common = {"ctx": ctx}
     _write(out / "index.html", env.get_template("index.html").render(root="", page="index", **common))
-    _write(out / "about.html", env.get_template("about.html").render(root="", page="about", **common))
     _write(out / "plots.html", env.get_template("plots.html").render(root="", page="plots", **common))
     _write(out / "report.html", env.get_template("report.html").render(root="", page="report", **common))
-    _write(out / "tasks.html", env.get_template("tasks.html").render(root="", page="tasks", **common))
     t_task = env.get_template("task.html")
     for tp in ctx.task_pages:
         viewer = {
@@ -197,9 +296,6 @@ def render_site(ctx: SiteContext, out: Path, plots: bool = True, progress: bool 
             "docs_file": tp.docs_file,
         }
         _write(out / tp.file, t_task.render(root="../", page="task", tp=tp, viewer=viewer, **common))
-    t_sys = env.get_template("system.html")
-    for sp in tqdm(ctx.system_pages, desc="system pages", unit="page", disable=None if progress else True):
-        _write(out / sp.file, t_sys.render(root="../", page="system", sp=sp, **common))
     _write(out / ctx.csv_file, export_csv(ctx))
     _write(out / ctx.json_file, export_json(ctx))
     _write(out / "build_report.json", report_json(ctx))
