@@ -107,7 +107,6 @@ class CellStats:
     boot: np.ndarray | None = field(default=None, repr=False)
     kind: str | None = None  # "sufficient" | "direct" (see ecomsuite.bootstrap.Prepared)
     doc_ids: np.ndarray | None = field(default=None, repr=False)  # document identity keys
-    items: Any = field(default=None, repr=False)
     n_docs: int | None = None
     recomputed: float | None = None
     parse_fail: float | None = None
@@ -584,7 +583,7 @@ def _cell_stats(sysm: Any, task: str, cell: Any, sd: Any, iters: int, seed: int,
     if cp.prepared is None:
         return cs
     prep = cp.prepared
-    cs.prepared, cs.kind, cs.doc_ids, cs.items = prep, prep.kind, sd.doc_ids, sd.items
+    cs.prepared, cs.kind, cs.doc_ids = prep, prep.kind, sd.doc_ids  # not the items: decoded from a cache entry only if read
     cs.recomputed = prep.value
     cs.clusters = clusters
     cs.docs_fp = cp.docs_fp
