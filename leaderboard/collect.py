@@ -272,9 +272,10 @@ def find_result_files(
 
     Symlinked folders are followed, each real folder once (a link back up cannot loop); a folder
     seen again through another link is reported as an "info" problem, never dropped silently."""
-    excl = [Path(os.path.realpath(p)) for p in exclude]
+    excl = [os.path.realpath(p) for p in exclude]
     found: list[Path] = []
     visited: set[str] = set()
+    reals: dict[str, str] = {}  # folder -> its real path, known from its parent's when it is not a link
     for p in paths:
         p = Path(p)
         if not p.is_dir():
@@ -282,18 +283,24 @@ def find_result_files(
             continue
         for root, dirs, files in os.walk(p, followlinks=True):
             rootp = Path(root)
-            real = os.path.realpath(root)
+            real = reals.pop(root, None) or os.path.realpath(root)
             if real in visited:
                 if problems is not None and rootp != p:
                     problems.append(Problem(str(rootp), "info", f"folder already searched as {real}; not searched again"))
                 dirs[:] = []
                 continue
             visited.add(real)
-            dirs[:] = sorted(
-                d
-                for d in dirs
-                if d not in SKIP_DIRS and not any(_is_within(rootp / d, e) for e in excl)
-            )
+            keep = []
+            for d in sorted(dirs):
+                if d in SKIP_DIRS:
+                    continue
+                sub = os.path.join(root, d)
+                rs = os.path.realpath(sub) if os.path.islink(sub) else os.path.join(real, d)
+                if any(rs == e or rs.startswith(e.rstrip(os.sep) + os.sep) for e in excl):
+                    continue
+                reals[sub] = rs
+                keep.append(d)
+            dirs[:] = keep
             for name in sorted(files):
                 if name in NOT_RESULTS or not RESULTS_RE.match(name):
                     continue
@@ -306,14 +313,6 @@ def find_result_files(
             seen.add(r)
             unique.append(f)
     return unique
-
-
-def _is_within(p: Path, parent: Path) -> bool:
-    try:
-        Path(os.path.realpath(p)).relative_to(parent)
-        return True
-    except ValueError:
-        return False
 
 
 def find_samples_file(results_path: Path, task: str) -> tuple[str | None, str | None]:

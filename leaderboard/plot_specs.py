@@ -97,16 +97,16 @@ def task_plots(task: str, a: Assembly, st: Statistics, include_limited: bool) ->
         out.append(PlotSpec("categories", task, f"{task}: prompting vs. fine-tuning vs. baselines", f"plots/categories-{ts}.svg", h.metric, series,
                             "bar: best system of each kind (with 95% CI); dots: every system"))
     # 3. merges vs their inputs
-    by_name = {s.name: s for s in systems}
-    by_path: dict[str, System] = {}
-    for s in systems:
-        for r in s.runs:
-            for k in ("peft", "pretrained"):
-                v = r.model_args.get(k)
-                if v:
-                    by_path[_norm_path(v)] = s
     merges = [s for s in systems if s.kind == "merge" and s.lineage and s.lineage.inputs]
     if merges:
+        by_name = {s.name: s for s in systems}
+        by_path: dict[str, System] = {}  # resolving every run's paths took ~1 s at 1,000 systems: only for merges
+        for s in systems:
+            for r in s.runs:
+                for k in ("peft", "pretrained"):
+                    v = r.model_args.get(k)
+                    if v:
+                        by_path[_norm_path(v)] = s
         series = []
         for m in merges[:MAX_MERGES]:
             pts = []
