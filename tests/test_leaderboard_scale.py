@@ -91,8 +91,8 @@ def _build(runs, site, **kw):
     from ecomsuite.leaderboard import build
 
     kw.setdefault("bootstrap_iters", 50)
-    return build.build_site(build.BuildOptions(results=[str(r) for r in runs], out=str(site), plots=False,
-                                               generated="t", **kw))
+    kw.setdefault("plots", False)
+    return build.build_site(build.BuildOptions(results=[str(r) for r in runs], out=str(site), generated="t", **kw))
 
 
 def _site_files(site):
@@ -427,3 +427,96 @@ def test_viewer_records_store_neither_an_unchanged_parsed_value_nor_a_chosen_cho
     assert rec["ch"] == [[" exact", -2.0], [" substitute", -1.0], [" other", -3.0]] and rec["t"] == "1:  substitute"
     rec = view_record(mc([-1.00004, -1.00001, -3.0]), "acc", 1.0)  # both show as -1.0: the choice is named
     assert rec["ch"][0][1] == rec["ch"][1][1] and rec["k"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# incremental publishing: an incremental rebuild is a fresh build, byte for byte, and leaves
+# the files it did not change as links to the previous site's
+
+
+def _inodes(site):
+    import os
+
+    return {p.relative_to(site).as_posix(): os.stat(p).st_ino for p in site.rglob("*") if p.is_file()}
+
+
+def test_an_incremental_rebuild_with_workers_and_plots_equals_a_fresh_no_cache_build(tmp_path):
+    """Worker processes (samples read there, plots drawn there while the pages are written), the
+    files likely unchanged loaded from the cache in-process, the site published by linking what did
+    not change: the site is byte-identical to a fresh full build with --no-cache."""
+    from ecomsuite.leaderboard import build, cache, synthetic
+
+    tasks = ["ecom_queryner", "ecom_esci_gen", "ecom_esci", "ecom_attr_extract"]
+    runs = tmp_path / "runs"
+    for i in range(4):  # two adapters with a training size: a score-vs-size plot per task too
+        lineage = {"kind": "adapter", "name": f"a{i}", "base_model": "org/base", "method": "lora", "tasks": tasks,
+                   "train_size": 1000 * (i + 1)} if i % 2 else None
+        synthetic.write_run(runs, synthetic.RunSpec(name=f"org/m{i}", skill=0.2 + 0.2 * i, tasks=tasks, n_docs=12, seed=i,
+                                                    lineage=lineage))
+    site = tmp_path / "site"
+    first = _build([runs], site, jobs=2, plots=True)
+    assert first.sample_files == 16 and first.sample_cache_hits == 0 and first.published["linked"] == 0
+    assert len(list(site.glob("plots/*.svg"))) > 6  # enough plots for the worker processes
+    before = _site_files(site)
+    old_inodes = _inodes(site)
+
+    extra = tmp_path / "extra"
+    synthetic.write_run(extra, synthetic.RunSpec(name="org/new", skill=0.7, tasks=tasks, n_docs=12, seed=9))
+    inc = _build([runs, extra], site, jobs=2, plots=True)
+    assert inc.systems == 5 and inc.sample_cache_hits == 16 and inc.stats_cache_hits == 16
+    fresh = _build([runs, extra], tmp_path / "fresh", cache=False, jobs=2, plots=True)
+    assert _site_files(site) == _site_files(tmp_path / "fresh")
+    assert inc.stats_digest == fresh.stats_digest
+    # only this build's entries are left (two calls load the samples; each would prune the other's)
+    assert len(list(build.cache_dir_for(site).glob(f"*{cache.SUFFIX}"))) == inc.sample_files == 20
+
+    after, new_inodes = _site_files(site), _inodes(site)
+    same = {f for f in after if before.get(f) == after[f] and f != ".ecomsuite-leaderboard"}
+    assert same and any(f.startswith("data/") for f in same)  # the old systems' per-sample data files
+    assert {f for f in same if new_inodes[f] == old_inodes[f]} == same  # each of them linked, not written again
+    assert inc.published["linked"] == len(same)
+    assert all(new_inodes[f] != old_inodes.get(f) for f in after if f not in same)  # the rest are new files
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging or old folder left
+
+
+def test_publishing_never_links_a_symbolic_link_of_the_previous_site(tmp_path):
+    """A file of the previous site replaced by a link to a file outside it (same bytes) is not carried
+    into the new site: the new file is the builder's own, and the outside file is left alone."""
+    import os
+
+    runs, _ = _runs(tmp_path)
+    site = tmp_path / "site"
+    _build([runs], site)
+    css = site / "static" / "site.css"
+    outside = tmp_path / "outside.css"
+    outside.write_bytes(css.read_bytes())
+    css.unlink()
+    os.symlink(outside, css)
+    again = _build([runs], site)
+    assert not css.is_symlink() and css.read_bytes() == outside.read_bytes()
+    assert os.stat(css).st_ino != os.stat(outside).st_ino and outside.is_file()
+    assert again.published["linked"] == again.published["files"] - 1  # every other file is unchanged
+
+
+def test_a_corrupt_list_of_items_in_a_cache_entry_is_refused_before_it_is_read(tmp_path):
+    """Corpus-metric items are decoded only when read; a damaged entry is still refused when loaded."""
+    import numpy as np
+
+    from ecomsuite.leaderboard import cache
+    from ecomsuite.leaderboard.samples import SampleData
+
+    job = _job(tmp_path)
+    items = [[["B-x", "O"], ["O", "O"]], [["O"], ["O"]]]
+    data = SampleData(job.system_id, job.task, job.metric, job.path, np.asarray(["id:1", "id:2"], dtype=object),
+                      items, False, None, None, 2)
+    assert cache.store(tmp_path, "k", data, None)
+    got = cache.load(tmp_path, "k", job)[0]
+    assert "items" not in vars(got) or not isinstance(vars(got)["items"], list)  # not decoded yet
+    assert got.items == items and vars(got)["items"] == items
+    entry = tmp_path / f"k{cache.SUFFIX}"
+    raw = bytearray(entry.read_bytes())
+    at = raw.index(b'[["B-x"')
+    raw[at + 3] = ord("y")  # "B-y": still JSON, other items
+    entry.write_bytes(bytes(raw))
+    with pytest.raises(cache.Unusable, match="corrupt"):
+        cache.load(tmp_path, "k", job)
