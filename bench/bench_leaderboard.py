@@ -40,6 +40,40 @@ DATE = "2025-01-01T00-00-00.000001"
 N_VARIANTS = 6  # model outputs per document: the reference and five kinds of wrong
 
 
+ROOTS = {"ecomsuite": "ecomsuite", "ecomsuite.leaderboard": "leaderboard", "ecomsuite.tasks": "tasks",
+         "ecomsuite.trainers": "trainers"}  # as setup.py maps them
+
+
+class _CheckoutFinder:
+    """Imports ``ecomsuite`` and its three mapped sub-packages from another checkout (``--checkout``):
+    put first on ``sys.meta_path`` before anything of ecomsuite is imported, it wins over the
+    editable install, whose finder maps ``ecomsuite.leaderboard`` to this repository whatever
+    ``PYTHONPATH`` says."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        import importlib.util
+
+        if fullname not in ROOTS:
+            return None  # submodules: found through the package's __path__ (inside the checkout)
+        folder = self.root / ROOTS[fullname]
+        return importlib.util.spec_from_file_location(fullname, folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+
+
+def use_checkout(root: str | os.PathLike) -> None:
+    """Make ``import ecomsuite...`` load the sources of the checkout at ``root`` (this process and
+    the workers it forks). Refused once ecomsuite is imported: the two would mix."""
+    root = Path(root).resolve()
+    if not (root / "leaderboard" / "build.py").is_file():
+        raise SystemExit(f"--checkout {root}: no leaderboard/build.py there (not an ecomsuite checkout)")
+    if any(m == "ecomsuite" or m.startswith("ecomsuite.") for m in sys.modules):
+        raise SystemExit("--checkout: ecomsuite was already imported in this process")
+    sys.meta_path.insert(0, _CheckoutFinder(root))
+
+
 def _leaderboard_build():
     try:
         from ecomsuite.leaderboard import build
@@ -245,11 +279,11 @@ def generate(workdir: Path, n_runs: int, n_tasks: int, n_docs: int, jobs: int) -
     return inputs, time.perf_counter() - t, False
 
 
-def one_more_run(workdir: Path, r: int, n_tasks: int, n_docs: int) -> Path:
+def one_more_run(workdir: Path, r: int, n_tasks: int, n_docs: int, folder: str = "extra") -> Path:
     """A new run in its own results folder (the incremental rebuild's input); the cached inputs stay as named."""
     import random
 
-    extra = workdir / "extra"
+    extra = workdir / folder
     shutil.rmtree(extra, ignore_errors=True)
     prepare_tasks(n_tasks, n_docs)
     write_run(extra, r, random.Random(r))
@@ -265,26 +299,56 @@ def _du(path: Path) -> tuple[int, int]:
     return total, n
 
 
+def site_hashes(site: Path) -> dict[str, str]:
+    """relative path -> sha256 of every file of a built site."""
+    out = {}
+    for root, _, files in os.walk(site):
+        for f in files:
+            p = os.path.join(root, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, site)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def site_changes(before: dict[str, str], after: dict[str, str]) -> dict[str, Any]:
+    """How many files of ``after`` are new or differ from ``before`` (per top-level folder), and how
+    many of ``before`` are gone."""
+    changed: dict[str, int] = {}
+    for rel, h in after.items():
+        if before.get(rel) != h:
+            top = rel.split(os.sep, 1)[0] if os.sep in rel else "(top)"
+            changed[top] = changed.get(top, 0) + 1
+    return {"files": len(after), "new_or_changed": sum(changed.values()), "by_folder": dict(sorted(changed.items())),
+            "removed": len(set(before) - set(after))}
+
+
 def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **extra: Any) -> dict:
-    """One build_site call: wall, CPU seconds of this process and its workers, peak RSS, sizes."""
+    """One build_site call: wall, CPU seconds of this process and its workers, peak RSS, sizes.
+    The pages' build time is fixed (``generated``) so that two builds of the same inputs can be
+    compared byte for byte."""
     ru0 = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    load = os.getloadavg()[0]
     t = time.perf_counter()
     summary = build.build_site(build.BuildOptions(results=results, out=str(site), jobs=a.jobs,
                                                   bootstrap_iters=a.bootstrap_iters, plots=not a.no_plots,
-                                                  progress=a.progress, **extra))
+                                                  progress=a.progress, generated="(bench)", **extra))
     wall = time.perf_counter() - t
     ru1 = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     cpu = sum((b.ru_utime + b.ru_stime) - (a0.ru_utime + a0.ru_stime) for a0, b in zip(ru0, ru1))
     site_bytes, site_files = _du(site)
     data_bytes, data_files = _du(site / "data")
+    stages = {k: round(v, 2) for k, v in summary.seconds.items()}
     return {
-        "build_s": round(wall, 2), "cpu_s_all_processes": round(cpu, 1),
-        "stages_s": {k: round(v, 2) for k, v in summary.seconds.items()},
+        "build_s": round(wall, 2), "cpu_s_all_processes": round(cpu, 1), "load_average_1min_at_start": round(load, 1),
+        "stages_s": stages,
+        # what build_site's "total" leaves out (before this bench's leaderboard: swapping the site in)
+        "outside_stages_s": round(wall - summary.seconds.get("total", 0.0), 2),
         "systems": summary.systems, "sample_data_files": summary.sample_files,
         "warnings": summary.warnings, "unusable_files": summary.unusable_files,
         "sample_cache_hits": summary.sample_cache_hits,
         "stats_cache_hits": getattr(summary, "stats_cache_hits", None),
         "pair_groups_reused": getattr(summary, "pair_groups_reused", None),
+        "published": {k: round(v, 2) if isinstance(v, float) else v for k, v in getattr(summary, "published", {}).items()},
         "stats_digest": getattr(summary, "stats_digest", None),
         "index_html_kb": round(summary.index_bytes / 1024, 1),
         "site_mb": round(site_bytes / 2**20, 1), "site_files": site_files,
@@ -294,6 +358,89 @@ def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **
         "peak_rss_mb_so_far": round(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                                         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024),
     }
+
+
+def _floor_file(path: str) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                json.loads(line)
+                n += 1
+    return n
+
+
+def read_floor(inputs: Path, jobs: int) -> dict[str, Any]:
+    """What only reading and ``json.loads``-ing every line of every samples file costs (the least any
+    full build does with them): wall and CPU-s in one process, and wall with ``jobs`` processes."""
+    files = sorted(str(p) for p in inputs.rglob("samples_*.jsonl"))
+    size = sum(os.path.getsize(f) for f in files)
+    for f in files:  # warm the page cache: the floor is the parsing, not this disk
+        with open(f, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+    c0, t = time.process_time(), time.perf_counter()
+    lines = sum(_floor_file(f) for f in files)
+    one = {"wall_s": round(time.perf_counter() - t, 2), "cpu_s": round(time.process_time() - c0, 2)}
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    with mp.get_context("fork").Pool(jobs) as pool:
+        sum(pool.imap_unordered(_floor_file, files, chunksize=4))
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    par = {"wall_s": round(time.perf_counter() - t, 2),
+           "cpu_s": round(ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime, 2), "processes": jobs}
+    return {"files": len(files), "lines": lines, "mb": round(size / 2**20, 1), "one_process": one, "pool": par,
+            "load_average_1min": round(os.getloadavg()[0], 1)}
+
+
+def run_builds(a: argparse.Namespace, workdir: Path, inputs: Path, site: Path) -> dict[str, Any]:
+    """Full build with a cold cache, the rebuild after one new run with the cache, the same rebuild with
+    ``--no-cache``; which files each rebuild changed, and whether the two rebuilds are the same site."""
+    build = _leaderboard_build()
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.rmtree(build.cache_dir_for(site), ignore_errors=True)  # the full build starts cold
+    out: dict[str, Any] = {"leaderboard_source": str(Path(build.__file__).parent),
+                           "full": timed_build(build, [str(inputs)], site, a)}
+    if a.no_incremental:
+        return out
+    before = site_hashes(site)
+    extra = one_more_run(workdir, a.runs, a.tasks, a.docs)
+    inc = out["incremental_one_new_run"] = timed_build(build, [str(inputs), str(extra)], site, a)
+    cached = site_hashes(site)
+    inc["site_changes"] = site_changes(before, cached)
+    ref = out["incremental_one_new_run_no_cache"] = timed_build(build, [str(inputs), str(extra)], site, a, cache=False)
+    out["cache_mb"] = round(_du(build.cache_dir_for(site))[0] / 2**20, 1)
+    if inc["stats_digest"] is not None:  # the cached rebuild's statistics are the uncached ones, bit for bit
+        out["incremental_statistics_equal_no_cache"] = inc["stats_digest"] == ref["stats_digest"]
+    uncached = site_hashes(site)
+    differ = sorted(k for k in set(cached) | set(uncached) if cached.get(k) != uncached.get(k))
+    out["incremental_site_equal_no_cache"] = not differ
+    if differ:
+        out["incremental_site_differs_from_no_cache"] = {"files": len(differ), "first": differ[:5]}
+    # as a user runs it: a new process (its imports included: the metric libraries for the new run's files,
+    # lm-eval for the task groups, matplotlib), the cache of the build before, one more new run
+    extra2 = one_more_run(workdir, a.runs + 1, a.tasks, a.docs, "extra2")
+    out["incremental_one_new_run_new_process"] = cli_build(a, [inputs, extra, extra2], site)
+    return out
+
+
+def cli_build(a: argparse.Namespace, results: list[Path], site: Path) -> dict[str, Any]:
+    """``ecomsuite leaderboard build`` in a new process (of the checkout in use): wall and CPU-s of it and its workers."""
+    root = a.checkout or Path(__file__).resolve().parents[1]
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import bench_leaderboard as b; "
+            f"b.use_checkout({str(root)!r}); from ecomsuite.leaderboard import build; sys.exit(build.main(sys.argv[1:]))")
+    args = ["build", *map(str, results), "--out", str(site), "--jobs", str(a.jobs), "--bootstrap-iters",
+            str(a.bootstrap_iters), "--quiet"] + (["--no-plots"] if a.no_plots else [])
+    import subprocess
+
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, *args], check=True)
+    wall = time.perf_counter() - t
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"build_s": round(wall, 2), "cpu_s_all_processes": round(ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime, 1),
+            "load_average_1min_at_start": round(load, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,20 +454,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "ecomsuite-bench-leaderboard"))
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-incremental", action="store_true", help="skip the rebuild after one new run")
+    p.add_argument("--impl", action="append", default=[], metavar="LABEL=CHECKOUT",
+                   help="build with the leaderboard of this checkout (e.g. before=/tmp/old, after=.); repeatable: "
+                        "each in its own process, one after the other on the same inputs, figures under 'impls'")
+    p.add_argument("--checkout", metavar="DIR", help=argparse.SUPPRESS)  # one --impl's process
+    p.add_argument("--site-name", default="site", help=argparse.SUPPRESS)
+    p.add_argument("--read-floor", action="store_true",
+                   help="also time only reading + json.loads of every samples line (the least a full build costs)")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--clean", action="store_true", help="delete the generated inputs and site afterwards")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     a = p.parse_args(argv)
     if a.small:
         a.runs, a.docs = 50, 100
+    if a.checkout:
+        use_checkout(a.checkout)
     workdir = Path(a.workdir) / f"r{a.runs}-t{a.tasks}-d{a.docs}"
-    build = _leaderboard_build()
 
     inputs, gen_s, reused = generate(workdir, a.runs, a.tasks, a.docs, a.jobs)
     in_bytes, in_files = _du(inputs)
-    site = workdir / "site"
-    shutil.rmtree(site, ignore_errors=True)
-    shutil.rmtree(build.cache_dir_for(site), ignore_errors=True)  # the full build starts cold
     load0 = os.getloadavg()[0]
     figures: dict[str, Any] = {
         "runs": a.runs, "tasks": a.tasks, "samples_per_task": a.docs, "jobs": a.jobs, "cpus": os.cpu_count(),
@@ -328,15 +480,31 @@ def main(argv: list[str] | None = None) -> int:
         "input_generation_s": round(gen_s, 1), "inputs_reused": reused,
         "input_mb": round(in_bytes / 2**20, 1), "input_files": in_files,
     }
-    figures["full"] = timed_build(build, [str(inputs)], site, a)
-    if not a.no_incremental:
-        extra = one_more_run(workdir, a.runs, a.tasks, a.docs)
-        figures["incremental_one_new_run"] = timed_build(build, [str(inputs), str(extra)], site, a)
-        figures["incremental_one_new_run_no_cache"] = timed_build(build, [str(inputs), str(extra)], site, a, cache=False)
-        figures["cache_mb"] = round(_du(build.cache_dir_for(site))[0] / 2**20, 1)
-        inc, ref = figures["incremental_one_new_run"], figures["incremental_one_new_run_no_cache"]
-        if inc["stats_digest"] is not None:  # the cached rebuild's statistics are the uncached ones, bit for bit
-            figures["incremental_statistics_equal_no_cache"] = inc["stats_digest"] == ref["stats_digest"]
+    if a.read_floor:
+        figures["read_floor"] = read_floor(inputs, a.jobs)
+    if a.impl:
+        import subprocess
+        import tempfile
+
+        figures["impls"] = {}
+        for spec in a.impl:
+            label, sep, root = spec.partition("=")
+            if not sep or not label or not root:
+                p.error(f"--impl {spec!r}: expected LABEL=CHECKOUT")
+            with tempfile.TemporaryDirectory() as tmp:
+                child = [sys.executable, str(Path(__file__).resolve()), "--checkout", root, "--json", f"{tmp}/f.json",
+                         "--runs", str(a.runs), "--tasks", str(a.tasks), "--docs", str(a.docs), "--jobs", str(a.jobs),
+                         "--bootstrap-iters", str(a.bootstrap_iters), "--workdir", a.workdir, "--site-name", f"site-{label}"]
+                child += [f for f, on in (("--no-plots", a.no_plots), ("--no-incremental", a.no_incremental),
+                                          ("--progress", a.progress)) if on]
+                subprocess.run(child, check=True, stdout=subprocess.DEVNULL)
+                sub = json.loads(Path(f"{tmp}/f.json").read_text())
+            figures["impls"][label] = {"checkout": str(Path(root).resolve()),
+                                       **{k: v for k, v in sub.items() if k not in figures}}
+            shutil.rmtree(workdir / f"site-{label}", ignore_errors=True)  # each checkout's site is left, deleted
+            shutil.rmtree(workdir / f"site-{label}.cache", ignore_errors=True)  # here: the disk holds one at a time
+    else:
+        figures.update(run_builds(a, workdir, inputs, workdir / a.site_name))
     figures["load_average_1min_before_after"] = [round(load0, 1), round(os.getloadavg()[0], 1)]
     print(json.dumps(figures, indent=2))
     if a.json:
