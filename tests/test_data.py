@@ -268,3 +268,34 @@ def test_locale_all_is_esci_only_and_said():
                for ln in out.splitlines())
     with pytest.raises(DataError, match="desc_gen: locale 'all' is not available"):
         load_family("desc_gen", locale="all")
+
+
+def test_data_info_fails_where_the_readers_fail_with_the_same_message(tmp_path):
+    """`data info` counts ESCI and description generation column-wise, without the readers: it must refuse
+    the same data with the same message (a product twice in one locale, an example whose product is not
+    in the products file, a null product id)."""
+    d = _copy_sample(tmp_path)
+    products_path = d / "esci" / "shopping_queries_dataset_products.parquet"
+    examples_path = d / "esci" / "shopping_queries_dataset_examples.parquet"
+    products, examples = pd.read_parquet(products_path), pd.read_parquet(examples_path)
+
+    def message(call):
+        with pytest.raises(DataError) as e:
+            call()
+        return str(e.value)
+
+    twice = products[products["product_locale"] == "jp"].iloc[[0]]
+    pd.concat([products, twice]).to_parquet(products_path, index=False)   # a jp product twice
+    read = message(lambda: load_family("esci", d, locale="all"))
+    assert "duplicate product" in read and "in locale jp" in read
+    assert message(lambda: info_table(str(d))) == read                     # us: every locale is checked
+    assert message(lambda: load_family("desc_gen", d, locale="jp")) == message(lambda: info_table(str(d), "jp"))
+    products.to_parquet(products_path, index=False)
+
+    for bad in ("B0MISSING", None):
+        changed = examples.copy()
+        changed.loc[changed.index[5], "product_id"] = bad
+        changed.to_parquet(examples_path, index=False)
+        read = message(lambda: load_family("esci", d))
+        assert f"row 5 (example_id {examples['example_id'].iloc[5]})" in read and "not in" in read
+        assert message(lambda: info_table(str(d))) == read, bad

@@ -118,6 +118,45 @@ def test_arrowtext_equals_the_python_functions_value_for_value():
                 if any(x.isspace() for x in c.lower()) != c.isspace() and not 0xD800 <= ord(c) <= 0xDFFF]
 
 
+def test_arrowtext_strip_html_takes_text_as_read_and_bare_ampersands():
+    """``strip_html`` on a column as read (nulls, whitespace at either end: ``_text`` first), and the '&'s that
+    html.unescape leaves as they are (Arrow keeps them) next to those it could read as a reference (Python)."""
+    import random
+
+    import pyarrow as pa
+
+    from ecomsuite.data import _text, arrowtext, strip_html
+
+    amps = ["Black & White", "AT&T", "x &", "& y", "&\r", "&\x0b", "&\t", "&;", "&&amp;", "&&lt;x", "&#", "&#39",
+            "&<p>lt;", "&<b>lt;", "&<br>amp;", "a &amp; b", "&notice", "&not", "&amp", "& <b>x</b>", "&\xa0y",
+            "&<p>", "<p>&</p>", "&\n<p>x", "Tools &amp; Home & Garden", "&copy 2020", "&Option"]
+    rng = random.Random(7)
+    texts = amps + [" \t" + a + "\u3000 " for a in amps] + [None, "", "  ", "\u3000<p> </p>"]
+    texts += ["".join(rng.choice(amps + PIECES) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
+    col = pa.array(texts, pa.large_string())
+    want = [None if v is None else strip_html(_text(v)) for v in texts]
+    assert arrowtext.strip_html(col).to_pylist() == want
+    assert arrowtext.strip_html(arrowtext.strip(col, nulls=True)).to_pylist() == want
+    assert arrowtext.lower(col).to_pylist() == [None if v is None else v.lower() for v in texts]
+
+
+def test_arrowtext_word_counts_across_its_pieces():
+    """Word counts are taken 1 MiB at a time: values that cross a piece's end, and slices of a column."""
+    import random
+
+    import pyarrow as pa
+
+    from ecomsuite.data import arrowtext
+
+    rng = random.Random(5)
+    texts = [" ".join("w" * rng.randint(1, 12) for _ in range(rng.choice([0, 1, 2, 50, 3000])))
+             for _ in range(1500)]
+    col = pa.array(texts, pa.large_string())
+    assert sum(map(len, texts)) > 3 << 20
+    for part in (col, col.slice(1, 700), col.slice(900), col.slice(3, 0)):
+        assert arrowtext.word_counts(part).tolist() == [len(v.split()) for v in part.to_pylist()]
+
+
 def _write_adversarial_pair(folder: Path, n_products: int = 4800, seed: int = 3) -> Path:
     """An ESCI pair whose product text is generated markup (PIECES) and every desc_gen case: no title, a
     description that is the title or the bullet points up to case and spacing, a title longer than it,

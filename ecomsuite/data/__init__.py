@@ -458,13 +458,16 @@ def _check_unique_products(d, path: Path, locale: str | None = None):
     if t.num_rows == pc.count_distinct(_esci_key(t)).as_py():
         _UNIQUE_PRODUCTS.add((ident, locale))
         return t
-    _first_repeat(t, path)
+    _first_repeat(_scan(d, path, ["product_id", "product_locale"]), path, locale)
 
 
-def _first_repeat(t, path: Path) -> None:
-    """Raise on the first (product id, locale) pair of ``t`` that repeats one before it (error path only)."""
+def _first_repeat(t, path: Path, locale: str | None = None) -> None:
+    """Raise on the first (product id, locale) pair of ``t`` (the whole file, in file order) that repeats one
+    before it; with ``locale``, a pair of that locale (error path only)."""
     seen: set = set()
     for i, key in enumerate(zip(t["product_id"].to_pylist(), t["product_locale"].to_pylist())):
+        if locale is not None and key[1] != locale:
+            continue
         if key in seen:
             raise DataError(f"{path}: row {i}: duplicate product {key[0]} in locale {key[1]}")
         seen.add(key)
@@ -661,20 +664,22 @@ def _desc_gen_batches(folder: Path, files: dict[str, str], locale: str, document
     """The products of ``locale`` in file order, streamed in Arrow batches (only their columns and the
     locale's rows: ``_locale_batches``) and cleaned column-wise (``arrowtext``: the values ``_text``,
     ``strip_html`` and ``normalise_text`` give). Yields per batch: each row's ``DESC_GEN_REASONS`` code (0: a
-    document; i: reason i-1, ``desc_gen_skip_reason`` in column form); the cleaned columns of the rows that have
-    a description (with ``documents``, all the fields of a document, else the description alone); which of those
-    rows are documents; and for the documents, which are in the test split (``desc_gen_split``: sha256 of the
-    normalised description). Batches are cleaned in a few threads, yielded in file order."""
+    document; i: reason i-1, ``desc_gen_skip_reason`` in column form); with ``documents``, the cleaned columns
+    of every row (all the fields of a document), else the documents' description word counts; which rows are
+    documents; and for the documents, which are in the test split (``desc_gen_split``: sha256 of the
+    normalised description). Batches are cleaned in a few threads, yielded in file order. The products are
+    checked unique (in ``locale``) after the last batch: ``data info`` computes the ESCI summary alongside,
+    whose check of every locale, done by then, makes this one free."""
     if locale == "all":   # a product id names another product in each locale: ids would repeat
         raise DataError("desc_gen: locale 'all' is not available (a product id repeats across locales); "
                         "use us, es or jp")
     ex_path, pr_path = folder / files["examples"], folder / files["products"]
     _parquet(ex_path, ESCI_EXAMPLE_COLS)   # the pair is one dataset: both files, both schemas
     prd = _parquet(pr_path, ESCI_PRODUCT_COLS)
-    _check_unique_products(prd, pr_path, locale)
     cols = ESCI_PRODUCT_COLS[:6] if documents else ["product_title", "product_description", "product_bullet_point"]
     yield from _in_threads(functools.partial(_desc_gen_batch, documents=documents),
                            _locale_batches(pr_path, cols, locale))
+    _check_unique_products(prd, pr_path, locale)
 
 
 def _in_threads(fn, items, workers: int | None = None):
@@ -698,77 +703,72 @@ def _in_threads(fn, items, workers: int | None = None):
 
 
 def _desc_gen_batch(batch, documents: bool):
-    """One batch of ``_desc_gen_batches``; without ``documents``, the kept descriptions' word counts
-    (``{"words": ...}``) in place of the cleaned columns."""
+    """One batch of ``_desc_gen_batches``, every column aligned with the batch's rows; without ``documents``,
+    the kept descriptions' word counts (``{"words": ...}``) in place of the cleaned columns."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from ecomsuite.data import arrowtext as at
+
+    desc = at.strip_html(at.strip(batch.column("product_description"), nulls=True))   # a null stays null
+    has = at._np(pc.greater(pc.binary_length(desc), 0))   # a description
+    title = at.strip(batch.column("product_title"))
+    # the description is collapsed already (strip_html), so lowercase is its normalised form
+    ascii_d = at._np(pc.string_is_ascii(desc)) | ~has   # (a null or "": nothing to lowercase)
+    nd = at.lower(desc, ascii=ascii_d)
+    len_d = pc.fill_null((pc.binary_length if ascii_d.all() else pc.utf8_length)(nd), 0).to_numpy()
+    len_t, eq_t = _normalised_vs(title, nd, len_d, has)
+    eq_b = _normalises_to(batch.column("product_bullet_point"), nd, has)
+    reason = np.where(has, 0, 1).astype(np.int8)   # 1: no description
+    for code, hit in ((5, len_t >= len_d), (4, eq_b), (3, eq_t), (2, len_t == 0)):
+        reason[hit & has] = code   # the earliest test that holds wins, as in desc_gen_skip_reason
+    keep = reason == 0
+    test = np.array([d[-1] % 4 == 0 for d in at.sha256_each(nd, np.flatnonzero(keep))], dtype=bool)
+    if not documents:   # lowercase moves no whitespace: the normalised form has the description's words
+        return reason, {"words": at.word_counts(nd)[keep]}, keep, test
+    out = {"product_id": pc.cast(batch.column("product_id"), "large_string"), "title": title,
+           "brand": batch.column("product_brand"), "color": batch.column("product_color"),
+           "bullets": at.strip(batch.column("product_bullet_point")), "description": desc}
+    return reason, out, keep, test
+
+
+def _normalises_to(raw, nd, rows):
+    """Whether ``normalise_text(_text(value))`` equals ``nd`` for each value of ``raw`` (a text column as read:
+    nulls, unstripped) where ``rows`` (a numpy mask; ``nd`` there: normalised, never empty); False elsewhere.
+    Whole values are normalised only where their start does not rule that out already: a null (its text is
+    "") cannot equal ``nd``; nor can a value whose first k characters are ASCII and tidy (no whitespace at
+    either end, single spaces between: then its stripped, normalised form starts with them lowercased) where
+    ``nd`` does not start with them lowercased. Two lengths k (16 and 15), so that a space at the end of one
+    start leaves the other."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from ecomsuite.data import arrowtext as at
 
-    desc = at.strip_html(at.strip(batch.column("product_description")))
-    has_d = pa.array(pc.utf8_length(desc).to_numpy() > 0)
-    reason = np.ones(len(desc), dtype=np.int8)   # 1: no description
-    desc = desc.filter(has_d)
-    title = at.strip(batch.column("product_title").filter(has_d))
-    raw_bullets = batch.column("product_bullet_point").filter(has_d)
-    # the description is collapsed already (strip_html), so lowercase is its normalised form
-    nd = at.lower(desc)
-    len_d = pc.utf8_length(nd).to_numpy()
-    len_t, eq_t = _normalised_vs(title, nd, len_d)
-    eq_b = _normalises_to(raw_bullets, nd)
-    sub = np.zeros(len(desc), dtype=np.int8)
-    for code, hit in ((5, len_t >= len_d), (4, eq_b), (3, eq_t), (2, len_t == 0)):
-        sub[hit] = code   # the earliest test that holds wins, as in desc_gen_skip_reason
-    reason[has_d.to_numpy(zero_copy_only=False)] = sub
-    keep = sub == 0
-    kept = nd.filter(pa.array(keep))
-    test = np.array([d[-1] % 4 == 0 for d in at.sha256_each(kept)], dtype=bool)
-    if not documents:   # lowercase moves no whitespace: the normalised form has the description's words
-        return reason, {"words": at.word_counts(kept)}, keep, test
-    out = {"product_id": pc.cast(batch.column("product_id").filter(has_d), "large_string"),
-           "title": title, "brand": batch.column("product_brand").filter(has_d),
-           "color": batch.column("product_color").filter(has_d), "bullets": at.strip(raw_bullets),
-           "description": desc}
-    return reason, out, keep, test
-
-
-def _normalises_to(raw, nd):
-    """Whether ``normalise_text(_text(value))`` equals ``nd`` for each value of ``raw`` (a text column as read:
-    nulls, unstripped; aligned with ``nd``, normalised and never empty). A value is normalised only where its
-    start does not rule that out already: a null (its text is "") cannot equal ``nd``; nor can a value whose
-    stripped text starts with k characters that are ASCII and tidy (only single spaces between them, none at
-    either end: ``normalise_text`` keeps them as they are, lowercased) where ``nd`` does not start with them
-    lowercased. Two lengths k (16 and 15), so that a space at the end of one prefix leaves the other."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    from ecomsuite.data import arrowtext as at
-
-    # the start of the stripped text: the first 64 characters without leading whitespace, when they hold the
-    # whole value or 16 characters are left of them (else no shorter prefix than a value's own is tested)
-    head = pc.utf8_ltrim(pc.utf8_slice_codeunits(raw, 0, 64), characters=at.python_whitespace())
-    sure = pc.or_(pc.less_equal(pc.utf8_length(raw), 64), pc.greater_equal(pc.utf8_length(head), 16))
+    start = pc.utf8_slice_codeunits(raw, 0, 16)
+    nd_start = pc.utf8_slice_codeunits(nd, 0, 16)
     ruled_out = None
     for k in (16, 15):
-        start = pc.utf8_slice_codeunits(head, 0, k)
+        if k != 16:
+            start, nd_start = pc.utf8_slice_codeunits(start, 0, k), pc.utf8_slice_codeunits(nd_start, 0, k)
         tidy = pc.and_(pc.string_is_ascii(start), pc.invert(pc.match_substring_regex(start, at.ascii_untidy())))
-        differs = pc.and_(pc.and_(sure, tidy), pc.not_equal(pc.ascii_lower(start), pc.utf8_slice_codeunits(nd, 0, k)))
+        differs = pc.and_(tidy, pc.not_equal(pc.ascii_lower(start), nd_start))
         ruled_out = differs if ruled_out is None else pc.or_(ruled_out, differs)
-    maybe = pc.fill_null(pc.invert(ruled_out), False)   # a null value: ruled out
-    idx = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+    idx = np.flatnonzero(at._np(pc.invert(ruled_out)) & rows)   # (a null value: ruled out)
     equal = np.zeros(len(raw), dtype=bool)
     if len(idx):
-        equal[idx] = pc.equal(at.normalise(at.strip(raw.take(idx))), nd.take(idx)).to_numpy(zero_copy_only=False)
+        at_idx = pa.array(idx)
+        equal[idx] = at._np(pc.equal(at.normalise(at.strip(raw.take(at_idx))), nd.take(at_idx)))
     return equal
 
 
-def _normalised_vs(col, nd, len_d):
-    """(length of ``normalise_text`` of each value of ``col``, whether it equals ``nd``), for stripped values.
-    Normalised only where that can matter: an ASCII value shorter than ``nd`` cannot normalise to it (ASCII
-    lowercase keeps the length, collapsing never adds) and is longer than nothing it normalises to, so its
-    own length stands in (it stays below ``len_d``; and a stripped value is empty exactly when its
-    normalised form is)."""
+def _normalised_vs(col, nd, len_d, rows):
+    """(length of ``normalise_text`` of each value of ``col``, whether it equals ``nd``), for stripped values
+    where ``rows`` (a numpy mask; elsewhere: their own length, False). Normalised only where that can matter:
+    an ASCII value shorter than ``nd`` cannot normalise to it (ASCII lowercase keeps the length, collapsing
+    never adds) and is longer than nothing it normalises to, so its own length stands in (it stays below
+    ``len_d``; and a stripped value is empty exactly when its normalised form is)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -776,14 +776,14 @@ def _normalised_vs(col, nd, len_d):
     from ecomsuite.data import arrowtext as at
 
     length = pc.utf8_length(col).to_numpy()
-    need = ~pc.string_is_ascii(col).to_numpy(zero_copy_only=False) | (length >= len_d)
+    need = rows & (~at._np(pc.string_is_ascii(col)) | (length >= len_d))
     equal = np.zeros(len(col), dtype=bool)
     if need.any():
         m = pa.array(need)
         norm = at.normalise(col.filter(m))
         length = length.copy()
         length[need] = pc.utf8_length(norm).to_numpy()
-        equal[need] = pc.equal(norm, nd.filter(m)).to_numpy(zero_copy_only=False)
+        equal[need] = at._np(pc.equal(norm, nd.filter(m)))
     return length, equal
 
 
@@ -832,10 +832,6 @@ def read_desc_gen(folder: Path, files: dict[str, str], locale: str = "us") -> Fa
 
 def desc_gen_summary(folder: Path, files: dict[str, str], locale: str = "us"):
     """What ``read_desc_gen`` + ``label_distribution`` report, streamed: no documents kept."""
-    import pyarrow as pa
-
-    from ecomsuite.data import arrowtext as at
-
     first: dict[int, int] = {}
     counts: dict[int, int] = {}
     offset = 0
@@ -1138,15 +1134,22 @@ def summarise_family(family: str, data_dir: str | os.PathLike | None = None, **o
 def info_table(data_dir: str | None = None, locale: str = "us") -> str:
     """Per task family and split: documents, label distribution, source (``ecomsuite data info``).
     A family whose files are not in the folder is listed as missing, naming the file."""
+    import concurrent.futures
+
     rows = [("family", "split", "docs", "labels", "source")]
     notes = []
-    for fam, reader in READERS.items():
-        opts = {"locale": locale} if "locale" in reader.options else {}
-        if fam == "desc_gen" and locale == "all":
+    # the families side by side (the ESCI pair's two summaries each take seconds at full size, and neither
+    # keeps two cores busy alone); their rows and errors in the table's order
+    with concurrent.futures.ThreadPoolExecutor(len(READERS)) as pool:
+        summaries = {fam: pool.submit(summarise_family, fam, data_dir,
+                                      **({"locale": locale} if "locale" in reader.options else {}))
+                     for fam, reader in READERS.items() if not (fam == "desc_gen" and locale == "all")}
+    for fam in READERS:
+        if fam not in summaries:
             rows.append((fam, "-", "n/a", "", "one locale at a time (--locale us, es or jp)"))
             continue
         try:
-            splits, skipped, source = summarise_family(fam, data_dir, **opts)
+            splits, skipped, source = summaries[fam].result()
         except MissingDataError as e:
             rows.append((fam, "-", "missing", "", str(e).split(": file not found")[0] + " not found"))
             continue

@@ -10,7 +10,8 @@ and hand a value to the Python function itself wherever Arrow's semantics could 
   differs from Python's for ~80 characters, and Python lowercases a final capital sigma by context);
 - ``strip_html`` runs in Arrow only for values whose markup is plain tags (the fast path's own
   grammar, ``_SIMPLE_TAG``) and whose entities are a few named/numeric ones decoded exactly as
-  ``html.unescape`` decodes them; every other value goes through ``strip_html``.
+  ``html.unescape`` decodes them, or a bare '&' that it leaves as it is ("Black & White": one in five
+  real US descriptions); every other value goes through ``strip_html``.
 
 tests/test_data_scale.py compares each function with its Python original on generated text (markup,
 entities, Unicode whitespace, characters whose case mapping differs) and the old and new readers on a
@@ -85,7 +86,9 @@ def as_text(col):
 
 
 def _np(mask):
-    """A boolean Arrow array (no nulls) as a numpy array."""
+    """A boolean Arrow array as a numpy array (a null: False)."""
+    if mask.null_count:
+        mask = _pc().fill_null(mask, False)
     return mask.to_numpy(zero_copy_only=False)
 
 
@@ -95,17 +98,20 @@ def _apply(col, mask, fn):
 
     if not mask.any():
         return col
+    if mask.all():   # every value: no copy out and back
+        return as_text(fn(col))
     m = pa.array(mask)
     return _pc().replace_with_mask(col, m, as_text(fn(col.filter(m))))
 
 
-def strip(col):
-    """``ecomsuite.data._text`` of each value of a string column: ``str.strip()``, null -> ""."""
+def strip(col, nulls: bool = False):
+    """``ecomsuite.data._text`` of each value of a string column: ``str.strip()``, null -> "" (with ``nulls``,
+    a null stays null, which saves a copy of the column)."""
     import pyarrow as pa
 
     pc = _pc()
     col = pc.utf8_trim(as_text(col), characters=python_whitespace())
-    if not col.null_count:
+    if nulls or not col.null_count:
         return col
     return pc.if_else(pc.is_null(col), pa.scalar("", pa.large_string()), col)   # fill_null is slow on text
 
@@ -121,15 +127,16 @@ def collapse(col):
                   lambda v: pc.utf8_trim(pc.replace_substring_regex(v, pat["ws_fix"], " "), characters=" "))
 
 
-def lower(col):
-    """``value.lower()`` of each value (no nulls): Arrow for ASCII values, ``str.lower`` for the rest. On
-    collapsed text (``collapse``) this is already ``normalise``: no character gains or loses whitespace
-    when lowercased (tests/test_data_scale.py checks every code point)."""
+def lower(col, ascii=None):
+    """``value.lower()`` of each value (a null stays null): Arrow for ASCII values, ``str.lower`` for the rest
+    (``ascii``: which values are ASCII, a numpy mask, when the caller knows). On collapsed text (``collapse``)
+    this is already ``normalise``: no character gains or loses whitespace when lowercased
+    (tests/test_data_scale.py checks every code point)."""
     import pyarrow as pa
 
     pc = _pc()
     col = as_text(col)
-    return _apply(pc.ascii_lower(col), ~_np(pc.string_is_ascii(col)),
+    return _apply(pc.ascii_lower(col), _np(pc.invert(pc.string_is_ascii(col))) if ascii is None else ~ascii,
                   lambda v: pa.array([x.lower() for x in v.to_pylist()], pa.large_string()))
 
 
@@ -162,8 +169,11 @@ def word_counts(col):
     rel = offsets - start
     size = int(rel[-1])
     words = np.zeros(size // 64 + 1, dtype=np.uint64)   # one spare word: an end offset may be 64w exactly
-    bits = np.packbits(data[start:start + size] == 32, bitorder="little")
-    words.view(np.uint8)[:len(bits)] = bits
+    as_bytes = words.view(np.uint8)
+    for a in range(0, size, 1 << 20):   # in 1 MiB pieces (a multiple of 64): small temporaries, reused
+        b = min(a + (1 << 20), size)
+        bits = np.packbits(data[start + a:start + b] == 32, bitorder="little")
+        as_bytes[a // 8:a // 8 + len(bits)] = bits
     before = np.zeros(len(words) + 1, dtype=np.int64)   # spaces in the words before word w
     np.cumsum(np.bitwise_count(words), out=before[1:])
     w, r = rel >> 6, (rel & 63).astype(np.uint64)
@@ -182,9 +192,11 @@ def _unescape(col):
 
 
 def strip_html(col):
-    """``ecomsuite.data.strip_html`` of each value (no nulls). One pass over the column finds the values with
-    anything to change (a '<' or '&', or whitespace to collapse: ``collapse``'s test); only those are copied
-    out, cleaned (markup, then whitespace) and put back."""
+    """``ecomsuite.data.strip_html(ecomsuite.data._text(value))`` of each value; a null stays null. One pass over
+    the column finds the values with anything to change (a '<' or '&', or whitespace to collapse:
+    ``collapse``'s test); only those are copied out, cleaned (markup, then whitespace) and put back.
+    Whitespace at either end of a value needs no ``strip`` first: the result is collapsed, and where the
+    whitespace could matter to the markup (a '&' before it) the value goes to Python, stripped."""
     pc = _pc()
     pat = _patterns()
     col = as_text(col)
@@ -210,14 +222,19 @@ def _strip_markup(col):
     has_lt, has_amp = _np(pc.match_substring_regex(col, "<")), _np(pc.match_substring_regex(col, "&"))
 
     def where(mask, test):   # numpy mask: ``test`` of the values under ``mask``, False elsewhere
+        if mask.all():
+            return _np(test(col))
         out = np.zeros(len(col), dtype=bool)
         if mask.any():
             out[np.flatnonzero(mask)] = _np(test(col.filter(pa.array(mask))))
         return out
 
-    # to Python: a '&' that does not start one of _ENTITIES (checked on the raw text, as the pieces' unescape
-    # sees it); markup other than plain tags, or a script/style tag (the parser treats their content)
-    py = where(has_amp, lambda v: pc.match_substring_regex(pc.replace_substring_regex(v, pat["entity"], ""), "&"))
+    # to Python: a '&' that does not start one of _ENTITIES and that html.unescape could read as the start of a
+    # reference ("live_amp"; checked on the raw text, as the pieces' unescape sees it: a bare '&' before a
+    # space, as in "Black & White", is text to it); markup other than plain tags, or a script/style tag (the
+    # parser treats their content). Whatever joining the pieces makes of an '&' is checked on the result below.
+    py = where(has_amp, lambda v: pc.match_substring_regex(pc.replace_substring_regex(v, pat["entity"], ""),
+                                                           pat["live_amp"]))
     py |= where(has_lt & ~py, lambda v: pc.or_(pc.invert(pc.match_substring_regex(v, pat["plain_tag_text"])),
                                                pc.match_substring_regex(v, pat["script_style"])))
     # tags: block tags -> " ", others -> ""; then the entities
@@ -231,15 +248,18 @@ def _strip_markup(col):
     if not py.any():
         return out
     m = pa.array(py)
-    return pc.replace_with_mask(out, m, pa.array([py_strip_html(v) for v in col.filter(m).to_pylist()],
+    return pc.replace_with_mask(out, m, pa.array([py_strip_html(v.strip()) for v in col.filter(m).to_pylist()],
                                                  pa.large_string()))
 
 
-def sha256_each(col) -> list[bytes]:
-    """``hashlib.sha256(value.encode()).digest()`` of each value (no nulls), read from the column's UTF-8
-    buffer without building a Python string per value."""
+def sha256_each(col, rows=None) -> list[bytes]:
+    """``hashlib.sha256(value.encode()).digest()`` of each value (no nulls; with ``rows``, a numpy array of
+    positions, of those values only), read from the column's UTF-8 buffer without building a Python string
+    per value."""
     import hashlib
 
     offsets, data = _buffers(col)
     view, sha = memoryview(data), hashlib.sha256
-    return [sha(view[a:b]).digest() for a, b in itertools.pairwise(offsets.tolist())]
+    if rows is None:
+        return [sha(view[a:b]).digest() for a, b in itertools.pairwise(offsets.tolist())]
+    return [sha(view[a:b]).digest() for a, b in zip(offsets[rows].tolist(), offsets[rows + 1].tolist())]
