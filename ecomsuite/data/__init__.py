@@ -366,7 +366,8 @@ def _scan(f, path: Path, columns: list[str], locale: str | None = None):
         if locale is None:
             return f.read(columns=columns)
         t = f.read(columns=list(dict.fromkeys([*columns, "product_locale"])))
-        return t.filter(pc.fill_null(pc.equal(t["product_locale"], locale), False)).select(columns)
+        mine = pc.equal(t["product_locale"], locale)
+        return t.filter(pc.and_kleene(mine, pc.is_valid(mine))).select(columns)
     except Exception as e:
         raise DataError(f"{path}: cannot read parquet ({type(e).__name__}: {e})") from None
 
@@ -389,7 +390,8 @@ def _locale_batches(path: Path, columns: list[str], locale: str | None, batch_si
             cols = columns if how == "all" else [*columns, "product_locale"]
             for batch in f.iter_batches(batch_size=batch_size, row_groups=[i], columns=cols):
                 if how == "some":
-                    batch = batch.filter(pc.fill_null(pc.equal(batch.column("product_locale"), locale), False))
+                    mine = pc.equal(batch.column("product_locale"), locale)
+                    batch = batch.filter(pc.and_kleene(mine, pc.is_valid(mine)))   # (a null locale: not mine)
                     batch = batch.select(columns)
                 yield batch
     except (OSError, pa.ArrowException) as e:
@@ -746,16 +748,19 @@ def _normalises_to(raw, nd, rows):
 
     from ecomsuite.data import arrowtext as at
 
-    start = pc.utf8_slice_codeunits(raw, 0, 16)
-    nd_start = pc.utf8_slice_codeunits(nd, 0, 16)
-    ruled_out = None
-    for k in (16, 15):
-        if k != 16:
-            start, nd_start = pc.utf8_slice_codeunits(start, 0, k), pc.utf8_slice_codeunits(nd_start, 0, k)
-        tidy = pc.and_(pc.string_is_ascii(start), pc.invert(pc.match_substring_regex(start, at.ascii_untidy())))
-        differs = pc.and_(tidy, pc.not_equal(pc.ascii_lower(start), nd_start))
-        ruled_out = differs if ruled_out is None else pc.or_(ruled_out, differs)
-    idx = np.flatnonzero(at._np(pc.invert(ruled_out)) & rows)   # (a null value: ruled out)
+    def tidy_and_not_nd(start, nd_start):   # (start ASCII and tidy, nd does not start with it lowercased): numpy
+        tidy = at._np(pc.and_(pc.string_is_ascii(start), pc.invert(pc.match_substring_regex(start, at.ascii_untidy()))))
+        return tidy, tidy & at._np(pc.not_equal(pc.ascii_lower(start), nd_start))
+
+    start, nd_start = pc.utf8_slice_codeunits(raw, 0, 16), pc.utf8_slice_codeunits(nd, 0, 16)
+    tidy, ruled_out = tidy_and_not_nd(start, nd_start)
+    rows = rows & at._np(pc.is_valid(raw))   # a null value (its text is ""): ruled out
+    again = np.flatnonzero(rows & ~tidy)     # the first 15 characters, where the 16th makes the start untidy
+    if len(again):
+        pick = pa.array(again)
+        ruled_out[again] = tidy_and_not_nd(pc.utf8_slice_codeunits(start.take(pick), 0, 15),
+                                           pc.utf8_slice_codeunits(nd_start.take(pick), 0, 15))[1]
+    idx = np.flatnonzero(rows & ~ruled_out)
     equal = np.zeros(len(raw), dtype=bool)
     if len(idx):
         at_idx = pa.array(idx)
