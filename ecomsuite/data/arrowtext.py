@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import html
+import html.entities
 import itertools
 import sys
 
@@ -65,9 +66,17 @@ def _patterns() -> dict[str, str]:
         "plain_tag_text": "^[^<]*(?:" + tag + "[^<]*)*$",     # = _PLAIN_TAG_TEXT (re.match ... \Z)
         "script_style": "</?(?:" + _nocase("script") + "|" + _nocase("style") + ")",   # a superset: to Python
         "entity": "&(?:" + "|".join(e.replace("#", "\\#") for e in _ENTITIES) + ")",
-        # after the first unescape, a '&' that html.unescape's pattern could start a reference at
-        "live_amp": "&[^\\t\\n\\f <&;]",
+        # a '&' that html.unescape decodes: a numeric reference, or a name of html.entities.html5 right after it
+        # (its rule: the text after '&' up to 32 characters, or the longest start of it of 2 or more, is a name;
+        # a name that ends in ';' is the whole of such a text). Any other '&' it leaves as it is.
+        "live_amp": "&(?:#|" + "|".join(_literal(name) for name in sorted(html.entities.html5, key=len,
+                                                                              reverse=True)) + ")",
     }
+
+
+def _literal(text: str) -> str:
+    """``text`` as an RE2 pattern that matches it literally."""
+    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in text)
 
 
 def _pc():
@@ -233,10 +242,10 @@ def _strip_markup(col):
             out[np.flatnonzero(mask)] = _np(test(col.filter(pa.array(mask))))
         return out
 
-    # to Python: a '&' that does not start one of _ENTITIES and that html.unescape could read as the start of a
-    # reference ("live_amp"; checked on the raw text, as the pieces' unescape sees it: a bare '&' before a
-    # space, as in "Black & White", is text to it); markup other than plain tags, or a script/style tag (the
-    # parser treats their content). Whatever joining the pieces makes of an '&' is checked on the result below.
+    # to Python: a '&' that does not start one of _ENTITIES and that html.unescape reads as the start of a
+    # reference ("live_amp"; checked on the raw text, as the pieces' unescape sees it: a bare '&', as in "Black &
+    # White" or "AT&T", is text to it); markup other than plain tags, or a script/style tag (the parser treats
+    # their content). Whatever joining the pieces makes of an '&' is checked on the result below.
     py = where(has_amp, lambda v: pc.match_substring_regex(pc.replace_substring_regex(v, pat["entity"], ""),
                                                            pat["live_amp"]))
     py |= where(has_lt & ~py, lambda v: pc.or_(pc.invert(pc.match_substring_regex(v, pat["plain_tag_text"])),
