@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import html
-import html.entities
 import itertools
 import sys
 
@@ -66,17 +65,9 @@ def _patterns() -> dict[str, str]:
         "plain_tag_text": "^[^<]*(?:" + tag + "[^<]*)*$",     # = _PLAIN_TAG_TEXT (re.match ... \Z)
         "script_style": "</?(?:" + _nocase("script") + "|" + _nocase("style") + ")",   # a superset: to Python
         "entity": "&(?:" + "|".join(e.replace("#", "\\#") for e in _ENTITIES) + ")",
-        # a '&' that html.unescape decodes: a numeric reference, or a name of html.entities.html5 right after it
-        # (its rule: the text after '&' up to 32 characters, or the longest start of it of 2 or more, is a name;
-        # a name that ends in ';' is the whole of such a text). Any other '&' it leaves as it is.
-        "live_amp": "&(?:#|" + "|".join(_literal(name) for name in sorted(html.entities.html5, key=len,
-                                                                              reverse=True)) + ")",
+        # a '&' that html.unescape's pattern could start a reference at (whether it decodes one: ``_decodes``)
+        "live_amp": "&[^\\t\\n\\f <&;]",
     }
-
-
-def _literal(text: str) -> str:
-    """``text`` as an RE2 pattern that matches it literally."""
-    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in text)
 
 
 def _pc():
@@ -234,22 +225,21 @@ def _strip_markup(col):
     pat = _patterns()
     has_lt, has_amp = _np(pc.match_substring_regex(col, "<")), _np(pc.match_substring_regex(col, "&"))
 
-    def where(mask, test):   # numpy mask: ``test`` of the values under ``mask``, False elsewhere
+    def where(mask, test):   # numpy mask: ``test`` (a numpy mask) of the values under ``mask``, False elsewhere
         if mask.all():
-            return _np(test(col))
+            return test(col)
         out = np.zeros(len(col), dtype=bool)
         if mask.any():
-            out[np.flatnonzero(mask)] = _np(test(col.filter(pa.array(mask))))
+            out[np.flatnonzero(mask)] = test(col.filter(pa.array(mask)))
         return out
 
-    # to Python: a '&' that does not start one of _ENTITIES and that html.unescape reads as the start of a
-    # reference ("live_amp"; checked on the raw text, as the pieces' unescape sees it: a bare '&', as in "Black &
-    # White" or "AT&T", is text to it); markup other than plain tags, or a script/style tag (the parser treats
-    # their content). Whatever joining the pieces makes of an '&' is checked on the result below.
-    py = where(has_amp, lambda v: pc.match_substring_regex(pc.replace_substring_regex(v, pat["entity"], ""),
-                                                           pat["live_amp"]))
-    py |= where(has_lt & ~py, lambda v: pc.or_(pc.invert(pc.match_substring_regex(v, pat["plain_tag_text"])),
-                                               pc.match_substring_regex(v, pat["script_style"])))
+    # to Python: a '&' that does not start one of _ENTITIES and that html.unescape decodes (``_decodes``; checked
+    # on the raw text, as the pieces' unescape sees it: a bare '&', as in "Black & White" or "AT&T", is text to
+    # it); markup other than plain tags, or a script/style tag (the parser treats their content). Whatever
+    # joining the pieces makes of an '&' is checked on the result below.
+    py = where(has_amp, lambda v: _decodes(pc.replace_substring_regex(v, pat["entity"], "")))
+    py |= where(has_lt & ~py, lambda v: _np(pc.or_(pc.invert(pc.match_substring_regex(v, pat["plain_tag_text"])),
+                                                   pc.match_substring_regex(v, pat["script_style"]))))
     # tags: block tags -> " ", others -> ""; then the entities
     out = _apply(col, has_lt & ~py, lambda v: pc.replace_substring_regex(
         pc.replace_substring_regex(v, pat["block_tag"], " "), pat["tag"], ""))
@@ -257,12 +247,26 @@ def _strip_markup(col):
     # the second unescape (of the joined text) must find nothing to decode, else Python
     if (has_amp & ~py).any():
         m = has_amp & ~py
-        py[np.flatnonzero(m)] |= _np(pc.match_substring_regex(out.filter(pa.array(m)), pat["live_amp"]))
+        py[np.flatnonzero(m)] |= _decodes(out.filter(pa.array(m)))
     if not py.any():
         return out
     m = pa.array(py)
     return pc.replace_with_mask(out, m, pa.array([py_strip_html(v.strip()) for v in col.filter(m).to_pylist()],
                                                  pa.large_string()))
+
+
+def _decodes(col):
+    """Whether ``html.unescape`` changes each value (no nulls), as a numpy mask: where a '&' could start a reference
+    (``live_amp``: rare, a bare '&' is mostly followed by a space), ``html.unescape`` itself says (its table and
+    rules: "&T" stays, "&notice" does not)."""
+    import numpy as np
+    import pyarrow as pa
+
+    maybe = _np(_pc().match_substring_regex(col, _patterns()["live_amp"]))
+    if maybe.any():
+        rows = np.flatnonzero(maybe)
+        maybe[rows] = [html.unescape(v) != v for v in col.take(pa.array(rows)).to_pylist()]
+    return maybe
 
 
 def sha256_each(col, rows=None) -> list[bytes]:
