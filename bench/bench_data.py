@@ -9,7 +9,8 @@ The data is synthetic, with the real schema and the real size: 2.6M judgements (
 release), 1.8M products with realistic text lengths (titles ~110 characters, descriptions ~900 with
 HTML markup in 40% of them and missing in 45%, bullet points ~700), written with numpy/pyarrow into
 /tmp, never the repository. The folder also gets the embedded sample's small families, so `data info`
-(which reads every family) has something to read for them.
+(which reads every family) has something to read for them. ``--real-like ../shared/data --out DIR`` writes the
+same sizes from the real ESCI slices instead, repeated (real HTML, entities and Unicode; timing only).
 
 Implementations (``--impls``): ``new`` (this checkout), ``before`` (the ``ecomsuite`` package of the
 ``--before`` source folder, e.g. a git worktree of an earlier commit) and ``legacy`` (the pandas reader
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import resource
@@ -173,6 +175,73 @@ def write_synthetic(folder: Path, n_examples: int, n_products: int, seed: int = 
     return folder
 
 
+def write_real_like(src: Path, folder: Path, n_examples: int, n_products: int, chunk: int = 100_000) -> Path:
+    """A data folder of the release's size made of real rows: the ESCI pair under ``src`` (e.g. the real slices in
+    ../shared/data) repeated, copy after copy, up to ``n_products`` products and ``n_examples`` examples. Copy k
+    suffixes its product ids with "-k" (unique in each locale) and offsets example and query ids; the examples of copy
+    k name the products of copy k modulo the whole copies of the products. The text is the real text: real HTML, entities and Unicode, which the synthetic
+    words do not have (counts are those of repeated rows: only the timing means something)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from ecomsuite.data import SAMPLE_DIR
+
+    (folder / "esci").mkdir(parents=True, exist_ok=True)
+    products = pq.read_table(src / "esci" / PRODUCTS_FILE)
+    examples = pq.read_table(src / "esci" / EXAMPLES_FILE)
+    whole = n_products // products.num_rows
+    if not whole:
+        raise SystemExit(f"--real-like: --products must be at least {products.num_rows} (one copy of {src})")
+    step_example = int(pc.max(examples["example_id"]).as_py()) + 1
+    step_query = int(pc.max(examples["query_id"]).as_py()) + 1
+
+    def copies(table, n, change):
+        done = 0
+        for k in range(-(-n // table.num_rows)):
+            part = change(table, k).slice(0, n - done)
+            done += part.num_rows
+            yield part
+
+    def suffixed(t, column, k):
+        return t.set_column(t.schema.get_field_index(column), column,
+                            pc.binary_join_element_wise(pc.cast(t[column], pa.large_string()),
+                                                        pa.scalar(f"-{k}", pa.large_string()),
+                                                        pa.scalar("", pa.large_string())))
+
+    def write(path, parts):   # row groups of ``chunk`` rows, as the synthetic files have; a few copies in memory
+        parts = iter(parts)
+        first = next(parts)
+        with pq.ParquetWriter(path, first.schema) as w:
+            pending, rows = [], 0
+            for part in itertools.chain([first], parts, [None]):
+                if part is not None:
+                    pending.append(part)
+                    rows += part.num_rows
+                if rows >= chunk or (part is None and rows):
+                    table = pa.concat_tables(pending)
+                    whole = table.num_rows if part is None else table.num_rows // chunk * chunk
+                    for start in range(0, whole, chunk):
+                        w.write_table(table.slice(start, min(chunk, whole - start)))
+                    pending, rows = [table.slice(whole)], table.num_rows - whole
+
+    write(folder / "esci" / PRODUCTS_FILE, copies(products, n_products, lambda t, k: suffixed(t, "product_id", k)))
+
+    def example_copy(t, k):
+        t = suffixed(t, "product_id", k % whole)
+        for column, step in (("example_id", step_example), ("query_id", step_query)):
+            t = t.set_column(t.schema.get_field_index(column), column,
+                             pa.array(t[column].to_numpy() + np.int64(k * step)))
+        return t
+
+    write(folder / "esci" / EXAMPLES_FILE, copies(examples, n_examples, example_copy))
+    for fam in ("queryner", "fewsum_amazon", "ae110k"):
+        if not (folder / fam).exists():
+            shutil.copytree(SAMPLE_DIR / fam, folder / fam)
+    return folder
+
+
 # ----------------------------------------------------------------------------- readers, old/new
 def legacy_data_module(rev: str = LEGACY_REV):
     """ecomsuite/data/__init__.py at ``rev`` as a module of its own (needs the git history)."""
@@ -298,6 +367,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="/tmp/ecomsuite_esci_full", help="data folder (written if absent)")
     p.add_argument("--examples", type=int, default=2_621_288)
     p.add_argument("--products", type=int, default=1_814_924)
+    p.add_argument("--real-like", metavar="SRC", help="write --out (when absent) from the real ESCI rows under SRC "
+                   "(e.g. ../shared/data) repeated to the size asked, not from synthetic words")
     p.add_argument("--impls", default="new,before", help="comma list of new, before, legacy")
     p.add_argument("--before", default=None, metavar="SRC", help="source folder of the earlier version "
                    "(its ecomsuite/ package is imported for --impls before)")
@@ -313,7 +384,10 @@ def main(argv=None) -> int:
     out = Path(a.out)
     if not (out / "esci" / EXAMPLES_FILE).is_file():
         t0 = time.perf_counter()
-        write_synthetic(out, a.examples, a.products)
+        if a.real_like:
+            write_real_like(Path(a.real_like), out, a.examples, a.products)
+        else:
+            write_synthetic(out, a.examples, a.products)
         print(f"wrote {out} in {time.perf_counter() - t0:.0f} s", flush=True)
     sizes = {f: round((out / "esci" / f).stat().st_size / 2 ** 20, 1) for f in (EXAMPLES_FILE, PRODUCTS_FILE)}
     print(f"files (MiB): {sizes}", flush=True)
