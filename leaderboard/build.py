@@ -240,12 +240,17 @@ def likely_cached(jobs: list, folder: Path) -> list[bool]:
     return out
 
 
+OVERLAP_MAX = 256  # at most this many files read in a forked process while the cached ones load here
+
+
 def _load_samples(jobs: list, opts: BuildOptions, refs: dict, stats: Any) -> list:
     """``samples.load_all`` of every job, in job order. With the cache and several workers, the files
     likely unchanged since the last build are loaded from their entries in this process, the others
-    read by the workers: sending a loaded entry back from a worker (pickling its arrays there,
-    unpickling them here) cost more than loading it (measured: 300 entries of 1,000 documents 1.6 s
-    and 2.5 CPU-s through two workers, 1.0 s in-process)."""
+    read elsewhere: sending a loaded entry back from a worker (pickling its arrays there, unpickling
+    them here) cost more than loading it (measured: 300 entries of 1,000 documents 1.6 s and
+    2.5 CPU-s through two workers, 1.0 s in-process). A few new files (one new run) are read by one
+    forked process while this one loads the cached entries (their reading includes importing the
+    metric libraries, ~2 s); many (a first build) by ``load_all``'s workers first."""
     from .cache import pruning_deferred
     from .samples import LoadStats, load_all
 
@@ -253,22 +258,91 @@ def _load_samples(jobs: list, opts: BuildOptions, refs: dict, stats: Any) -> lis
     if folder is None or opts.jobs <= 1:
         return load_all(jobs, n_jobs=opts.jobs, progress=opts.progress, refs=refs, cache_dir=folder, stats=stats)
     guess = likely_cached(jobs, folder)
-    parts = [[i for i, g in enumerate(guess) if not g], [i for i, g in enumerate(guess) if g]]
+    new, cached = [i for i, g in enumerate(guess) if not g], [i for i, g in enumerate(guess) if g]
     out: list = [None] * len(jobs)
+
+    def load(idx: list[int], n_jobs: int) -> None:
+        part = LoadStats()
+        _put(out, idx, load_all([jobs[i] for i in idx], n_jobs=n_jobs, progress=opts.progress, refs=refs,
+                                cache_dir=folder, stats=part), part, stats)
+
     with pruning_deferred() as pruned:  # each call would prune the other's entries
-        for idx, n_jobs in zip(parts, (opts.jobs, 1)):
-            if not idx:
-                continue
-            part = LoadStats()
-            for i, d in zip(idx, load_all([jobs[i] for i in idx], n_jobs=n_jobs, progress=opts.progress, refs=refs,
-                                          cache_dir=folder, stats=part)):
-                out[i] = d
-            stats.cache_hits += part.cache_hits
-            stats.cache_misses += part.cache_misses
-            stats.stats_cache_hits += part.stats_cache_hits
-            stats.cache_unusable += part.cache_unusable
+        side = None
+        if new and cached and len(new) <= OVERLAP_MAX and hasattr(os, "fork"):
+            side = _Side([jobs[i] for i in new], opts.jobs, refs, folder)
+        elif new:
+            load(new, opts.jobs)
+        try:
+            if cached:
+                load(cached, 1)
+            if side is not None:
+                got = side.result()
+                if got is None:  # the process failed: read them here
+                    load(new, opts.jobs)
+                else:
+                    _put(out, new, *got, stats)
+        finally:
+            if side is not None:
+                side.close()
     stats.cache_pruned = pruned["pruned"]
     return out
+
+
+def _put(out: list, idx: list[int], loaded: list, part: Any, stats: Any) -> None:
+    for i, d in zip(idx, loaded):
+        out[i] = d
+    stats.cache_hits += part.cache_hits
+    stats.cache_misses += part.cache_misses
+    stats.stats_cache_hits += part.stats_cache_hits
+    stats.cache_unusable += part.cache_unusable
+
+
+class _Side:
+    """``load_all`` of some jobs in a process forked now (before this one loads anything), its
+    results (and the cache entries it used, for the deferred prune) sent back through a pipe."""
+
+    def __init__(self, jobs: list, n_jobs: int, refs: dict, folder: Path) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork")
+        self.conn, child = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_side_main, args=(child, jobs, n_jobs, refs, folder))
+        self.proc.start()
+        child.close()
+
+    def result(self) -> tuple | None:
+        """(loaded, LoadStats) or None when the process failed (the caller reads the files itself)."""
+        from .cache import note_used
+
+        try:
+            status, loaded, part, used = self.conn.recv()
+        except (EOFError, OSError):
+            return None
+        if status != "ok":
+            return None
+        note_used(used)
+        return loaded, part
+
+    def close(self) -> None:
+        self.conn.close()
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join()
+
+
+def _side_main(conn: Any, jobs: list, n_jobs: int, refs: dict, folder: Path) -> None:
+    from .cache import deferred_used
+    from .samples import LoadStats, load_all
+
+    try:
+        part = LoadStats()
+        loaded = load_all(jobs, n_jobs=n_jobs, refs=refs, cache_dir=folder, stats=part)
+        conn.send(("ok", loaded, part, deferred_used()))
+    except BaseException as e:  # noqa: BLE001 - the parent reads the files itself
+        conn.send(("error", f"{type(e).__name__}: {e}", None, None))
+    finally:
+        conn.close()
 
 
 PROVENANCE = "provenance.json"

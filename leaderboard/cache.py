@@ -18,8 +18,11 @@ function of a metric is stored by name (``bootstrap.FINISHERS``), never as code.
 The cache folder sits beside the site (``<out>.cache``); only files named ``*.lbcache`` in it are
 ever written or pruned. An entry is one flat file (:func:`pack`): a magic line, a JSON index
 naming each member's dtype (little-endian numbers or bytes only), shape and place, then the raw
-arrays: a ``meta`` member (JSON: the format, the entry's own key, the scalar fields, string and
-JSON-item lists), the numeric arrays, and the viewer file's bytes. Reading it is one ``read`` and
+arrays: a ``meta`` member (JSON: the format, the entry's own key, the scalar fields, string
+lists), the numeric arrays, a corpus metric's JSON items as their own member (with a CRC in the
+meta; decoded only when something reads them, :class:`CachedSampleData`), and the viewer file's
+bytes. Arrays are copied out of the entry's bytes (views would keep every entry of a build in
+memory). A build loads in more than one call (:func:`pruning_deferred`). Reading it is one ``read`` and
 ``numpy.frombuffer`` per member -- nothing in it can run code when read (there is no pickle, no
 object dtype). A planted pickle, a corrupt, truncated or foreign entry (another key's, another
 format) is refused with a reason, and the samples file is read again. (An ``.npz`` archive, used
@@ -509,6 +512,20 @@ def pruning_deferred() -> Iterator[dict[str, int]]:
         _DEFERRED = None
     for (folder, suffix), used in todo.items():
         out["pruned"] += prune(Path(folder), used, suffix)
+
+
+def deferred_used() -> dict[tuple[str, str], set[str]]:
+    """What this process's :func:`prune` calls noted while pruning is deferred (to send to the process
+    that prunes: :func:`note_used`)."""
+    return {k: set(v) for k, v in (_DEFERRED or {}).items()}
+
+
+def note_used(used: dict[tuple[str, str], set[str]]) -> None:
+    """Entries another process used while pruning is deferred here: kept."""
+    if _DEFERRED is None:
+        raise RuntimeError("note_used() outside pruning_deferred()")
+    for k, v in used.items():
+        _DEFERRED.setdefault(k, set()).update(v)
 
 
 def prune(folder: Path, used: set[str], suffix: str = SUFFIX) -> int:
