@@ -440,11 +440,24 @@ def _inodes(site):
     return {p.relative_to(site).as_posix(): os.stat(p).st_ino for p in site.rglob("*") if p.is_file()}
 
 
-def test_an_incremental_rebuild_with_workers_and_plots_equals_a_fresh_no_cache_build(tmp_path):
+@pytest.mark.parametrize("side", ["works", "dies"])
+def test_an_incremental_rebuild_with_workers_and_plots_equals_a_fresh_no_cache_build(tmp_path, monkeypatch, side):
     """Worker processes (samples read there, plots drawn there while the pages are written), the
-    files likely unchanged loaded from the cache in-process, the site published by linking what did
-    not change: the site is byte-identical to a fresh full build with --no-cache."""
+    files likely unchanged loaded from the cache in-process while the new run's are read in a forked
+    process (or here, when that process dies), the site published by linking what did not change:
+    the site is byte-identical to a fresh full build with --no-cache."""
     from ecomsuite.leaderboard import build, cache, synthetic
+
+    sides = []
+    real = build._Side
+
+    def spy(jobs, *a):
+        sides.append(len(jobs))
+        return real(jobs, *a)
+
+    monkeypatch.setattr(build, "_Side", spy)
+    if side == "dies":
+        monkeypatch.setattr(build, "_side_main", lambda conn, *a: conn.close())
 
     tasks = ["ecom_queryner", "ecom_esci_gen", "ecom_esci", "ecom_attr_extract"]
     runs = tmp_path / "runs"
@@ -464,6 +477,7 @@ def test_an_incremental_rebuild_with_workers_and_plots_equals_a_fresh_no_cache_b
     synthetic.write_run(extra, synthetic.RunSpec(name="org/new", skill=0.7, tasks=tasks, n_docs=12, seed=9))
     inc = _build([runs, extra], site, jobs=2, plots=True)
     assert inc.systems == 5 and inc.sample_cache_hits == 16 and inc.stats_cache_hits == 16
+    assert sides == [4]  # the new run's four files, beside the 16 cached ones
     fresh = _build([runs, extra], tmp_path / "fresh", cache=False, jobs=2, plots=True)
     assert _site_files(site) == _site_files(tmp_path / "fresh")
     assert inc.stats_digest == fresh.stats_digest
