@@ -112,6 +112,10 @@ def test_arrowtext_equals_the_python_functions_value_for_value():
     cleaned = [strip_html(v) for v in stripped]
     assert arrowtext.word_counts(pa.array(cleaned, pa.large_string())).tolist() == [len(v.split()) for v in cleaned]
     assert arrowtext.sha256_each(pa.array(cleaned)) == [hashlib.sha256(v.encode()).digest() for v in cleaned]
+    # lowercase: Arrow's ASCII lowercase except where a character beyond ASCII has a lowercase of its own; every
+    # code point, one a value between cased ASCII letters (a final sigma's context included)
+    each = [f"A{chr(c)}b" for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF] + ["xΣ", "Σ.", "AΣ b"]
+    assert arrowtext.lower(pa.array(each, pa.large_string())).to_pylist() == [v.lower() for v in each]
     # what lets the description's normalised form be its lowercase (no second collapse): lowercasing never
     # turns a character into whitespace or whitespace into something else
     assert not [c for c in map(chr, range(sys.maxunicode + 1))
