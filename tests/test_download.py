@@ -151,6 +151,28 @@ def test_download_then_every_reader_loads(server, pinned, tmp_path):
     assert set(manifest["derived"]) == {"queryner/train.txt", "queryner/dev.txt", "queryner/test.txt"}
 
 
+def test_download_leaves_data_info_summarised(server, pinned, tmp_path, monkeypatch):
+    """The full ESCI pair's first `data info` takes ~17 s; the download computes it while the user waits anyway,
+    so the first `data info` after it reads the cache (and gives the same table)."""
+    import dataclasses
+
+    from ecomsuite import data
+    from ecomsuite.data import cache
+
+    monkeypatch.setattr(cache, "MIN_BYTES", 0)       # the test's files are tiny; the real ones are cached
+    rc, lines = run(tmp_path / "d", server.url, ["esci"])
+    assert rc == 0, lines
+    assert any("summarising for `ecomsuite data info`" in x for x in lines), lines
+    table = data.info_table(str(tmp_path / "d"))
+
+    def not_again(*a, **k):
+        raise AssertionError("summarised again: the download left no cache entry")
+    for fam in ("esci", "desc_gen"):
+        assert data.READERS[fam].summary is not None
+        monkeypatch.setitem(data.READERS, fam, dataclasses.replace(data.READERS[fam], summary=not_again))
+    assert data.info_table(str(tmp_path / "d")) == table
+
+
 def test_rerun_downloads_nothing(server, pinned, tmp_path):
     assert run(tmp_path, server.url)[0] == 0
     n = len(server.log)
