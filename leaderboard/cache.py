@@ -55,6 +55,7 @@ _VERSION: str | None = None
 
 MAGIC = b"ECOMSUITE-LBCACHE\n"
 _DTYPES = frozenset({"|u1", "|i1", "<u2", "<i2", "<i4", "<u4", "<i8", "<f8"})  # numbers only: no object, no pickle
+_DTYPE_OF = {d: np.dtype(d) for d in _DTYPES}
 
 
 def pack(members: dict[str, np.ndarray]) -> bytes:
@@ -88,15 +89,24 @@ def unpack(data: bytes) -> dict[str, np.ndarray]:
     _need(isinstance(index, dict), "index is not an object")
     base, size = start + n, len(data) - start - n
     out: dict[str, np.ndarray] = {}
-    for name, spec in index.items():
-        _need(isinstance(spec, list) and len(spec) == 4 and spec[0] in _DTYPES, f"{str(name)[:40]}: bad index entry")
-        dt, shape, off, length = np.dtype(spec[0]), spec[1], spec[2], spec[3]
-        _need(isinstance(shape, list) and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in shape)
-              and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in (off, length)),
-              f"{str(name)[:40]}: bad shape or place")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        _need(count * dt.itemsize == length and off + length <= size, f"{str(name)[:40]}: truncated or inconsistent")
-        out[name] = np.frombuffer(data, dtype=dt, count=count, offset=base + off).reshape(shape)
+    for name, spec in index.items():  # plain loops: this runs for every member of every entry of a rebuild
+        if type(spec) is not list or len(spec) != 4 or spec[0] not in _DTYPES:
+            raise Unusable(f"{str(name)[:40]}: bad index entry")
+        dts, shape, off, length = spec
+        count = 1
+        ok = type(shape) is list and type(off) is int and type(length) is int and off >= 0 and length >= 0
+        for x in shape if ok else ():
+            if type(x) is not int or x < 0:  # type(True) is bool, not int
+                ok = False
+                break
+            count *= x
+        if not ok:
+            raise Unusable(f"{str(name)[:40]}: bad shape or place")
+        dt = _DTYPE_OF[dts]
+        if count * dt.itemsize != length or off + length > size:
+            raise Unusable(f"{str(name)[:40]}: truncated or inconsistent")
+        a = np.frombuffer(data, dtype=dt, count=count, offset=base + off)
+        out[name] = a if len(shape) == 1 else a.reshape(shape)
     return out
 
 
