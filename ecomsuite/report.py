@@ -209,7 +209,7 @@ def _score(cell, cs, sd, sysm: System, run, said: dict[str, list[str]], problems
     elif cs.prepared is None:
         why = f"per-sample {cell.metric!r} items that ecomsuite.metrics cannot aggregate; shown without a CI"
     else:
-        items = dict(zip(cs.doc_ids.tolist(), cs.items))
+        items = dict(zip(cs.doc_ids.tolist(), sd.items))   # the items are decoded from the cache when read
         clusters = dict(zip(cs.doc_ids.tolist(), cs.clusters)) if cs.clusters is not None else None
     positional = bool(items) and sd.key_source == "position"
     if positional:
