@@ -9,8 +9,8 @@ import math
 from pathlib import Path
 
 import pytest
-
 from ecomsuite.leaderboard.samples import document_scores
+
 from ecomsuite.metrics import aggregate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,7 +205,6 @@ def _job(tmp_path, **kw):
 
 def test_every_kind_of_sample_data_round_trips_through_a_cache_entry(tmp_path):
     import numpy as np
-
     from ecomsuite.leaderboard import cache
     from ecomsuite.leaderboard.samples import SampleData
 
@@ -246,7 +245,6 @@ def test_an_entry_that_is_not_a_valid_entry_is_refused_with_its_reason(tmp_path)
     import os
 
     import numpy as np
-
     from ecomsuite.leaderboard import cache
 
     job = _job(tmp_path)
@@ -366,9 +364,10 @@ def test_a_task_version_or_code_change_recomputes_the_statistics(tmp_path, monke
 
 def test_cell_statistics_of_every_kind_round_trip_through_a_cache_entry(tmp_path):
     import numpy as np
-    from ecomsuite import bootstrap as bs
     from ecomsuite.leaderboard import cache, stats
     from ecomsuite.leaderboard.samples import SampleData
+
+    from ecomsuite import bootstrap as bs
 
     seed = stats.cell_seed(5, "t")
     cases = {  # metric -> items (one per document): mean, sufficient statistics, the library per resample
@@ -515,7 +514,6 @@ def test_publishing_never_links_a_symbolic_link_of_the_previous_site(tmp_path):
 def test_a_corrupt_list_of_items_in_a_cache_entry_is_refused_before_it_is_read(tmp_path):
     """Corpus-metric items are decoded only when read; a damaged entry is still refused when loaded."""
     import numpy as np
-
     from ecomsuite.leaderboard import cache
     from ecomsuite.leaderboard.samples import SampleData
 
