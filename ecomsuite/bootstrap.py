@@ -266,26 +266,89 @@ def _finish_class_f1(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
     return np.where(tp + fp + fn > 0, _f1(tp, fp, fn), np.nan)  # no gold, none predicted: undefined
 
 
-def _span_stats(items: list) -> np.ndarray:
-    """(n, 3T): tp, n_pred, n_gold of each entity type per document (seqeval strict IOB2)."""
+def _iob2_entities(tags: list) -> list[tuple[int, int, str]] | None:
+    """seqeval's strict IOB2 entities (``Entities(..., IOB2)``) of one tag sequence, as
+    ``(start, end, type)``; None when seqeval itself must read the sequence (a tag that is not a
+    string starting with B, I or O: seqeval raises on those, and only seqeval's error is right).
+
+    seqeval's reading, restated: a tag's prefix is its first character and its type the rest with
+    '-' stripped at both ends ('_' when nothing is left: 'B', 'B-' and 'I-_' share the type '_');
+    every B starts an entity, which runs over the following I tags of the *same* type string; an I
+    that does not continue an entity is ignored; O, B and an I of another type end an entity.
+    ``tests/test_span_stats.py`` checks this against seqeval on hostile sequences."""
+    out = []
+    start, cur = -1, ""
+    for i, t in enumerate(tags):
+        if type(t) is not str:
+            return None
+        p = t[:1]
+        if p == "I":
+            if start >= 0:
+                if (t[1:].strip("-") or "_") == cur:
+                    continue
+                out.append((start, i, cur))
+                start = -1
+        elif p == "B":
+            if start >= 0:
+                out.append((start, i, cur))
+            start, cur = i, t[1:].strip("-") or "_"
+        elif p == "O":
+            if start >= 0:
+                out.append((start, i, cur))
+                start = -1
+        else:
+            return None
+    if start >= 0:
+        out.append((start, len(tags), cur))
+    return out
+
+
+def _seqeval_entities(tags: list) -> list[tuple[int, int, str]]:
+    """The entities of one sequence as seqeval reads them (raises what seqeval raises)."""
     from seqeval.scheme import IOB2, Entities
 
+    return [(e.start, e.end, e.tag) for e in Entities([tags], IOB2, False).entities[0]]
+
+
+def span_entities(tags: Sequence) -> list[tuple[int, int, str]]:
+    """``(start, end, type)`` of each entity of one tag sequence, exactly as seqeval's strict IOB2
+    (``mode='strict', scheme=IOB2``, what ``ecomsuite.metrics.span_f1`` scores): a fast reading of
+    well-formed prefixes, seqeval itself for anything else."""
+    tags = list(tags)
+    ents = _iob2_entities(tags)
+    return _seqeval_entities(tags) if ents is None else ents
+
+
+def _span_stats(items: list) -> np.ndarray:
+    """(n, 3T): tp, n_pred, n_gold of each entity type per document (seqeval strict IOB2, via
+    :func:`span_entities`); types in sorted order, as seqeval's ``target_names``."""
     per_doc = []
     types: set[str] = set()
     for it in items:
         gold, pred = list(it[0]), list(it[1])
         if len(gold) != len(pred):
             raise ValueError(f"tag sequences differ in length: {len(gold)} gold vs {len(pred)} predicted")
-        eg, ep = Entities([gold], IOB2, False), Entities([pred], IOB2, False)
-        tags = eg.unique_tags | ep.unique_tags
-        types |= tags
-        per_doc.append({t: (len(eg.filter(t) & ep.filter(t)), len(ep.filter(t)), len(eg.filter(t))) for t in tags})
+        eg, ep = span_entities(gold), span_entities(pred)
+        if not eg and not ep:
+            per_doc.append(None)
+            continue
+        d: dict[str, list[int]] = {}
+        sg = set(eg)
+        for e in ep:
+            c = d.setdefault(e[2], [0, 0, 0])
+            c[1] += 1
+            c[0] += e in sg
+        for e in eg:
+            d.setdefault(e[2], [0, 0, 0])[2] += 1
+        types.update(d)
+        per_doc.append(d)
     order = sorted(types)
     st = np.zeros((len(items), 3 * len(order)))
     col = {t: 3 * i for i, t in enumerate(order)}
     for r, d in enumerate(per_doc):
-        for t, (tp, npred, ngold) in d.items():
-            st[r, col[t]:col[t] + 3] = (tp, npred, ngold)
+        if d:
+            for t, c in d.items():
+                st[r, col[t]:col[t] + 3] = c
     return st
 
 
@@ -428,11 +491,41 @@ def finite_mask(items: Sequence) -> np.ndarray:
     return out
 
 
-def prepare(metric: str, items: Sequence, *, verify: bool = True) -> Prepared:
+# Statistics proven equal to the library on *every* input, errors included (the same exception
+# whenever the library raises; tests/test_span_stats.py: a differential test against seqeval). For
+# these alone ``verify="once"`` may skip the library: a skipped check cannot change a value or a note.
+EXACT_FINISHERS = frozenset({"span_micro", "span_macro"})
+VERIFY_ALWAYS_MAX_N = 200  # verify="once": document sets this small are always checked (cheap)
+_VERIFIED: set[tuple] = set()  # (metric, aggregation function) that passed a check in this process
+
+
+def _needs_check(verify: bool | str, metric: str, n: int, finish_id: str | None) -> bool:
+    if verify == "once":
+        if finish_id not in EXACT_FINISHERS or n <= VERIFY_ALWAYS_MAX_N:
+            return True
+        from ecomsuite.metrics import AGGREGATIONS
+
+        return (metric, AGGREGATIONS.get(metric)) not in _VERIFIED
+    if isinstance(verify, bool):
+        return verify
+    raise ValueError(f"verify must be True, False or 'once', got {verify!r}")
+
+
+def prepare(metric: str, items: Sequence, *, verify: bool | str = True) -> Prepared:
     """Reduce ``items`` (one per document, in a fixed order) to what a resample needs.
 
     A metric unknown to ``ecomsuite.metrics`` is a mean when its items are numbers (lm-eval's
-    acc, exact_match ...); otherwise ``KeyError``. Non-finite numeric items raise ``ValueError``."""
+    acc, exact_match ...); otherwise ``KeyError``. Non-finite numeric items raise ``ValueError``.
+
+    ``verify``: True checks the statistics against ``ecomsuite.metrics`` on the full set (a
+    disagreement falls back to the library per resample, with a note); False does not; ``"once"``
+    (the leaderboard, 1,000s of cells) checks always, except for the statistics in
+    :data:`EXACT_FINISHERS` (span F1: seqeval per cell was the largest cost of a build), which are
+    checked on the first set of each metric in this process that has more than
+    :data:`VERIFY_ALWAYS_MAX_N` documents, on every smaller set, and again after any
+    disagreement. Without a check the result is what a passing check gives, and an error is the
+    one the library raises (it is asked when the statistics fail), so it never depends on which
+    cell came first unless a check fails."""
     items = list(items)
     n = len(items)
     bad = int((~finite_mask(items)).sum())
@@ -454,19 +547,29 @@ def prepare(metric: str, items: Sequence, *, verify: bool = True) -> Prepared:
             st = _mean_stats(items)
             return Prepared(metric, n, float(np.mean(st[:, 0])), st, _finish_mean, finish_id="mean",
                             note=f"{metric!r} items are numbers, not what ecomsuite.metrics aggregates: averaged")
-    library = float(_aggregate()(metric, items)) if (verify or builder is None) and n else math.nan
+    check = _needs_check(verify, metric, n, None if builder is None else builder[1]) and n > 0
+    library = float(_aggregate()(metric, items)) if check or (builder is None and n) else math.nan
     if builder is None:
         return Prepared(metric, n, library, None, None, items,
                         note="no sufficient statistics for this aggregation: the library is called per resample")
     stats_fn, finish_id = builder
     fin = finisher(finish_id)
-    st = stats_fn(items)
+    try:
+        st = stats_fn(items)
+    except Exception:
+        if not check and n:
+            _aggregate()(metric, items)  # the library's own error, as when it is asked first
+        raise
     ones = np.ones((1, n))
     value = float(fin(ones @ st, ones.sum(axis=1))[0]) if n else math.nan
-    if verify and n and not math.isclose(value, library, rel_tol=VERIFY_RTOL, abs_tol=VERIFY_ATOL):
+    if check and not math.isclose(value, library, rel_tol=VERIFY_RTOL, abs_tol=VERIFY_ATOL):
         return Prepared(metric, n, library, None, None, items,
                         note=f"sufficient statistics give {value!r} but ecomsuite.metrics gives {library!r}: "
                              "the library is called per resample")
+    if check and verify == "once" and n > VERIFY_ALWAYS_MAX_N:
+        from ecomsuite.metrics import AGGREGATIONS
+
+        _VERIFIED.add((metric, AGGREGATIONS.get(metric)))
     return Prepared(metric, n, value, st, fin, finish_id=finish_id)
 
 

@@ -149,3 +149,80 @@ def test_a_pairs_numbers_do_not_depend_on_the_pairs_computed_with_it():
     rev = bs.pairwise_pairs(values, boots, iu[pick][::-1], ju[pick][::-1])  # any order
     for a, b in zip(rev, (d0, lo, hi, p)):
         assert a.tobytes() == b[pick][::-1].tobytes()
+
+
+def _span_items(n, seed, broken=0):
+    """n documents of span items; ``broken`` of them have a tag seqeval refuses."""
+    rnd = np.random.default_rng(seed)
+    tags = ["O", "B-color", "I-color", "B-brand", "I-brand", "I-type"]
+    items = [[list(rnd.choice(tags, 5)), list(rnd.choice(tags, 5))] for _ in range(n)]
+    for i in range(broken):
+        items[-1 - i][1][0] = "E-color"
+    return items
+
+
+def _counting_library(monkeypatch):
+    calls = []
+
+    def agg(metric, items):
+        calls.append(len(items))
+        return aggregate(metric, items)
+
+    monkeypatch.setattr(bs, "_aggregate", lambda: agg)
+    monkeypatch.setattr(bs, "_VERIFIED", set())
+    return calls
+
+
+def test_verify_once_checks_the_first_large_set_of_a_metric_and_every_small_one(monkeypatch):
+    calls = _counting_library(monkeypatch)
+    big = bs.VERIFY_ALWAYS_MAX_N + 1
+    first, second = _span_items(big, 1), _span_items(big, 2)
+    a = bs.prepare("span_f1", first, verify="once")
+    assert calls == [big]                                    # the first: checked
+    b = bs.prepare("span_f1", second, verify="once")
+    assert calls == [big]                                    # then not, for this metric
+    bs.prepare("span_macro_f1", second, verify="once")
+    assert calls == [big, big]                               # another metric: its own first check
+    small = _span_items(bs.VERIFY_ALWAYS_MAX_N, 3)
+    bs.prepare("span_f1", small, verify="once")
+    assert calls[-1] == len(small)                           # small sets: always
+    mc = [["E", "S"], ["C", "C"]] * big
+    n_calls = len(calls)
+    bs.prepare("macro_f1", mc, verify="once")
+    bs.prepare("macro_f1", mc, verify="once")
+    assert len(calls) == n_calls + 2                         # statistics not proven exact: always checked
+    # a skipped check gives what a passing one gives
+    for items, got in ((first, a), (second, b)):
+        ref = bs.prepare("span_f1", items, verify=True)
+        assert (got.value, got.kind, got.note, got.finish_id) == (ref.value, ref.kind, ref.note, ref.finish_id)
+        assert got.stats.tobytes() == ref.stats.tobytes()
+
+
+def test_verify_once_keeps_checking_after_a_disagreement(monkeypatch):
+    calls = _counting_library(monkeypatch)
+    big = bs.VERIFY_ALWAYS_MAX_N + 1
+    real = bs._aggregate()
+    monkeypatch.setattr(bs, "_aggregate", lambda: (lambda m, items: real(m, items) + 0.5))  # "the library changed"
+    for seed in (1, 2):
+        p = bs.prepare("span_f1", _span_items(big, seed), verify="once")
+        assert p.kind == "direct" and "ecomsuite.metrics gives" in p.note  # each cell falls back, each says so
+    assert not bs._VERIFIED and calls == [big, big]
+
+
+def test_a_skipped_check_raises_what_the_library_raises(monkeypatch):
+    _counting_library(monkeypatch)
+    big = bs.VERIFY_ALWAYS_MAX_N + 1
+    bs.prepare("span_f1", _span_items(big, 1), verify="once")  # passes: later sets are not checked
+    assert bs._VERIFIED
+    bad = _span_items(big, 2, broken=3)
+    bad[-1][0] = bad[-1][0][:3]  # a length mismatch the library finds first, the statistics last
+    with pytest.raises(ValueError, match="Invalid token"):
+        bs._span_stats(bad)
+    errors = []
+    for verify in (True, "once", False):
+        with pytest.raises(Exception) as e:
+            bs.prepare("span_f1", bad, verify=verify)
+        errors.append((e.type, str(e.value)))
+    assert errors[0] == errors[1] == errors[2] and "differ in length" in errors[0][1], errors
+    with pytest.raises(ValueError, match="verify must be"):
+        bs.prepare("span_f1", _span_items(3, 1), verify="sometimes")
