@@ -180,10 +180,8 @@ class Prepared:
             raise ValueError(f"resamples are over {counts.shape[1]} documents, the metric over {self.n}")
         if self.stats is not None:
             assert self.finish is not None
-            c = counts.astype(np.float64)
-            # einsum, not BLAS: single-threaded is faster at these sizes on a busy machine
-            sums = np.einsum("bn,nk->bk", c, self.stats)
-            return np.asarray(self.finish(sums, c.sum(axis=1)), dtype=np.float64)
+            sums, totals = _resample_sums(counts, self.stats)
+            return np.asarray(self.finish(sums, totals), dtype=np.float64)
         agg = _aggregate()
         idx = np.arange(self.n)
         items = self.items or []
@@ -203,6 +201,33 @@ class Prepared:
         items = [self.items[i] for i in idx] if self.items is not None else []
         v = float(_aggregate()(self.metric, items)) if items else math.nan
         return Prepared(self.metric, len(idx), v, None, None, items, self.note)
+
+
+_F32_EXACT = float(1 << 24)  # integers below this are exact in float32, and so are their sums
+_BLAS_MIN_COLUMNS = 4  # below, einsum is as fast (a mean: one column)
+
+
+def _resample_sums(counts: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``counts @ stats``, ``counts.sum(axis=1)``) as float64: the summed statistics and the
+    number of documents of each resample.
+
+    Multiplicities are integers, and most statistics are counts: then every product and every
+    partial sum is an integer, exact in floating point whatever the order of summation, so a
+    float32 BLAS product (5x faster than einsum on span F1's 51 columns) gives the very bits of
+    numpy's einsum. That path is taken only when it is exact: non-negative integer counts and
+    statistics (no -0.0), and every row's sum of ``count x |stat|`` below 2**24; anything else
+    (means of fractions, huge counts) goes through einsum in float64, single-threaded, in one fixed
+    order, as before."""
+    if np.issubdtype(counts.dtype, np.integer) and counts.size and stats.shape[1] >= _BLAS_MIN_COLUMNS:
+        totals = counts.sum(axis=1, dtype=np.int64)
+        smax = float(stats.max(initial=0.0))
+        if (int(counts.min()) >= 0 and float(stats.min(initial=0.0)) >= 0.0 and smax < _F32_EXACT
+                and float(totals.max()) * smax < _F32_EXACT and bool(np.all(np.floor(stats) == stats))):
+            sums = counts.astype(np.float32) @ stats.astype(np.float32)
+            return sums.astype(np.float64), totals.astype(np.float64)
+    c = counts.astype(np.float64)
+    # einsum, not BLAS: single-threaded is faster at these sizes on a busy machine
+    return np.einsum("bn,nk->bk", c, stats), c.sum(axis=1)
 
 
 def restore(metric: str, n: int, value: float, stats: np.ndarray | None, finish_id: str | None,

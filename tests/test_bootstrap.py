@@ -226,3 +226,25 @@ def test_a_skipped_check_raises_what_the_library_raises(monkeypatch):
     assert errors[0] == errors[1] == errors[2] and "differ in length" in errors[0][1], errors
     with pytest.raises(ValueError, match="verify must be"):
         bs.prepare("span_f1", _span_items(3, 1), verify="sometimes")
+
+
+def test_resample_sums_are_einsums_bits_on_every_path():
+    """The float32 BLAS product is taken only where it is exact: the same bits as einsum in float64."""
+    rng = np.random.default_rng(5)
+    counts = bs.resample_counts(300, 50, 1)
+    c = counts.astype(np.float64)
+    cases = {
+        "counts": rng.integers(0, 4, size=(300, 12)).astype(np.float64),
+        "fractions": rng.random((300, 12)),
+        "negative": rng.integers(-3, 4, size=(300, 12)).astype(np.float64),
+        "huge": rng.integers(0, 4, size=(300, 12)).astype(np.float64) * float(1 << 20),
+        "one column": rng.integers(0, 2, size=(300, 1)).astype(np.float64),
+    }
+    for name, st in cases.items():
+        sums, totals = bs._resample_sums(counts, st)
+        assert sums.dtype == totals.dtype == np.float64
+        assert sums.tobytes() == np.einsum("bn,nk->bk", c, st).tobytes(), name
+        assert totals.tobytes() == c.sum(axis=1).tobytes(), name
+    # float counts (a caller's weights) are summed as given
+    w = c * 0.5
+    assert bs._resample_sums(w, cases["counts"])[0].tobytes() == np.einsum("bn,nk->bk", w, cases["counts"]).tobytes()
