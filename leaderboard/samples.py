@@ -30,6 +30,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+try:  # the fast parser of a samples line (see _lines); without it every line is parsed by safeio.loads
+    from orjson import JSONDecodeError as _FastError
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency (pyproject.toml)
+    _fast_loads = None
+    _FastError = ValueError
+
 from . import safeio, safejson
 
 SAMPLES_GLOBAL = "LB_SAMPLES"
@@ -80,37 +87,51 @@ def _natural_key(k: Any) -> tuple:
     return (head, int(num), "") if num.isdigit() else (str(k), -1, str(k))
 
 
-def _ordered(d: dict) -> list:
-    if len(d) == 1:
-        return list(d.values())
-    first = next(iter(d))
+_ORDER_MEMO: dict[tuple, Any] = {}  # a dict's keys, in their order -> the keys in argument order (None: as they are)
+_ORDER_MEMO_MAX = 4096
+
+
+def _key_order(keys: tuple) -> tuple | None:
+    """The keys of an argument dict in argument order (lm-eval's own arg_0, arg_1 ... /
+    gen_args_0, gen_args_1 ...; else a natural sort), or None when that is the order they have."""
+    if len(keys) <= 1:
+        return None
+    first = keys[0]
     prefix = first.rpartition("_")[0] if isinstance(first, str) else None
-    if prefix:  # lm-eval's own keys: arg_0, arg_1 ... / gen_args_0, gen_args_1 ...
-        try:
-            return [d[f"{prefix}_{i}"] for i in range(len(d))]
-        except KeyError:
-            pass
-    return [d[k] for k in sorted(d, key=_natural_key)]
+    if prefix:
+        want = tuple(f"{prefix}_{i}" for i in range(len(keys)))
+        if set(want) == set(keys):
+            return None if want == keys else want
+    order = tuple(sorted(keys, key=_natural_key))
+    return None if order == keys else order
+
+
+def _ordered(d: dict) -> list:
+    """The values of an argument dict in argument order. The order depends on the keys alone:
+    it is worked out once per distinct key sequence (a file repeats the same few)."""
+    keys = tuple(d)
+    order = _ORDER_MEMO.get(keys, False)
+    if order is False:
+        order = _key_order(keys)
+        if len(keys) <= 64:  # a hostile dict of many keys is not remembered
+            if len(_ORDER_MEMO) >= _ORDER_MEMO_MAX:
+                _ORDER_MEMO.clear()
+            _ORDER_MEMO[keys] = order
+    return list(d.values()) if order is None else [d[k] for k in order]
 
 
 def _requests(args: Any) -> list[list[Any]]:
     """lm-eval writes arguments as {"gen_args_0": {"arg_0": ctx, "arg_1": ...}, ...}."""
     if isinstance(args, dict):
-        out = []
-        for v in _ordered(args):
-            if isinstance(v, dict):
-                out.append(_ordered(v))
-            elif isinstance(v, list):
-                out.append(v)
-            else:
-                out.append([v])
-        return out
+        return [_ordered(v) if isinstance(v, dict) else v if isinstance(v, list) else [v] for v in _ordered(args)]
     if isinstance(args, list):
         return [a if isinstance(a, list) else [a] for a in args]
     return []
 
 
 def _text(v: Any) -> str:
+    if type(v) is str and len(v) <= MAX_TEXT:
+        return v
     if v is None:
         return ""
     s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
@@ -127,6 +148,8 @@ def _unwrap(v: Any) -> Any:
 
 def _num(v: Any) -> float | None:
     """A finite number, else None."""
+    if type(v) is float:
+        return v if math.isfinite(v) else None
     if isinstance(v, bool):
         return float(v)
     try:
@@ -145,41 +168,58 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
     reqs = _requests(s.get("arguments"))
     prompt = _text(reqs[0][0]) if reqs and reqs[0] else ""
     filtered = s.get("filtered_resps")
-    resps = s.get("resps")
     target = s.get("target")
     rec: dict[str, Any] = {"d": s.get("doc_id") if doc_id is None else doc_id, "p": prompt}
     # multiple choice: one loglikelihood request per choice, filtered to [ll, is_greedy] pairs
-    lls = None
+    lls: list | None = None
     if isinstance(filtered, list) and len(reqs) > 1 and len(filtered) == len(reqs):
-        pairs = [f if isinstance(f, list) else None for f in filtered]
-        if all(p is not None and len(p) == 2 for p in pairs):
-            lls = [_num(p[0]) for p in pairs]
-            if any(v is None for v in lls):
+        lls = []
+        for p in filtered:
+            if not (isinstance(p, list) and len(p) == 2):
                 lls = None
+                break
+            v = p[0]
+            if type(v) is str and len(v) < 64:  # lm-eval writes the loglikelihood as text: _num, inline
+                try:
+                    v = float(v)
+                except ValueError:
+                    lls = None
+                    break
+            elif type(v) is not float:
+                v = _num(v)
+                if v is None:
+                    lls = None
+                    break
+            if not math.isfinite(v):
+                lls = None
+                break
+            lls.append(v)
     if lls is not None:
         choices = [_text(r[1]) if len(r) > 1 else "" for r in reqs]
-        pred = max(range(len(lls)), key=lambda i: lls[i])
+        pred = max(range(len(lls)), key=lls.__getitem__)
         t = _num(target)
         if t is not None and t == int(t) and 0 <= int(t) < len(choices):
             rec["t"] = f"{int(t)}: {choices[int(t)]}"
         else:
             rec["t"] = _text(target)
-        rec["ch"] = [[c, round(l, LL_DECIMALS)] for c, l in zip(choices, lls)]
+        shown = [round(v, LL_DECIMALS) for v in lls]
+        rec["ch"] = [[c, v] for c, v in zip(choices, shown)]
         # output and parsed value are the chosen choice: the viewer derives them from "ch" (the first
         # highest shown loglikelihood), so they are not stored; "k" names the choice when rounding tied it
-        shown = [c[1] for c in rec["ch"]]
         if max(range(len(shown)), key=shown.__getitem__) != pred:
             rec["k"] = pred
     else:
         rec["t"] = _text(target)
-        rec["o"] = _text(_unwrap(resps))
+        rec["o"] = o = _text(_unwrap(s.get("resps")))
         x = _text(_unwrap(filtered))
-        if x != rec["o"]:  # the viewer shows the output as the parsed value when "x" is absent
+        if x != o:  # the viewer shows the output as the parsed value when "x" is absent
             rec["x"] = x
     rec["s"] = None if score is None or not math.isfinite(score) else round(score, 6)
-    pf = _num(s.get(PARSE_FAIL))
+    pf = s.get(PARSE_FAIL)
     if pf is not None:
-        rec["f"] = pf
+        pf = _num(pf)
+        if pf is not None:
+            rec["f"] = pf
     return rec
 
 
@@ -226,6 +266,26 @@ def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).digest()
 
 
+_DIGEST_TEXT: dict[bytes, str] = {}  # digest -> the text it was computed from (shared prompts and references)
+_DIGEST_TEXT_MAX = 32 << 20  # characters remembered per process; then it starts again
+_digest_chars = [0]
+
+
+def _has_digest(text: str, digest: bytes) -> bool:
+    """``_digest(text) == digest``; a text seen before with that digest (the same prompt in each
+    system's file of a task) is compared instead of encoded and hashed again."""
+    if _DIGEST_TEXT.get(digest) == text:
+        return True
+    if _digest(text) != digest:
+        return False
+    if _digest_chars[0] + len(text) > _DIGEST_TEXT_MAX:
+        _DIGEST_TEXT.clear()
+        _digest_chars[0] = 0
+    _DIGEST_TEXT[digest] = text
+    _digest_chars[0] += len(text)
+    return True
+
+
 Refs = dict  # doc_id -> (digest of prompt, digest of reference) of the task's shared docs file
 
 
@@ -257,11 +317,34 @@ class _LineLog:
         return out
 
 
+_FAST_TABLE = bytes.maketrans(b"123456789{", b"000000000[")  # digits -> "0", "{" -> "[": one pass for both checks
+_LONG_INT = b"0" * (safeio.MAX_INT_DIGITS + 1)  # an integer this long is a float to safeio.loads (orjson: an int)
+_FAST_MAX_OPEN = 512  # a line with more brackets might nest deeper than json.loads goes: parsed by it, as before
+
+
 def _lines(path: str, log: _LineLog):
     """(line number, parsed object) of each non-blank JSON line of a samples file; malformed lines
-    go to ``log`` with their line number. Raises safeio.NotReadable / OSError for the file."""
+    go to ``log`` with their line number. Raises safeio.NotReadable / OSError for the file.
+
+    A line is parsed by orjson (from its bytes) when it may: no integer longer than safeio reads
+    as an integer, not so many brackets that it could nest deeper than json.loads accepts. A line
+    orjson refuses (not JSON, not UTF-8, NaN/Infinity, lone surrogates, 64-bit overflow, depth) is
+    parsed as before by ``safeio.loads``: what it accepts, the value it reads and every message
+    are json.loads's."""
+    fast = _fast_loads
+    table, long_int, max_open = _FAST_TABLE, _LONG_INT, _FAST_MAX_OPEN
     with safeio.open_regular(path, safeio.MAX_SAMPLES_BYTES) as fh:
         for lineno, raw in enumerate(fh, 1):
+            if fast is not None:
+                t = raw.translate(table)
+                if long_int not in t and t.count(b"[") < max_open:
+                    try:
+                        obj = fast(raw)
+                    except _FastError:
+                        pass
+                    else:
+                        yield lineno, obj
+                        continue
             if not raw.strip():
                 continue
             line, reencoded = safeio.decode(raw)
@@ -308,51 +391,84 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     score_metric: str | None = None
     pending: list[tuple[dict, int | None, Any]] = []  # (viewer record, index in scores, item) scored at the end
     log = _LineLog()
+    metric, want_filter, cluster_field = job.metric, job.filter, job.cluster_field
+    isfinite, nan_f = math.isfinite, np.nan
     try:
         for lineno, s in _lines(job.path, log):
             n_lines += 1
-            doc_id = _doc_id(s)
-            if doc_id is None:
-                log.add(lineno, "no usable doc_id (missing, NaN, infinite or not a number/string)")
-                continue
+            doc_id = s.get("doc_id") if type(s) is dict else None
+            if type(doc_id) is not int:
+                doc_id = _doc_id(s)
+                if doc_id is None:
+                    log.add(lineno, "no usable doc_id (missing, NaN, infinite or not a number/string)")
+                    continue
             f = s.get("filter")
-            if f is not None and str(f) != job.filter:
+            if f is not None and str(f) != want_filter:
                 other_filter += 1
                 continue
             if doc_id in seen:
                 dup += 1
                 continue
+            # one line -> its viewer record and statistics; a malformed line is named and left out
             try:
-                line_out = _one_line(job, s, doc_id, aggregate, refs, keys_seen)
+                item = s.get(metric)
+                if type(item) is float or type(item) is int:
+                    v = float(item)
+                    score, what = (v, metric) if isfinite(v) else (None, None)
+                else:
+                    score, what = _sample_score(metric, item, s, aggregate)
+                rec = view_record(s, metric, score, doc_id)
+                if refs is not None:
+                    ref = refs.get(doc_id)
+                    if ref is not None:
+                        if _has_digest(rec["p"], ref[0]):
+                            del rec["p"]
+                        if _has_digest(rec["t"], ref[1]):
+                            del rec["t"]
+                if item is None:
+                    kind = "missing"
+                elif isinstance(item, (int, float)) and not isinstance(item, bool) and not isfinite(float(item)):
+                    kind = "nan"  # a NaN score must not erase the CI: left out, and counted
+                else:
+                    if not isinstance(item, (int, float)):
+                        _check_item(item)  # a corpus item the statistics cannot serialise fails on its own line
+                    key, src = doc_key(s.get("doc"), doc_id, s.get("doc_hash"))
+                    if key in keys_seen:
+                        kind = "dup_key"
+                    else:
+                        kind = "ok"
+                        cv = None
+                        if cluster_field:
+                            doc = s.get("doc")
+                            cv = doc.get(cluster_field) if isinstance(doc, dict) else None
+                            cv = None if cv is None else str(cv)[:200]
             except (RecursionError, ValueError, TypeError, OverflowError, AttributeError) as e:
                 log.add(lineno, f"{type(e).__name__}: {e}")
                 continue
             seen.add(doc_id)
-            kind, rec, payload = line_out
-            if payload.get("what") == PENDING:
-                pending.append((rec, len(scores) if kind == "ok" else None, s.get(job.metric)))
-            elif score_metric is None and payload.get("what"):
-                score_metric = payload["what"]
+            if what == PENDING:
+                pending.append((rec, len(scores) if kind == "ok" else None, item))
+            elif score_metric is None and what:
+                score_metric = what
             records.append(rec)
-            if kind == "missing":
-                missing += 1
-            elif kind == "nan":
-                nan += 1
-            elif kind == "dup_key":
-                dup_key += 1
-            else:
-                keys_seen.add(payload["key"])
-                if _KEY_RANK[payload["src"]] > _KEY_RANK[key_source]:
-                    key_source = payload["src"]
-                if job.cluster_field:
-                    cv = payload["cluster"]
+            if kind == "ok":
+                keys_seen.add(key)
+                if src != key_source and _KEY_RANK[src] > _KEY_RANK[key_source]:
+                    key_source = src
+                if cluster_field:
                     if cv is None:
                         no_cluster += 1
                     clusters.append(cv)
-                ids.append(payload["key"])
-                items.append(payload["item"])
-                pfs.append(payload["pf"])
-                scores.append(payload["score"])
+                ids.append(key)
+                items.append(item)
+                pfs.append(rec.get("f", nan_f))  # the line's parse failure (view_record: a finite number or absent)
+                scores.append(nan_f if score is None else score)
+            elif kind == "missing":
+                missing += 1
+            elif kind == "nan":
+                nan += 1
+            else:
+                dup_key += 1
     except safeio.NotReadable as e:
         return _failed(job, f"samples file {e}")
     except OSError as e:
@@ -414,39 +530,16 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     )
 
 
-def _one_line(job: SampleJob, s: dict, doc_id: Any, aggregate: Callable | None, refs: Refs | None,
-              keys_seen: set) -> tuple[str, dict, dict]:
-    """One samples line -> (kind, viewer record, statistics payload); raises on a malformed line
-    (the caller names the line and goes on)."""
-    item = s.get(job.metric)
-    score, what = _sample_score(job.metric, item, s, aggregate)
-    rec = view_record(s, job.metric, score, doc_id)
-    if refs is not None:
-        ref = refs.get(doc_id)
-        if ref is not None:
-            if _digest(rec["p"]) == ref[0]:
-                del rec["p"]
-            if _digest(rec["t"]) == ref[1]:
-                del rec["t"]
-    payload: dict[str, Any] = {"what": what}
-    if item is None:
-        return "missing", rec, payload
-    if isinstance(item, (int, float)) and not isinstance(item, bool) and not math.isfinite(float(item)):
-        return "nan", rec, payload  # a NaN score must not erase the CI: left out, and counted
-    if not isinstance(item, (int, float)):
-        safejson.dumps(item)  # a corpus item the statistics cannot serialise fails on its own line
-    key, src = doc_key(s.get("doc"), doc_id, s.get("doc_hash"))
-    if key in keys_seen:
-        return "dup_key", rec, payload
-    cv = None
-    if job.cluster_field:
-        doc = s.get("doc")
-        cv = doc.get(job.cluster_field) if isinstance(doc, dict) else None
-        cv = None if cv is None else str(cv)[:200]
-    pf = _num(s.get(PARSE_FAIL))
-    payload.update(key=key, src=src, item=item, cluster=cv, pf=np.nan if pf is None else pf,
-                   score=np.nan if score is None else score)
-    return "ok", rec, payload
+_ITEM_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+
+
+def _check_item(item: Any) -> None:
+    """Raises where ``safejson.dumps(item)`` would (the encoder it uses, built once): a corpus item
+    the statistics cannot serialise fails on its own line."""
+    try:
+        _ITEM_JSON.encode(item)
+    except ValueError:  # NaN/inf: safejson writes null
+        _ITEM_JSON.encode(safejson.clean(item))
 
 
 def _record_order(r: dict) -> tuple:
@@ -484,7 +577,7 @@ def encode_view(payload: dict) -> dict:
     if any("o" in r for r in recs):
         cols["o"] = [r.get("o") for r in recs]
     if any("ch" in r for r in recs):
-        table: dict[str, int] = {}
+        table: dict[tuple, int] = {}
         cl: list[list[str]] = []
         ci: list[int | None] = []
         ll: list[float] = []
@@ -494,7 +587,7 @@ def encode_view(payload: dict) -> dict:
                 ci.append(None)
                 continue
             labels = [c[0] for c in ch]
-            key = json.dumps(labels, ensure_ascii=False)
+            key = tuple(labels)  # the labels are text (view_record): equal tuples, equal lists
             if key not in table:
                 table[key] = len(cl)
                 cl.append(labels)

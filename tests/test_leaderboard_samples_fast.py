@@ -1,0 +1,190 @@
+"""The fast samples reader (orjson for the common line, memoised argument order and digests) reads
+exactly what the plain json.loads reader reads: the same lines accepted and refused, the same values
+(types included), the same warnings, the same viewer file."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from ecomsuite.leaderboard import safeio, samples
+
+orjson = pytest.importorskip("orjson")  # a dependency (pyproject.toml); the reader also works without it
+
+LONG = safeio.MAX_INT_DIGITS + 1  # the shortest integer safeio reads as a float
+
+
+def _line(i: int, **extra) -> dict:
+    """A generation-task line shaped like lm-eval's."""
+    d = {"doc_id": i, "doc": {"id": f"d{i}", "q": f"query {i}", "n": i * 7},
+         "target": f"ref {i}", "arguments": {"gen_args_0": {"arg_0": f"prompt {i} \u00e9", "arg_1": {"until": ["\n"]}}},
+         "resps": [[f"out {i}"]], "filtered_resps": [f"out {i}"], "filter": "none",
+         "doc_hash": "%064x" % (i * 7919), "acc": float(i % 2), "parse_fail": 0.0}
+    d.update(extra)
+    return d
+
+
+def _mc_line(i: int) -> dict:
+    """A multiple-choice line: loglikelihoods written as text, as lm-eval does."""
+    choices = [" exact", " substitute", " complement", " irrelevant"]
+    return {"doc_id": i, "doc": {"query": f"q{i}", "label": "E"}, "target": i % 4,
+            "arguments": {f"gen_args_{k}": {"arg_0": f"prompt {i}", "arg_1": c} for k, c in enumerate(choices)},
+            "resps": [[[str(-1.0 - k * 0.35 - i % 3), "False"]] for k in range(4)],
+            "filtered_resps": [[str(-1.0 - k * 0.35 - i % 3), "False"] for k in range(4)],
+            "filter": "none", "macro_f1": ["E", "ES"[i % 2]], "acc": float(i % 2)}
+
+
+EDGE_LINES = [
+    b"", b"   ", b"\t\r", b"{}", b"[]", b"3", b"null", b'"text"',
+    b'{"doc_id": 1, "x": NaN}', b'{"doc_id": 1, "x": Infinity}', b'{"doc_id": 1, "x": -Infinity}',
+    b'{"doc_id": 1, "x": 1e400}', b'{"doc_id": 1, "x": -1e400}', b'{"doc_id": 1, "x": 1e-400}',
+    b'{"doc_id": ' + b"9" * (LONG - 1) + b"}", b'{"doc_id": ' + b"9" * LONG + b"}",
+    b'{"doc_id": -' + b"9" * LONG + b"}", b'{"doc_id": 18446744073709551615}', b'{"doc_id": 18446744073709551616}',
+    b'{"doc_id": -9223372036854775808}', b'{"doc_id": ' + b"9" * 400 + b"}",
+    b'{"doc_id": 1, "h": "' + b"1" * 30 + b'"}',  # a long digit run inside a string
+    b'{"doc_id": 1, "x": 0.1234567890123456789012}', b'{"doc_id": 1, "x": -0}', b'{"doc_id": 1, "x": -0.0}',
+    b'{"doc_id": 1, "s": "\\ud800"}', b'{"doc_id": 1, "s": "\\udc00\\ud800"}', b'{"doc_id": 1, "s": "\\ud834\\udd1e"}',
+    b'{"doc_id": 1, "s": "\xed\xa0\x80"}', b'{"doc_id": 1, "s": "caf\xe9"}', b'{"doc_id": 1, "s": "\xff\xfe"}',
+    b'\xef\xbb\xbf{"doc_id": 1}', b'{"doc_id": 1, "s": "a\tb"}', b'{"doc_id": 1, "s": "a\x00b"}',
+    b'{"doc_id": 1, "s": "\xe2\x80\xa8"}', b'{"doc_id": 1, "a": 1, "a": 2}', b'{"doc_id": 1,}', b'{"doc_id": 1} x',
+    b'{"doc_id": 1}\x0b', b"\x0c{}", b"{} {}", b"[1,]", b"01", b"1.", b".5", b"+1", b"'a'", b'{"doc_id": 01}',
+    b'{"doc_id": 1, "x": 1E+2, "y": 2e-3, "z": 5e-324, "w": 1.7976931348623157e308}',
+    b"[" * 300 + b"]" * 300, b"[" * 600 + b"]" * 600, b"[" * 1000 + b"]" * 1000, b"[" * 1024 + b"]" * 1024,
+    b"[" * 1025 + b"]" * 1025, b'{"a":' * 700 + b"1" + b"}" * 700, b"[" * 200_000 + b"]" * 200_000,
+]
+
+
+def _read(path, fast: bool, monkeypatch) -> tuple[list, list, int, list]:
+    with monkeypatch.context() as m:
+        if not fast:
+            m.setattr(samples, "_fast_loads", None)
+        log = samples._LineLog()
+        got = [(n, repr(v)) for n, v in samples._lines(str(path), log)]  # repr: 1 and 1.0 differ, key order shows
+    return got, log.bad, log.n_bad, log.reencoded
+
+
+def test_edge_lines_read_as_json_loads_reads_them(tmp_path, monkeypatch):
+    p = tmp_path / "s.jsonl"
+    p.write_bytes(b"\n".join(EDGE_LINES) + b"\n" + b"\r\n".join([b'{"doc_id": 2}', b'{"doc_id": 3}']) + b"\r\n")
+    fast = _read(p, True, monkeypatch)
+    assert fast == _read(p, False, monkeypatch)
+    assert fast[2] > 10 and fast[3]  # the file does hold refused and re-encoded lines
+    values = dict(fast[0])
+    at = EDGE_LINES.index(b'{"doc_id": ' + b"9" * LONG + b"}") + 1
+    assert values[at] == repr({"doc_id": float("9" * LONG)})  # a long integer is a float, as safeio reads it
+    assert values[at - 1] == repr({"doc_id": int("9" * (LONG - 1))})
+
+
+def test_mutated_lines_read_as_json_loads_reads_them(tmp_path, monkeypatch):
+    """Random byte edits of realistic lines: whatever each mutant is, both readers agree on it."""
+    rng = random.Random(13)
+    base = [json.dumps(_line(i)).encode() for i in range(4)] + [json.dumps(_mc_line(i)).encode() for i in range(4)]
+    alphabet = b'0123456789{}[]",:.eE+-\\ute\xff\xc3\xa9 Nn'
+    mutants = []
+    for _ in range(3000):
+        b = bytearray(rng.choice(base))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(b))
+            op = rng.random()
+            if op < 0.4:
+                b[at] = rng.choice(alphabet)
+            elif op < 0.7:
+                b[at:at] = bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 22)))
+            else:
+                del b[at:at + rng.randint(1, 4)]
+        mutants.append(bytes(b).replace(b"\n", b" "))
+    p = tmp_path / "m.jsonl"
+    p.write_bytes(b"\n".join(mutants) + b"\n")
+    fast = _read(p, True, monkeypatch)
+    assert fast == _read(p, False, monkeypatch)
+    assert 100 < len(fast[0]) < len(mutants)  # both accepted and refused mutants
+
+
+def _write(path, rows: list) -> None:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
+
+
+def _result(d: samples.SampleData) -> tuple:
+    return (repr(d.doc_ids.tolist()), repr(d.items if isinstance(d.items, list) else d.items.tolist()), d.numeric,
+            None if d.parse_fail is None else repr(d.parse_fail.tolist()), repr(None if d.scores is None else d.scores.tolist()),
+            d.n_docs_in_file, d.warnings, d.error, d.clusters, d.n_nan, d.key_source)
+
+
+@pytest.mark.parametrize("metric", ["acc", "macro_f1"])
+def test_read_samples_is_the_same_with_and_without_orjson(tmp_path, monkeypatch, metric):
+    rows = [_mc_line(i) for i in range(30)] + [_line(100 + i) for i in range(30)]
+    rows[3]["doc_id"] = 10 ** LONG  # a float far beyond 2**53: no usable doc_id
+    rows[4]["acc"] = "NaN"
+    rows[5]["filtered_resps"][1][0] = "-1e999"  # an infinite loglikelihood: not multiple choice
+    rows[6]["macro_f1"] = [[[["E"]]], "S"]
+    rows[7]["arguments"] = {}  # no requests: no prompt (this used to fail the whole file)
+    rows[8]["arguments"] = {"gen_args_1": {"arg_1": " b", "arg_0": "p"}, "gen_args_0": {"arg_0": "p", "arg_1": " a"}}
+    rows[8]["filtered_resps"] = rows[8]["filtered_resps"][:2]
+    rows[40]["doc"] = {"q": "no id", "n": 10 ** LONG}
+    rows[41]["doc"] = {"q": "no id", "n": 10 ** LONG}  # the same document as line 41 (after the float reading)
+    rows[42]["doc_id"] = 101  # a duplicate doc_id
+    rows[43]["target"] = "x" * (samples.MAX_TEXT + 5)
+    text = [json.dumps(r) for r in rows]
+    text[10] = text[10].replace('"acc": 0.0', '"acc": NaN')
+    text[11] = text[11][:-1]  # truncated
+    text[12] = text[12].replace('"prompt 12', '"\\ud800 prompt 12')
+    p = tmp_path / "s.jsonl"
+    p.write_text("\n".join(text) + "\n", encoding="utf-8")
+    refs = {100 + i: (samples._digest(f"prompt {100 + i} \u00e9"), samples._digest("other")) for i in range(10)}
+    out = {}
+    for fast in (True, False):
+        with monkeypatch.context() as m:
+            if not fast:
+                m.setattr(samples, "_fast_loads", None)
+            m.setattr(samples, "_ORDER_MEMO", {})
+            m.setattr(samples, "_DIGEST_TEXT", {})
+            m.setattr(samples, "_HASH_MEMO", {})
+            job = samples.SampleJob("sys", "t", metric, "none", str(p), str(tmp_path / f"v{fast}.js"))
+            d = samples.read_samples(job, None, refs)
+            out[fast] = (_result(d), (tmp_path / f"v{fast}.js").read_text(encoding="utf-8").split("=", 2)[-1])
+    assert out[True] == out[False]
+    res = out[True][0]
+    assert res[7] is None and res[5] >= 50 and any("malformed" in w for w in res[6])
+    view = samples.read_data_file(tmp_path / "vTrue.js")["samples"]
+    by_id = {r["d"]: r for r in view}
+    assert by_id[7]["p"] == "" and by_id[8]["ch"][0][0] == " a"
+    assert "p" not in by_id[100] and by_id[100]["t"] == "ref 100"  # the shared prompt left out, not the reference
+
+
+def _ordered_reference(d: dict) -> list:
+    """The argument order as it was worked out for every dict, before the memo."""
+    if len(d) == 1:
+        return list(d.values())
+    first = next(iter(d))
+    prefix = first.rpartition("_")[0] if isinstance(first, str) else None
+    if prefix:
+        try:
+            return [d[f"{prefix}_{i}"] for i in range(len(d))]
+        except KeyError:
+            pass
+    return [d[k] for k in sorted(d, key=samples._natural_key)]
+
+
+@pytest.mark.parametrize("keys", [
+    ["arg_0", "arg_1"], ["arg_1", "arg_0"], ["only"], [f"gen_args_{i}" for i in (10, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8)],
+    ["b", "a"], ["x_0", "y_1"], ["a_0", "a_2"], ["_0", "_1"], ["a_1", "a_0", "b_0"], ["k_10", "k_9", "k_x"],
+])
+def test_argument_order_is_unchanged(keys, monkeypatch):
+    monkeypatch.setattr(samples, "_ORDER_MEMO", {})
+    d = {k: f"v{k}" for k in keys}
+    for _ in range(2):  # worked out, then remembered
+        assert samples._ordered(d) == _ordered_reference(d)
+    assert samples._ordered({}) == []
+
+
+def test_remembered_digests_are_bounded_and_exact(monkeypatch):
+    monkeypatch.setattr(samples, "_DIGEST_TEXT", {})
+    monkeypatch.setattr(samples, "_digest_chars", [0])
+    monkeypatch.setattr(samples, "_DIGEST_TEXT_MAX", 25)
+    a, b = "a" * 20, "b" * 20
+    assert samples._has_digest(a, samples._digest(a)) and samples._has_digest(a, samples._digest(a))
+    assert not samples._has_digest(b, samples._digest(a))
+    assert samples._has_digest(b, samples._digest(b))
+    assert list(samples._DIGEST_TEXT.values()) == [b]  # over the limit: started again
