@@ -233,9 +233,11 @@ def publish(stage: Path, out: Path) -> dict[str, Any]:
 def render_site(ctx: SiteContext, out: Path, plots: bool = True, progress: bool = False, n_jobs: int = 1) -> dict[str, Any]:
     """Write every page. Returns a few figures about what was written.
 
-    With ``n_jobs`` > 1 the plots are drawn in worker processes while this one writes the pages that
-    do not depend on which plots were drawn (the system pages, the about and tasks pages); the index,
-    task, plots and report pages (they list the drawn plots, or a plot's failure) are written after."""
+    The plots are written first (milliseconds each, in this process: ``n_jobs`` is not needed for
+    them), then the pages; the index, task, plots and report pages list the drawn plots, or a
+    plot's failure (a plot failing must not lose the site)."""
+    from .plots import draw_safely
+
     env = environment()
     (out / "static").mkdir(parents=True, exist_ok=True)
     for f in STATIC.iterdir():
@@ -244,45 +246,22 @@ def render_site(ctx: SiteContext, out: Path, plots: bool = True, progress: bool 
 
     common = {"ctx": ctx}
     drawn: set[str] = set()
-    jobs = [(spec, str(out)) for spec in ctx.plots] if plots else []
-    kw = {"total": len(jobs), "desc": "plots", "unit": "svg", "disable": None if progress else True}
-    pool = None
-    try:
-        if jobs and n_jobs > 1 and len(jobs) > 6:
-            import multiprocessing as mp
-
-            from .plots import _plt, draw_safely
-
-            _plt()  # import matplotlib once, before forking
-            mpctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-            pool = mpctx.Pool(min(n_jobs, len(jobs)))
-            pending = pool.map_async(draw_safely, jobs)
-        _write(out / "about.html", env.get_template("about.html").render(root="", page="about", **common))
-        _write(out / "tasks.html", env.get_template("tasks.html").render(root="", page="tasks", **common))
-        t_sys = env.get_template("system.html")
-        for sp in tqdm(ctx.system_pages, desc="system pages", unit="page", disable=None if progress else True):
-            _write(out / sp.file, t_sys.render(root="../", page="system", sp=sp, **common))
-        if pool is not None:
-            results = pending.get()
-        elif jobs:
-            from .plots import draw_safely
-
-            results = [draw_safely(j) for j in tqdm(jobs, **kw)]
-        else:
-            results = []
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
-    for (spec, _), err in zip(jobs, results):
+    specs = list(ctx.plots) if plots else []
+    for spec in tqdm(specs, total=len(specs), desc="plots", unit="svg", disable=None if progress else True):
+        err = draw_safely((spec, str(out)))
         if err is None:
             drawn.add(spec.file)
-        else:  # a plot failing must not lose the site
+        else:
             ctx.report.warnings.append(ReportEntry(spec.file, "warning", f"plot not drawn: {err}"))
     ctx.plots[:] = [p for p in ctx.plots if p.file in drawn]
     for tp in ctx.task_pages:
         tp.plots[:] = [p for p in tp.plots if p.file in drawn]
 
+    _write(out / "about.html", env.get_template("about.html").render(root="", page="about", **common))
+    _write(out / "tasks.html", env.get_template("tasks.html").render(root="", page="tasks", **common))
+    t_sys = env.get_template("system.html")
+    for sp in tqdm(ctx.system_pages, desc="system pages", unit="page", disable=None if progress else True):
+        _write(out / sp.file, t_sys.render(root="../", page="system", sp=sp, **common))
     _write(out / "index.html", env.get_template("index.html").render(root="", page="index", **common))
     _write(out / "plots.html", env.get_template("plots.html").render(root="", page="plots", **common))
     _write(out / "report.html", env.get_template("report.html").render(root="", page="report", **common))

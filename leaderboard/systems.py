@@ -318,20 +318,51 @@ def defined_group(group: str) -> set[str]:
     [...]``) in the package's tasks (``tasks/_ecom.yaml``) or in an extra task folder ($ECOMSUITE_INCLUDE_PATH,
     ``ecomsuite --include-path DIR``), read with lm-eval's loader; so a task family kept elsewhere names its suite."""
     import yaml
-    from lm_eval.tasks._yaml_loader import load_yaml
 
-    from ecomsuite.lmeval import include_paths, task_files
+    from ecomsuite.taskfolders import include_paths, task_files
 
+    load_yaml = None
     for folder in include_paths():
         for path in task_files(folder):
             try:
-                doc = load_yaml(path, resolve_func=False) if "group:" in path.read_text(encoding="utf-8") else None
+                if "group:" not in path.read_text(encoding="utf-8"):
+                    continue
+                load_yaml = load_yaml or lmeval_load_yaml()
+                doc = load_yaml(path, resolve_func=False)
             except (OSError, ValueError, yaml.YAMLError):
                 continue   # not a readable group definition (`ecomsuite tasks validate` names the file)
             if isinstance(doc, dict) and doc.get("group") == group and isinstance(doc.get("task"), list):
                 return {t if isinstance(t, str) else t["task"] for t in doc["task"]
                         if isinstance(t, str) or (isinstance(t, dict) and isinstance(t.get("task"), str))}
     return set()
+
+
+_LOADER_MODULE = "_ecomsuite_lm_eval_yaml_loader"
+
+
+def lmeval_load_yaml() -> Any:
+    """lm-eval's own YAML reader for task files (``lm_eval.tasks._yaml_loader.load_yaml``: ``include:`` merged,
+    ``!function`` tags kept as names), without importing the package ``lm_eval.tasks``: its ``__init__``
+    builds the task manager and imports datasets, pandas, requests (2-3 s of every leaderboard build, for
+    reading one group file). The module itself imports only the standard library and yaml, so it is run
+    from its file; where that fails (another lm-eval layout), it is imported the usual way."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    mod = sys.modules.get("lm_eval.tasks._yaml_loader") or sys.modules.get(_LOADER_MODULE)
+    if mod is None:
+        try:
+            spec = importlib.util.find_spec("lm_eval")  # finds the package, runs none of it
+            folder = Path(next(iter(spec.submodule_search_locations or [])))  # type: ignore[union-attr]
+            fspec = importlib.util.spec_from_file_location(_LOADER_MODULE, folder / "tasks" / "_yaml_loader.py")
+            mod = importlib.util.module_from_spec(fspec)  # type: ignore[arg-type]
+            fspec.loader.exec_module(mod)  # type: ignore[union-attr]
+            mod.load_yaml  # noqa: B018  (the function this needs is there)
+            sys.modules[_LOADER_MODULE] = mod
+        except Exception:  # noqa: BLE001
+            from lm_eval.tasks import _yaml_loader as mod
+    return mod.load_yaml
 
 
 def group_members(group: str, runs: list[Run]) -> set[str]:

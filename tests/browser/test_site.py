@@ -287,6 +287,24 @@ def test_every_page_is_inert(site, page):
     assert all((site / h).is_file() for h in hrefs)
 
 
+def test_every_plot_is_drawn_and_inert(site, page):
+    """The SVG plots (written by the builder, labels from result files) decode as images on the plots
+    page, and opened on their own they run nothing and reach for nothing."""
+    pg, watch = page
+    pg.goto((site / "plots.html").as_uri())
+    pg.wait_for_load_state("load")
+    sizes = pg.eval_on_selector_all("figure img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
+    svgs = sorted(site.glob("plots/*.svg"))
+    assert len(sizes) == len(svgs) > 0 and all(done and w > 0 and h > 0 for done, w, h in sizes), sizes
+    watch.check(pg)
+    for f in svgs:
+        pg.goto(f.as_uri())
+        pg.wait_for_load_state("load")
+        assert pg.evaluate("document.documentElement.localName") == "svg"  # parsed as SVG, not an XML error page
+        assert pg.evaluate("document.querySelectorAll('text').length") > 3
+        watch.check(pg)
+
+
 def test_the_watch_sees_a_request_leaving_file(site, page):
     """Control: the tracking above would notice a page reaching for the network."""
     pg, watch = page
