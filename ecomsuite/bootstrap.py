@@ -688,12 +688,15 @@ def _diff_blocks(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju:
         yield slice(s, s + len(ii)), d, nf
 
 
-def _rows_pvalue(d: np.ndarray, nf: np.ndarray, d0: np.ndarray) -> np.ndarray:
-    """:func:`pvalue_normal` of each row of differences (non-finite values left out)."""
+def _rows_pvalue(d: np.ndarray, nf: np.ndarray, d0: np.ndarray, se_full: np.ndarray | None = None) -> np.ndarray:
+    """:func:`pvalue_normal` of each row of differences (non-finite values left out); ``se_full``:
+    the standard errors already computed, when every row is finite (``d`` is then not read)."""
     width = d.shape[1]
     se = np.full(len(d), np.nan)
     full = nf == width
-    if width > 1:
+    if se_full is not None:
+        se = se_full
+    elif width > 1:
         if bool(full.any()):
             se[full] = np.std(d if bool(full.all()) else d[full], axis=1, ddof=1)
         part = ~full & (nf > 1)
@@ -738,33 +741,70 @@ def pairwise_pairs(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, j
     return d0, lo, hi, p
 
 
+PAIR_BLOCK = 1 << 18  # differences per block in pair_tests: 2 MB, in cache (2**23, 64 MB, was 2x slower)
+_SIDE_PREFIX = 32  # resamples screened before a row's full min/max (most rows change sign in them)
+
+
+def _rows_std_inplace(d: np.ndarray) -> np.ndarray:
+    """``np.std(d, axis=1, ddof=1)`` with numpy's own operations in numpy's order (so the same
+    bits), computed in ``d`` itself: no (rows, B) temporaries. Destroys ``d``."""
+    m = np.add.reduce(d, axis=1, keepdims=True)
+    np.true_divide(m, d.shape[1], out=m)
+    np.subtract(d, m, out=d)
+    np.square(d, out=d)
+    v = np.add.reduce(d, axis=1)
+    np.true_divide(v, max(d.shape[1] - 1, 0), out=v)
+    return np.sqrt(v, out=v)
+
+
+def _rows_side(d: np.ndarray, nf: np.ndarray) -> np.ndarray:
+    """+1 where every finite difference of a row is > 0, -1 where every one is < 0, else 0."""
+    side = np.zeros(len(d), dtype=np.int8)
+    if not d.shape[1]:
+        return side
+    full = nf == d.shape[1]
+    if bool(full.any()):
+        rows = np.flatnonzero(full)
+        head = d[rows, :_SIDE_PREFIX] if not bool(full.all()) else d[:, :_SIDE_PREFIX]
+        # a row is one-signed only if its first resamples are: the full pass for those rows alone
+        pos = rows[head.min(axis=1) > 0]
+        neg = rows[head.max(axis=1) < 0]
+        if len(pos):
+            side[pos[d[pos].min(axis=1) > 0]] = 1
+        if len(neg):
+            side[neg[d[neg].max(axis=1) < 0]] = -1
+    part = ~full & (nf > 0)
+    if bool(part.any()):  # NaN: left out
+        rows = d[part]
+        lo_ok = np.where(np.isnan(rows), np.inf, rows).min(axis=1) > 0
+        hi_ok = np.where(np.isnan(rows), -np.inf, rows).max(axis=1) < 0
+        side[part] = np.where(lo_ok, 1, np.where(hi_ok, -1, 0))
+    return side
+
+
 def pair_tests(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju: np.ndarray,
-               max_elements: int = 1 << 23) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               max_elements: int = PAIR_BLOCK) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What a rank interval needs of each pair, without its CI: ``(d0, p, n_finite, side)`` where
     ``p`` is :func:`pairwise_pairs`'s p-value (the same bits), ``n_finite`` the finite differences
     (0: untested) and ``side`` +1 when every finite difference is > 0, -1 when every one is < 0,
     else 0. A percentile CI lies between the smallest and the largest difference, so ``side`` = +1
     already proves its lower bound > 0 (-1: its upper bound < 0); only the other pairs that a test
     rejects need their CI (see :func:`pairwise_pairs`). The partition behind a CI is most of the cost
-    of all pairs."""
+    of all pairs.
+
+    Speed (a full build at 1,000 systems: 7 rankings of ~500,000 pairs x 2,000 resamples): small
+    blocks that stay in cache, the standard error computed in the block itself
+    (:func:`_rows_std_inplace`), and ``side`` screened on the first resamples of each row."""
     gen = _diff_blocks(values, boots, iu, ju, max_elements)
     d0 = next(gen)
     p, nfin, side = np.ones(len(d0)), np.zeros(len(d0), dtype=np.int64), np.zeros(len(d0), dtype=np.int8)
     for sl, d, nf in gen:
-        p[sl] = _rows_pvalue(d, nf, d0[sl])
         nfin[sl] = nf
-        if d.shape[1]:
-            full = nf == d.shape[1]
-            lo_ok, hi_ok = np.zeros(len(d), dtype=bool), np.zeros(len(d), dtype=bool)
-            if bool(full.any()):
-                rows = d if bool(full.all()) else d[full]
-                lo_ok[full], hi_ok[full] = rows.min(axis=1) > 0, rows.max(axis=1) < 0
-            part = ~full & (nf > 0)
-            if bool(part.any()):  # NaN: left out
-                rows = d[part]
-                lo_ok[part] = np.where(np.isnan(rows), np.inf, rows).min(axis=1) > 0
-                hi_ok[part] = np.where(np.isnan(rows), -np.inf, rows).max(axis=1) < 0
-            side[sl] = np.where(lo_ok, 1, np.where(hi_ok, -1, 0))
+        side[sl] = _rows_side(d, nf)  # before the standard error, which overwrites the block
+        if d.shape[1] > 1 and bool((nf == d.shape[1]).all()):
+            p[sl] = _rows_pvalue(d, nf, d0[sl], se_full=_rows_std_inplace(d))
+        else:
+            p[sl] = _rows_pvalue(d, nf, d0[sl])
     return d0, p, nfin, side
 
 

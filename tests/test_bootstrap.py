@@ -248,3 +248,34 @@ def test_resample_sums_are_einsums_bits_on_every_path():
     # float counts (a caller's weights) are summed as given
     w = c * 0.5
     assert bs._resample_sums(w, cases["counts"])[0].tobytes() == np.einsum("bn,nk->bk", w, cases["counts"]).tobytes()
+
+
+def test_pair_tests_are_the_per_pair_definitions_bit_for_bit():
+    """pair_tests (blocks, standard errors computed in place, sides screened on the first resamples)
+    gives exactly pvalue_normal (to the last bit where all differences are finite) and the sign of
+    the min/max of each pair's finite differences."""
+    rng = np.random.default_rng(8)
+    s, b = 14, 300
+    boots = rng.normal(0.5, 0.01, size=(s, b)) + rng.permutation(np.linspace(0, 0.2, s))[:, None]  # one-signed pairs
+    boots[2, :30] = np.nan
+    boots[4, 9] = np.inf
+    boots[5] = boots[6]
+    boots[8, bs._SIDE_PREFIX + 50] = 10.0  # one-signed on the screened resamples, not after them
+    boots[9, -1] = -10.0
+    values = boots[:, 0] + 0.001
+    iu, ju = np.triu_indices(s, 1)
+    want_p, want_side = [], []
+    for i, j in zip(iu, ju):
+        d = boots[i] - boots[j]
+        want_p.append(bs.pvalue_normal(values[i] - values[j], d))
+        f = d[np.isfinite(d)]
+        want_side.append(1 if f.size and f.min() > 0 else -1 if f.size and f.max() < 0 else 0)
+    assert {1, -1, 0} <= set(want_side)
+    for block in (bs.PAIR_BLOCK, 3 * b, b + 1, 7 * b + 5):
+        d0, p, nfin, side = bs.pair_tests(values, boots, iu, ju, max_elements=block)
+        full = np.asarray([bool(np.isfinite(boots[i] - boots[j]).all()) for i, j in zip(iu, ju)])
+        assert p[full].tobytes() == np.asarray(want_p)[full].tobytes(), block
+        # with non-finite differences (numpy's nanstd over the row, as before): the same number
+        np.testing.assert_allclose(p[~full], np.asarray(want_p)[~full], rtol=1e-12)
+        assert side.tolist() == want_side, block
+        assert nfin.tolist() == [int(np.isfinite(boots[i] - boots[j]).sum()) for i, j in zip(iu, ju)]
