@@ -272,7 +272,7 @@ def test_pair_tests_are_the_per_pair_definitions_bit_for_bit():
         want_side.append(1 if f.size and f.min() > 0 else -1 if f.size and f.max() < 0 else 0)
     assert {1, -1, 0} <= set(want_side)
     for block in (bs.PAIR_BLOCK, 3 * b, b + 1, 7 * b + 5):
-        d0, p, nfin, side = bs.pair_tests(values, boots, iu, ju, max_elements=block)
+        _, p, nfin, side = bs.pair_tests(values, boots, iu, ju, max_elements=block)
         full = np.asarray([bool(np.isfinite(boots[i] - boots[j]).all()) for i, j in zip(iu, ju)])
         assert p[full].tobytes() == np.asarray(want_p)[full].tobytes(), block
         # with non-finite differences (numpy's nanstd over the row, as before): the same number
