@@ -27,7 +27,8 @@ the library on the full document set (``verify=True``): when they disagree (the 
 that cell falls back to calling the library once per resample and says so in ``Prepared.note``.
 The leaderboard's ``verify="once"`` skips that check for span F1 after the first large set of each
 metric in a process: its statistics (:func:`span_entities`) are seqeval's entities on every input,
-which ``tests/test_span_stats.py`` proves against seqeval (a check per cell was a third of a build).
+which ``tests/test_span_stats.py`` proves against seqeval (seqeval per cell was the largest single
+cost of a full build).
 ``tests/test_bootstrap.py`` pins full-set and resample values against ``metrics.aggregate``.
 
 Resamples: :func:`resample_counts` gives an ``(n_boot, n)`` matrix of multiplicities drawn from

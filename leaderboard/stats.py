@@ -530,9 +530,14 @@ def prepare_cell(metric: str, items: Any, doc_ids: Sequence, clusters: list | No
     try:
         # the library check of span F1 (seqeval) once per metric and process: its statistics are exact
         prep = bs.prepare(metric, items, verify="once")
-    except KeyError:
-        out.problems.append(("warning", f"{metric!r} items are not numbers and ecomsuite.metrics "
-                             "does not know the metric; CI from stderr"))
+    except KeyError as e:
+        from ecomsuite.metrics import AGGREGATIONS
+
+        if metric in AGGREGATIONS:  # a known metric's library refused the items (seqeval: a tag 'b-x')
+            out.problems.append(("warning", f"aggregate({metric!r}) failed on the samples: KeyError {e}"))
+        else:
+            out.problems.append(("warning", f"{metric!r} items are not numbers and ecomsuite.metrics "
+                                 "does not know the metric; CI from stderr"))
         return out
     except Exception as e:  # noqa: BLE001 - items the metric cannot take: reported, CI from stderr
         out.problems.append(("warning", f"aggregate({metric!r}) failed on the samples: {e}"))

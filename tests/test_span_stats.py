@@ -167,3 +167,20 @@ def test_real_queryner_split_with_perturbed_predictions():
             idx = np.arange(len(items))
             ref = [aggregate(metric, [items[i] for i in np.repeat(idx, row)]) for row in counts]
             np.testing.assert_allclose(p.boot(counts), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_leaderboard_cell_of_refused_tags_says_what_failed(monkeypatch):
+    """A cell whose tags seqeval refuses: the library's error, whether or not its check is skipped."""
+    from leaderboard import stats
+
+    monkeypatch.setattr(bs, "_VERIFIED", set())
+    n = bs.VERIFY_ALWAYS_MAX_N + 1
+    good = [[["B-X", "I-X", "O"], ["B-X", "O", "O"]]] * n
+    assert stats.prepare_cell("span_f1", good, list(range(n)), None, 20, 0).prepared is not None
+    assert bs._VERIFIED  # later large cells of span_f1 are not checked by the library
+    for bad_tag, kind in (("b-x", "KeyError"), ("E-X", "Invalid token")):
+        bad = good[:-1] + [[["O", "O", "O"], ["O", bad_tag, "O"]]]
+        cp = stats.prepare_cell("span_f1", bad, list(range(n)), None, 20, 0)
+        assert cp.prepared is None and len(cp.problems) == 1, cp.problems
+        level, msg = cp.problems[0]
+        assert level == "warning" and "aggregate('span_f1') failed on the samples" in msg and kind in msg, msg
