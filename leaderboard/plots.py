@@ -50,7 +50,11 @@ def _num(v: float) -> str:
 
 
 def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A number a plot can place (not NaN, not infinite, not an int too large for a float)."""
+    try:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def text_width(s: str, size: float) -> float:

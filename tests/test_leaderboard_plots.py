@@ -91,7 +91,8 @@ def test_same_bytes_each_time(tmp_path):
 
 def test_values_a_plot_cannot_place_do_not_break_it(tmp_path):
     nan, inf = float("nan"), float("inf")
-    odd = [PlotPoint(1000, nan), PlotPoint(2000, inf, nan, inf), PlotPoint(3000, 0.5, None, nan), PlotPoint(-1, 0.4)]
+    odd = [PlotPoint(1000, nan), PlotPoint(2000, inf, nan, inf), PlotPoint(3000, 0.5, None, nan), PlotPoint(-1, 0.4),
+           PlotPoint(10 ** 400, 0.3)]  # a training size no float holds
     specs = [PlotSpec("train_size", "t", "t", "plots/a.svg", "m", [PlotSeries("s", odd)]),
              PlotSpec("categories", "t", "t", "plots/b.svg", "m", [PlotSeries("k", [PlotPoint("k", nan)], "bar"),
                                                                     PlotSeries("k", [PlotPoint("k", inf)], "dots")]),
