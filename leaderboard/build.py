@@ -63,6 +63,7 @@ class BuildSummary:
     stats_cache_hits: int = 0  # cells whose statistics (prepared metric, bootstrap array) came from the cache
     stats_digest: str = ""  # stats.digest: equal for a cached and an uncached build of the same inputs
     pair_groups_reused: int = 0  # rankings whose earlier pair tests came from the cache (only new pairs computed)
+    views_linked: int = 0  # cached files whose viewer file was linked from the published site (not written again)
     published: dict[str, Any] = field(default_factory=dict)  # render.publish: files, linked to the old site's, seconds
 
 
@@ -154,7 +155,7 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
             if r is not None:
                 docs_files[job.task] = docs_file(job.task)
     load_stats = LoadStats()
-    loaded = _load_samples(jobs, opts, {t: r for t, r in refs.items() if r}, load_stats)
+    loaded = _load_samples(jobs, opts, {t: r for t, r in refs.items() if r}, load_stats, out)
     problems: list[Problem] = list(coll.problems)
     sample_data = {}
     sample_files: dict[tuple[str, str], str] = {}
@@ -217,6 +218,7 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
         seconds=times,
         sample_cache_hits=load_stats.cache_hits,
         stats_cache_hits=load_stats.stats_cache_hits,
+        views_linked=load_stats.views_linked,
         stats_digest=stats_digest,
         pair_groups_reused=pairs.reused if pairs is not None else 0,
     )
@@ -243,20 +245,23 @@ def likely_cached(jobs: list, folder: Path) -> list[bool]:
 OVERLAP_MAX = 256  # at most this many files read in a forked process while the cached ones load here
 
 
-def _load_samples(jobs: list, opts: BuildOptions, refs: dict, stats: Any) -> list:
+def _load_samples(jobs: list, opts: BuildOptions, refs: dict, stats: Any, stage: Path | None = None) -> list:
     """``samples.load_all`` of every job, in job order. With the cache and several workers, the files
     likely unchanged since the last build are loaded from their entries in this process, the others
     read elsewhere: sending a loaded entry back from a worker (pickling its arrays there, unpickling
     them here) cost more than loading it (measured: 300 entries of 1,000 documents 1.6 s and
     2.5 CPU-s through two workers, 1.0 s in-process). A few new files (one new run) are read by one
     forked process while this one loads the cached entries (their reading includes importing the
-    metric libraries, ~2 s); many (a first build) by ``load_all``'s workers first."""
+    metric libraries, ~2 s); many (a first build) by ``load_all``'s workers first. A cached file's
+    viewer file is linked from the published site (``opts.out``) into ``stage`` when it is the same."""
     from .cache import pruning_deferred
     from .samples import LoadStats, load_all
 
     folder = cache_dir_for(opts.out) if opts.cache else None
+    site = (str(stage), str(opts.out)) if stage is not None else None
     if folder is None or opts.jobs <= 1:
-        return load_all(jobs, n_jobs=opts.jobs, progress=opts.progress, refs=refs, cache_dir=folder, stats=stats)
+        return load_all(jobs, n_jobs=opts.jobs, progress=opts.progress, refs=refs, cache_dir=folder, stats=stats,
+                        site=site)
     guess = likely_cached(jobs, folder)
     new, cached = [i for i, g in enumerate(guess) if not g], [i for i, g in enumerate(guess) if g]
     out: list = [None] * len(jobs)
@@ -264,7 +269,7 @@ def _load_samples(jobs: list, opts: BuildOptions, refs: dict, stats: Any) -> lis
     def load(idx: list[int], n_jobs: int) -> None:
         part = LoadStats()
         _put(out, idx, load_all([jobs[i] for i in idx], n_jobs=n_jobs, progress=opts.progress, refs=refs,
-                                cache_dir=folder, stats=part), part, stats)
+                                cache_dir=folder, stats=part, site=site), part, stats)
 
     with pruning_deferred() as pruned:  # each call would prune the other's entries
         side = None
@@ -295,6 +300,7 @@ def _put(out: list, idx: list[int], loaded: list, part: Any, stats: Any) -> None
     stats.cache_misses += part.cache_misses
     stats.stats_cache_hits += part.stats_cache_hits
     stats.cache_unusable += part.cache_unusable
+    stats.views_linked += part.views_linked
 
 
 class _Side:

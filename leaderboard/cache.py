@@ -35,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -47,9 +48,10 @@ from . import safeio
 from .samples import SampleData, SampleJob
 
 SUFFIX = ".lbcache"
-FORMAT = "ecomsuite-lbcache/4"
+FORMAT = "ecomsuite-lbcache/5"
 CELL_FORMAT = "cell/1"
-HEAD_BYTES = 1 << 16
+HEAD_BYTES = 1 << 12  # hashed at each end of a samples file (see file_identity)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _VERSION: str | None = None
 
 
@@ -85,7 +87,7 @@ def unpack(data: bytes) -> dict[str, np.ndarray]:
     _need(len(data) >= start, "truncated")
     n = int.from_bytes(data[len(MAGIC):start], "little")
     _need(n <= len(data) - start, "truncated index")
-    index = safeio.loads(data[start:start + n].decode("ascii"))
+    index = json.loads(data[start:start + n].decode("ascii"))  # ASCII JSON; anything odd raises
     _need(isinstance(index, dict), "index is not an object")
     base, size = start + n, len(data) - start - n
     out: dict[str, np.ndarray] = {}
@@ -144,15 +146,30 @@ def _dist_version(dist: str) -> str:
 
 
 def file_identity(path: str) -> str | None:
-    """real path + size + mtime + sha256 of the first bytes; None when the file can't be looked at."""
+    """What identifies the file's bytes without reading them all: device, inode, size, mtime and
+    ctime (of the opened descriptor: no race between looking and reading) + a sha256 of its first
+    and last HEAD_BYTES; None when it can't be looked at (missing, not a regular file).
+
+    Any write changes mtime and ctime, and ctime cannot be set back (``utime`` restoring an mtime
+    sets ctime to now), so a same-size rewrite whose mtime was put back still changes the key; the
+    head/tail hash also catches one in the same clock tick that changes either end of the file. A
+    rename or copy is another inode (a miss; the same file under another path is the same key)."""
     try:
-        real = os.path.realpath(path)
-        st = os.stat(real)
-        with open(real, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
     except OSError:
         return None
-    return f"{real}\0{st.st_size}\0{st.st_mtime_ns}\0{hashlib.sha256(head).hexdigest()}"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        h = hashlib.sha256(os.pread(fd, HEAD_BYTES, 0))
+        if st.st_size > HEAD_BYTES:
+            h.update(os.pread(fd, HEAD_BYTES, max(HEAD_BYTES, st.st_size - HEAD_BYTES)))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return f"{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{h.hexdigest()}"
 
 
 def key(job: Any, refs_digest: str) -> str | None:
@@ -260,7 +277,8 @@ def encode(data: SampleData, view: bytes | None, k: str, sk: str | None = None) 
     meta = {
         "format": FORMAT, "key": k, "numeric": bool(data.numeric), "n_docs_in_file": int(data.n_docs_in_file),
         "warnings": [str(w) for w in data.warnings], "error": data.error, "clusters": data.clusters,
-        "n_nan": int(data.n_nan), "key_source": data.key_source, "view": view is not None, "cell": None,
+        "n_nan": int(data.n_nan), "key_source": data.key_source, "cell": None,
+        "view": None if view is None else [len(view), hashlib.sha256(view).hexdigest()],
     }
     for name in _ARRAY_FIELDS:
         meta[name] = _encode_field(getattr(data, name), name, arrays)
@@ -351,16 +369,57 @@ class CachedSampleData(SampleData):
     items = _LazyField("items")
 
 
-def decode(members: dict[str, np.ndarray], k: str, job: SampleJob) -> tuple[SampleData, bytes | None]:
-    """The entry's data (identity fields from ``job``, whose key it is) and viewer bytes; Unusable
-    when anything is missing, of the wrong type or inconsistent."""
+class ViewRef(tuple):
+    """(size, sha256 hex) of an entry's viewer file: what :func:`place_view` checks a file against."""
+
+    __slots__ = ()
+
+    def __new__(cls, size: int, digest: str) -> ViewRef:
+        return tuple.__new__(cls, (size, digest))
+
+    @property
+    def size(self) -> int:
+        return self[0]
+
+    @property
+    def digest(self) -> str:
+        return self[1]
+
+
+def _meta(members: dict[str, np.ndarray], k: str) -> dict:
     _need("meta" in members, "no meta member")
     raw = members["meta"]
     _need(raw.dtype == np.uint8 and raw.ndim == 1, "meta is not text")
-    meta = safeio.loads(raw.tobytes().decode("ascii"))
+    meta = json.loads(raw.tobytes().decode("ascii"))  # ASCII JSON written by encode; anything odd raises
     _need(isinstance(meta, dict), "meta is not an object")
     _need(meta.get("format") == FORMAT, f"format {str(meta.get('format'))[:40]!r}, not {FORMAT!r}")
     _need(meta.get("key") == k, "entry of another key (foreign or renamed)")
+    return meta
+
+
+def _view_ref(meta: dict) -> ViewRef | None:
+    v = meta.get("view")
+    if v is None:
+        return None
+    _need(type(v) is list and len(v) == 2 and type(v[0]) is int and v[0] >= 0 and isinstance(v[1], str)
+          and len(v[1]) == 64, "view: not [size, sha256]")
+    return ViewRef(v[0], v[1])
+
+
+def _view_bytes(members: dict[str, np.ndarray], ref: ViewRef) -> bytes:
+    raw = members.get("view")
+    _need(raw is not None and raw.dtype == np.uint8 and raw.ndim == 1, "view missing")
+    view = raw.tobytes()
+    _need(len(view) == ref.size and hashlib.sha256(view).hexdigest() == ref.digest, "view corrupt (sha256)")
+    return view
+
+
+def decode(members: dict[str, np.ndarray], k: str, job: SampleJob, with_view: bool = True
+           ) -> tuple[SampleData, bytes | ViewRef | None]:
+    """The entry's data (identity fields from ``job``, whose key it is) and viewer bytes (checked
+    against their sha256), or only their :class:`ViewRef` (``with_view=False``: the view member is
+    not looked at); Unusable when anything is missing, of the wrong type or inconsistent."""
+    meta = _meta(members, k)
     numeric, error, clusters = meta.get("numeric"), meta.get("error"), meta.get("clusters")
     _need(isinstance(numeric, bool), "numeric: not a bool")
     for name in ("n_docs_in_file", "n_nan"):
@@ -383,10 +442,9 @@ def decode(members: dict[str, np.ndarray], k: str, job: SampleJob) -> tuple[Samp
     _need(clusters is None or (isinstance(clusters, list) and len(clusters) == n
                                and all(c is None or isinstance(c, str) for c in clusters)),
           "clusters: not labels aligned with doc_ids")
-    view = None
-    if meta.get("view") is True:
-        _need("view" in members and members["view"].dtype == np.uint8 and members["view"].ndim == 1, "view missing")
-        view = members["view"].tobytes()
+    view: bytes | ViewRef | None = _view_ref(meta)
+    if with_view and view is not None:
+        view = _view_bytes(members, view)
     data = CachedSampleData(
         system_id=job.system_id, task=job.task, metric=job.metric, path=job.path, doc_ids=f["doc_ids"],
         items=items, numeric=numeric, parse_fail=f["parse_fail"], scores=f["scores"],
@@ -454,18 +512,112 @@ def _decode_cell(cell: dict, data: SampleData, job: SampleJob, members: dict[str
     return out
 
 
-def load(folder: Path, k: str, job: SampleJob) -> tuple[SampleData, bytes | None] | None:
-    """The entry of key ``k``; None when there is none; Unusable (with the reason) when there is a
-    file that is not a usable entry. Never unpickles anything (see :func:`unpack`)."""
+def load(folder: Path, k: str, job: SampleJob, with_view: bool = True) -> tuple[SampleData, bytes | ViewRef | None] | None:
+    """The entry of key ``k`` (:func:`decode`); None when there is none; Unusable (with the reason)
+    when there is a file that is not a usable entry. Never unpickles anything (see :func:`unpack`)."""
     path = folder / f"{k}{SUFFIX}"
     try:
-        return decode(unpack(safeio.read_bytes(path, safeio.MAX_SAMPLES_BYTES)), k, job)
+        return decode(unpack(safeio.read_bytes(path, safeio.MAX_SAMPLES_BYTES)), k, job, with_view)
     except FileNotFoundError:
         return None
     except Unusable as e:
         raise Unusable(f"{path.name}: {e}") from None
     except Exception as e:  # noqa: BLE001 - a bad entry (pickle, truncated, bad JSON ...) only costs a re-read
         raise Unusable(f"{path.name}: {type(e).__name__}: {str(e)[:120]}") from None
+
+
+def load_view(folder: Path, k: str, ref: ViewRef) -> bytes:
+    """The viewer bytes of the entry of key ``k``, which must be those of ``ref``; Unusable (with
+    the reason) otherwise, a missing entry included."""
+    path = folder / f"{k}{SUFFIX}"
+    try:
+        members = unpack(safeio.read_bytes(path, safeio.MAX_SAMPLES_BYTES))
+        _need(_view_ref(_meta(members, k)) == ref, "view: not the one of the entry read before")
+        return _view_bytes(members, ref)
+    except Unusable as e:
+        raise Unusable(f"{path.name}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - a missing or bad entry only costs a re-read
+        raise Unusable(f"{path.name}: {type(e).__name__}: {str(e)[:120]}") from None
+
+
+class ViewPlacer:
+    """Places an entry's viewer file in the staging folder ``stage`` as a hard link to the same
+    file of the published site ``site`` (the one being replaced), when that holds exactly the
+    entry's viewer bytes: nothing decoded or written, and publishing finds the file already the
+    old site's (``render.link_unchanged``). Only regular files reached through real folders (no
+    symbolic link from ``site`` down) are linked, and the link must be the very inode that was
+    read (device, inode, size, mtime); else nothing is placed and the caller writes the bytes."""
+
+    def __init__(self, stage: str, site: str) -> None:
+        self.stage, self.site = os.path.join(os.path.abspath(stage), ""), os.path.abspath(site)
+        self.dirs: dict[str, bool] = {}
+        self.made: set[str] = set()
+        self.linked = 0
+
+    def _real_dir(self, folder: str) -> bool:
+        ok = self.dirs.get(folder)
+        if ok is None:
+            try:
+                ok = stat.S_ISDIR(os.lstat(folder).st_mode)
+            except OSError:
+                ok = False
+            if ok and folder != self.site:
+                up = os.path.dirname(folder)
+                ok = up != folder and (up == self.site or up.startswith(os.path.join(self.site, ""))) and self._real_dir(up)
+            self.dirs[folder] = ok
+        return ok
+
+    def place(self, out_file: str, ref: ViewRef) -> bool:
+        out_file = os.path.abspath(out_file)
+        if not out_file.startswith(self.stage):
+            return False
+        published = os.path.normpath(os.path.join(self.site, out_file[len(self.stage):]))
+        if not published.startswith(os.path.join(self.site, "")) or not self._real_dir(os.path.dirname(published)):
+            return False
+        try:
+            fd = os.open(published, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC)
+        except OSError:
+            return False
+        try:
+            seen = os.fstat(fd)
+            if not stat.S_ISREG(seen.st_mode) or seen.st_size != ref.size:
+                return False
+            data = os.read(fd, ref.size + 1)
+            while len(data) <= ref.size:
+                more = os.read(fd, ref.size + 1 - len(data))
+                if not more:
+                    break
+                data += more
+            if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.digest:
+                return False
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        parent = os.path.dirname(out_file)
+        try:
+            if parent not in self.made:
+                os.makedirs(parent, exist_ok=True)
+                self.made.add(parent)
+            os.link(published, out_file, follow_symlinks=False)
+        except OSError:
+            return False
+        try:
+            st = os.lstat(out_file)
+            if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == (seen.st_dev, seen.st_ino, seen.st_size,
+                                                                      seen.st_mtime_ns):
+                self.linked += 1
+                return True
+        except OSError:
+            pass
+        try:
+            os.unlink(out_file)  # changed or replaced while it was read: the caller writes the entry's bytes
+        except OSError:
+            pass
+        return False
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def store(folder: Path, k: str, data: SampleData, view: bytes | None, job: SampleJob | None = None) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import io
 import json
 import math
 import os
@@ -31,11 +32,16 @@ from typing import Any, Callable
 import numpy as np
 
 try:  # the fast parser of a samples line (see _lines); without it every line is parsed by safeio.loads
-    from orjson import JSONDecodeError as _FastError
+    from orjson import OPT_STRICT_INTEGER as _FAST_STRICT
+    from orjson import JSONDecodeError, JSONEncodeError
+    from orjson import dumps as _fast_dumps
     from orjson import loads as _fast_loads
+
+    _FastError: Any = (JSONDecodeError, JSONEncodeError)
 except ImportError:  # pragma: no cover - orjson is a dependency (pyproject.toml)
-    _fast_loads = None
-    _FastError = ValueError
+    _fast_loads = _fast_dumps = None
+    _FAST_STRICT = 0
+    _FastError = ()
 
 from . import safeio, safejson
 
@@ -109,6 +115,8 @@ def _key_order(keys: tuple) -> tuple | None:
 def _ordered(d: dict) -> list:
     """The values of an argument dict in argument order. The order depends on the keys alone:
     it is worked out once per distinct key sequence (a file repeats the same few)."""
+    if len(d) == 2 and "arg_0" in d and "arg_1" in d:  # one request (context, continuation): in that order
+        return [d["arg_0"], d["arg_1"]]
     keys = tuple(d)
     order = _ORDER_MEMO.get(keys, False)
     if order is False:
@@ -159,6 +167,23 @@ def _num(v: Any) -> float | None:
     return f if f is not None and math.isfinite(f) else None
 
 
+_LL_SCALE = 10**LL_DECIMALS
+
+
+def _round_ll(x: float) -> float:
+    """``round(x, LL_DECIMALS)`` of a finite float, without its decimal conversion where that
+    cannot matter: x * 10**LL_DECIMALS is within 2**-23 of the exact product below 1e9, so an
+    integer nearest to it by less than 0.4999 is the one the exact product rounds to, and k / 10**d
+    (both exact doubles) is correctly rounded, as round's decimal-to-double step is. Ties, zero
+    (its sign) and large values take round itself."""
+    y = x * _LL_SCALE
+    if -1e9 < y < 1e9:
+        k = round(y)
+        if k and -0.4999 < y - k < 0.4999:
+            return k / _LL_SCALE
+    return round(x, LL_DECIMALS)
+
+
 def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -> dict:
     """One sample as the viewer shows it: "d" document id, "p" prompt, "t" reference, "o" output,
     "x" parsed value (absent: the same as "o"), "ch" choices with their loglikelihoods at
@@ -196,17 +221,17 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
             lls.append(v)
     if lls is not None:
         choices = [_text(r[1]) if len(r) > 1 else "" for r in reqs]
-        pred = max(range(len(lls)), key=lls.__getitem__)
+        pred = lls.index(max(lls))  # the first highest
         t = _num(target)
         if t is not None and t == int(t) and 0 <= int(t) < len(choices):
             rec["t"] = f"{int(t)}: {choices[int(t)]}"
         else:
             rec["t"] = _text(target)
-        shown = [round(v, LL_DECIMALS) for v in lls]
+        shown = [_round_ll(v) for v in lls]
         rec["ch"] = [[c, v] for c, v in zip(choices, shown)]
         # output and parsed value are the chosen choice: the viewer derives them from "ch" (the first
         # highest shown loglikelihood), so they are not stored; "k" names the choice when rounding tied it
-        if max(range(len(shown)), key=shown.__getitem__) != pred:
+        if shown.index(max(shown)) != pred:
             rec["k"] = pred
     else:
         rec["t"] = _text(target)
@@ -317,34 +342,32 @@ class _LineLog:
         return out
 
 
-_FAST_TABLE = bytes.maketrans(b"123456789{", b"000000000[")  # digits -> "0", "{" -> "[": one pass for both checks
-_LONG_INT = b"0" * (safeio.MAX_INT_DIGITS + 1)  # an integer this long is a float to safeio.loads (orjson: an int)
-_FAST_MAX_OPEN = 512  # a line with more brackets might nest deeper than json.loads goes: parsed by it, as before
+_READ_BUFFER = 1 << 20
 
 
 def _lines(path: str, log: _LineLog):
     """(line number, parsed object) of each non-blank JSON line of a samples file; malformed lines
     go to ``log`` with their line number. Raises safeio.NotReadable / OSError for the file.
 
-    A line is parsed by orjson (from its bytes) when it may: no integer longer than safeio reads
-    as an integer, not so many brackets that it could nest deeper than json.loads accepts. A line
-    orjson refuses (not JSON, not UTF-8, NaN/Infinity, lone surrogates, 64-bit overflow, depth) is
-    parsed as before by ``safeio.loads``: what it accepts, the value it reads and every message
-    are json.loads's."""
-    fast = _fast_loads
-    table, long_int, max_open = _FAST_TABLE, _LONG_INT, _FAST_MAX_OPEN
-    with safeio.open_regular(path, safeio.MAX_SAMPLES_BYTES) as fh:
+    A line is parsed by orjson, from its bytes. Its value is kept when orjson can also write it
+    back with integers held to 53 bits and at most 254 levels of nesting: an integer safeio reads
+    as a float (more than 18 digits) is past 53 bits, and json.loads reads 254 levels wherever it
+    is called from. Any other line -- one orjson refuses (not JSON, not UTF-8, NaN/Infinity, lone
+    surrogates) or one past those limits -- is parsed as before by ``safeio.loads``: the lines
+    accepted, the values read and every message are json.loads's."""
+    loads, dumps, strict, fast_error = _fast_loads, _fast_dumps, _FAST_STRICT, _FastError
+    # a buffer of many lines: with the default 8 KB, most lines of a few KB straddle two reads
+    with io.BufferedReader(safeio.open_regular(path, safeio.MAX_SAMPLES_BYTES).detach(), _READ_BUFFER) as fh:
         for lineno, raw in enumerate(fh, 1):
-            if fast is not None:
-                t = raw.translate(table)
-                if long_int not in t and t.count(b"[") < max_open:
-                    try:
-                        obj = fast(raw)
-                    except _FastError:
-                        pass
-                    else:
-                        yield lineno, obj
-                        continue
+            if loads is not None:
+                try:
+                    obj = loads(raw)
+                    dumps(obj, option=strict)
+                except fast_error:
+                    pass
+                else:
+                    yield lineno, obj
+                    continue
             if not raw.strip():
                 continue
             line, reencoded = safeio.decode(raw)
@@ -535,7 +558,14 @@ _ITEM_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=("
 
 def _check_item(item: Any) -> None:
     """Raises where ``safejson.dumps(item)`` would (the encoder it uses, built once): a corpus item
-    the statistics cannot serialise fails on its own line."""
+    the statistics cannot serialise fails on its own line. An item orjson writes (at most 254
+    levels, text that is UTF-8) is one that encoder writes too."""
+    if _fast_dumps is not None:
+        try:
+            _fast_dumps(item)
+            return
+        except JSONEncodeError:
+            pass
     try:
         _ITEM_JSON.encode(item)
     except ValueError:  # NaN/inf: safejson writes null
@@ -577,7 +607,7 @@ def encode_view(payload: dict) -> dict:
     if any("o" in r for r in recs):
         cols["o"] = [r.get("o") for r in recs]
     if any("ch" in r for r in recs):
-        table: dict[tuple, int] = {}
+        table: dict[Any, int] = {}
         cl: list[list[str]] = []
         ci: list[int | None] = []
         ll: list[float] = []
@@ -587,12 +617,22 @@ def encode_view(payload: dict) -> dict:
                 ci.append(None)
                 continue
             labels = [c[0] for c in ch]
-            key = tuple(labels)  # the labels are text (view_record): equal tuples, equal lists
-            if key not in table:
-                table[key] = len(cl)
-                cl.append(labels)
-            ci.append(table[key])
-            ll.extend(c[1] for c in ch)
+            # text labels (view_record's) are keyed by their tuple (equal tuples of text, equal JSON),
+            # anything else by its JSON (a text never equals a tuple)
+            key: Any = tuple(labels)
+            try:
+                at = table.get(key)
+            except TypeError:  # an unhashable label
+                at = None
+            if at is None:
+                if not all(type(c) is str for c in labels):
+                    key = json.dumps(labels, ensure_ascii=False)
+                    at = table.get(key)
+                if at is None:
+                    table[key] = at = len(cl)
+                    cl.append(labels)
+            ci.append(at)
+            ll += [c[1] for c in ch]
         cols.update(cl=cl, ci=ci, ll=ll)
     cols["s"] = [r.get("s") for r in recs]
     if any("f" in r for r in recs):
@@ -787,15 +827,21 @@ def write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
 
 
 _REFS: dict[str, Refs] = {}
-_CACHE: dict[str, Any] = {}  # "dir": cache folder or absent; "refs": task -> digest of its shared docs
+_CACHE: dict[str, Any] = {}  # "dir": cache folder or absent; "refs": task -> digest of its shared docs;
+# "placer": cache.ViewPlacer (a hit's viewer file linked from the published site) or absent
 
 
-def _init_worker(refs: dict[str, Refs], cache_dir: str | None = None, refs_digests: dict[str, str] | None = None) -> None:
+def _init_worker(refs: dict[str, Refs], cache_dir: str | None = None, refs_digests: dict[str, str] | None = None,
+                 site: tuple[str, str] | None = None) -> None:
     _REFS.clear()
     _REFS.update(refs)
     _CACHE.clear()
     if cache_dir:
         _CACHE.update(dir=Path(cache_dir), refs=refs_digests or {})
+        if site is not None:
+            from .cache import ViewPlacer
+
+            _CACHE["placer"] = ViewPlacer(*site)
 
 
 def _read(job: SampleJob) -> SampleData:
@@ -820,9 +866,10 @@ def _prepare_cell(job: SampleJob, data: SampleData) -> Any:
         return None
 
 
-def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None, bool]:
+def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None, bool, bool]:
     """(data, cache key or None, whether it came from the cache, why an entry there was not used,
-    whether the cell's statistics came from the cache)."""
+    whether the cell's statistics came from the cache, whether its viewer file was linked from the
+    published site)."""
     from . import cache
 
     folder = _CACHE.get("dir")
@@ -830,23 +877,11 @@ def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None, b
     unusable = None
     if k is not None:
         try:
-            hit = cache.load(folder, k, job)
+            hit = cache.load(folder, k, job, with_view=False)
+            if hit is not None:
+                return _hit(folder, k, job, *hit)
         except cache.Unusable as e:
-            hit, unusable = None, str(e)
-        if hit is not None:
-            data, view = hit
-            if job.out_file and view is not None:
-                out = Path(job.out_file)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(view)
-            cell_hit = data.cell is not None
-            if not cell_hit:  # other bootstrap settings than the entry's: the file is not read again
-                data.cell = _prepare_cell(job, data)
-                if data.cell is not None:
-                    cache.store(folder, k, data, view, job)
-            if data.cell is not None:
-                data.cell.key = cache.stats_key(k, job)  # pairs of cells with unchanged keys are reused
-            return data, k, True, None, cell_hit
+            unusable = str(e)
     data = _read(job)
     data.cell = _prepare_cell(job, data)
     if k is not None and cache.key(job, _CACHE["refs"].get(job.task, "-")) == k:  # unchanged while read
@@ -855,7 +890,36 @@ def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None, b
             view = Path(job.out_file).read_bytes()
         if cache.store(folder, k, data, view, job) and data.cell is not None:
             data.cell.key = cache.stats_key(k, job)
-    return data, k, False, unusable, False
+    return data, k, False, unusable, False, False
+
+
+def _hit(folder: Path, k: str, job: SampleJob, data: SampleData, ref: Any) -> tuple:
+    """A cache hit: the viewer file placed (a link to the published site's identical file, else the
+    entry's bytes written; the entry's view member is read only then), the cell's statistics
+    computed when the entry holds other bootstrap settings. Unusable (nothing written) when the
+    entry's viewer bytes are needed and unusable."""
+    from . import cache
+
+    cell_hit = data.cell is not None
+    # the entry's viewer bytes, read only when needed (before anything is placed: a failure leaves nothing)
+    view = cache.load_view(folder, k, ref) if ref is not None and not cell_hit else None
+    linked = False
+    if job.out_file and ref is not None:
+        placer = _CACHE.get("placer")
+        linked = placer is not None and placer.place(job.out_file, ref)
+        if not linked:
+            if view is None:
+                view = cache.load_view(folder, k, ref)
+            out = Path(job.out_file)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(view)
+    if not cell_hit:  # other bootstrap settings than the entry's: the file is not read again
+        data.cell = _prepare_cell(job, data)
+        if data.cell is not None:
+            cache.store(folder, k, data, view, job)
+    if data.cell is not None:
+        data.cell.key = cache.stats_key(k, job)  # pairs of cells with unchanged keys are reused
+    return data, k, True, None, cell_hit, linked
 
 
 @dataclass
@@ -865,21 +929,24 @@ class LoadStats:
     cache_pruned: int = 0
     cache_unusable: list[str] = field(default_factory=list)  # entries not used (corrupt, foreign): why
     stats_cache_hits: int = 0  # cells whose prepared statistics and bootstrap array came from the cache
+    views_linked: int = 0  # hits whose viewer file was linked from the published site (not written)
 
 
 def load_all(
     jobs: list[SampleJob], n_jobs: int = 1, progress: bool = False, refs: dict[str, Refs] | None = None,
-    cache_dir: str | os.PathLike | None = None, stats: LoadStats | None = None,
+    cache_dir: str | os.PathLike | None = None, stats: LoadStats | None = None, site: tuple[str, str] | None = None,
 ) -> list[SampleData]:
     """Read every samples file (in ``n_jobs`` processes). With ``cache_dir``, a file whose identity and
-    context are unchanged since a previous build is not read again (see :mod:`.cache`)."""
+    context are unchanged since a previous build is not read again (see :mod:`.cache`); with ``site``
+    (the staging folder the jobs' viewer files go to, the published site it replaces), such a file's
+    viewer file is a link to the published one when that holds the same bytes."""
     from . import cache
     from tqdm import tqdm
 
     it_kwargs = dict(total=len(jobs), desc="read samples", unit="file", disable=None if progress else True)
     refs = refs or {}
     digests = {t: cache.refs_digest(r) for t, r in refs.items()} if cache_dir else {}
-    init = (refs, str(cache_dir) if cache_dir else None, digests)
+    init = (refs, str(cache_dir) if cache_dir else None, digests, site)
     if n_jobs <= 1 or len(jobs) < 8:
         _init_worker(*init)
         try:
@@ -893,14 +960,15 @@ def load_all(
         ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
         with ctx.Pool(n_jobs, initializer=_init_worker, initargs=init) as pool:
             res = list(tqdm(pool.imap(_worker, jobs, chunksize=4), **it_kwargs))
-    unusable = [why for _, _, _, why, _ in res if why]
+    unusable = [why for _, _, _, why, *_ in res if why]
     if unusable:
         print(f"note: {len(unusable)} entr{'y' if len(unusable) == 1 else 'ies'} of the samples cache {cache_dir} "
               f"not used, the samples file read again instead (first: {unusable[0]})", file=sys.stderr)
     if stats is not None:
-        stats.cache_hits = sum(1 for _, _, hit, _, _ in res if hit)
+        stats.cache_hits = sum(1 for _, _, hit, *_ in res if hit)
         stats.cache_misses = len(res) - stats.cache_hits
-        stats.stats_cache_hits = sum(1 for *_, cell_hit in res if cell_hit)
+        stats.stats_cache_hits = sum(1 for *_, cell_hit, _ in res if cell_hit)
+        stats.views_linked = sum(1 for *_, linked in res if linked)
         stats.cache_unusable = unusable
     if cache_dir:
         pruned = cache.prune(Path(cache_dir), {k for _, k, *_ in res if k})
