@@ -188,3 +188,14 @@ def test_remembered_digests_are_bounded_and_exact(monkeypatch):
     assert not samples._has_digest(b, samples._digest(a))
     assert samples._has_digest(b, samples._digest(b))
     assert list(samples._DIGEST_TEXT.values()) == [b]  # over the limit: started again
+
+
+def test_choice_tables_key_labels_as_their_json():
+    """Labels that are equal but write different JSON (1, 1.0, true; a list) get their own table rows."""
+    recs = [{"d": i, "ch": [[lab, -1.0], ["b", -2.0]], "s": None}
+            for i, lab in enumerate(["a", 1, 1.0, True, ["x"], "a", 1, ["x"]])]
+    cols = samples.encode_view({"metric": "m", "score_metric": "m", "samples": recs})
+    assert cols["cl"] == [["a", "b"], [1, "b"], [1.0, "b"], [True, "b"], [["x"], "b"]]
+    assert cols["ci"] == [0, 1, 2, 3, 4, 0, 1, 4]
+    assert json.dumps(cols["cl"]) == '[["a", "b"], [1, "b"], [1.0, "b"], [true, "b"], [["x"], "b"]]'
+    assert samples.decode_view(cols)["samples"] == recs
