@@ -8,7 +8,6 @@ import json
 import random
 
 import pytest
-
 from ecomsuite.leaderboard import safeio, samples
 
 orjson = pytest.importorskip("orjson")  # a dependency (pyproject.toml); the reader also works without it
@@ -199,3 +198,32 @@ def test_choice_tables_key_labels_as_their_json():
     assert cols["ci"] == [0, 1, 2, 3, 4, 0, 1, 4]
     assert json.dumps(cols["cl"]) == '[["a", "b"], [1, "b"], [1.0, "b"], [true, "b"], [["x"], "b"]]'
     assert samples.decode_view(cols)["samples"] == recs
+
+
+def test_loglikelihoods_round_as_round_does():
+    rng = random.Random(3)
+    xs = [0.0, -0.0, 0.0004, -0.0004, 0.0005, -0.0005, 0.0015, 2.675, -2.675, 1e-300, 999999.9995, 1e9, -1e300]
+    xs += [-rng.expovariate(0.2) for _ in range(20000)]
+    xs += [(rng.randint(-10**7, 10**7) + 0.5) / 10**samples.LL_DECIMALS * (1 + rng.choice([0, 1e-15, -1e-15]))
+           for _ in range(20000)]  # at and beside the ties
+    for x in xs:
+        assert repr(samples._round_ll(x)) == repr(round(x, samples.LL_DECIMALS)), x
+
+
+def test_ordinary_lines_take_the_fast_parser(tmp_path, monkeypatch):
+    p = tmp_path / "s.jsonl"
+    _write(p, [_line(i) for i in range(5)] + [_mc_line(i) for i in range(5, 10)] + ['{"doc_id": 10, "x": NaN}'])
+    slow = []
+    monkeypatch.setattr(safeio, "loads", lambda text: slow.append(text) or json.loads(text))
+    assert len(list(samples._lines(str(p), samples._LineLog()))) == 11
+    assert len(slow) == 1 and "NaN" in slow[0]
+
+
+def test_an_empty_arguments_dict_in_the_shared_docs_file_costs_nothing(tmp_path):
+    p = tmp_path / "s.jsonl"
+    _write(p, [_line(0, arguments={}), _line(1, arguments={"gen_args_0": {}}), _line(2)])
+    job = samples.SampleJob("sys", "t", "acc", "none", str(p), str(tmp_path / "v.js"))
+    refs = samples.write_shared_docs("t", job, str(tmp_path / "docs.js"))
+    assert sorted(refs) == [0, 1, 2]
+    d = samples.read_samples(job, None, refs)
+    assert d.error is None and d.n_docs_in_file == 3
