@@ -441,7 +441,7 @@ def _inodes(site):
 
 @pytest.mark.parametrize("side", ["works", "dies"])
 def test_an_incremental_rebuild_with_workers_and_plots_equals_a_fresh_no_cache_build(tmp_path, monkeypatch, side):
-    """Worker processes (samples read there, plots drawn there while the pages are written), the
+    """Worker processes (samples read there; plots are written in-process, they take milliseconds), the
     files likely unchanged loaded from the cache in-process while the new run's are read in a forked
     process (or here, when that process dies), the site published by linking what did not change:
     the site is byte-identical to a fresh full build with --no-cache."""
