@@ -138,11 +138,12 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
     times["assemble"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    jobs = []
+    jobs, rel_files = [], []  # each job's viewer file, relative to the site
     for s in asm.systems:
         for task, cell in s.cells.items():
             if cell.samples_path:
-                jobs.append(SampleJob(s.id, task, cell.metric, cell.filter, cell.samples_path, str(out / data_file(task, s.id)),
+                rel_files.append(data_file(task, s.id))
+                jobs.append(SampleJob(s.id, task, cell.metric, cell.filter, cell.samples_path, str(out / rel_files[-1]),
                                       cluster_field(cell.result.metadata),
                                       boot=(opts.bootstrap_iters, cell_seed(opts.seed, task)),
                                       version=cell.result.version))
@@ -159,15 +160,15 @@ def _build_into(opts: BuildOptions, out: Path, coll: Any, times: dict[str, float
     problems: list[Problem] = list(coll.problems)
     sample_data = {}
     sample_files: dict[tuple[str, str], str] = {}
-    for job, d in zip(jobs, loaded):
+    for job, rel, d in zip(jobs, rel_files, loaded):
         for w in d.warnings:
             problems.append(Problem(d.path, "warning", w))
         if d.error:
             problems.append(Problem(d.path, "warning", d.error))
         else:
             sample_data[(d.system_id, d.task)] = d
-        if job.out_file and Path(job.out_file).is_file():
-            sample_files[(d.system_id, d.task)] = data_file(d.task, d.system_id)
+        if os.path.isfile(job.out_file):
+            sample_files[(d.system_id, d.task)] = rel
     times["samples"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -40,7 +40,7 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -369,21 +369,11 @@ class CachedSampleData(SampleData):
     items = _LazyField("items")
 
 
-class ViewRef(tuple):
-    """(size, sha256 hex) of an entry's viewer file: what :func:`place_view` checks a file against."""
+class ViewRef(NamedTuple):
+    """An entry's viewer file: what :class:`ViewPlacer` checks a published file against."""
 
-    __slots__ = ()
-
-    def __new__(cls, size: int, digest: str) -> ViewRef:
-        return tuple.__new__(cls, (size, digest))
-
-    @property
-    def size(self) -> int:
-        return self[0]
-
-    @property
-    def digest(self) -> str:
-        return self[1]
+    size: int
+    digest: str  # sha256, hex
 
 
 def _meta(members: dict[str, np.ndarray], k: str) -> dict:
@@ -517,7 +507,7 @@ def load(folder: Path, k: str, job: SampleJob, with_view: bool = True) -> tuple[
     when there is a file that is not a usable entry. Never unpickles anything (see :func:`unpack`)."""
     path = folder / f"{k}{SUFFIX}"
     try:
-        return decode(unpack(safeio.read_bytes(path, safeio.MAX_SAMPLES_BYTES)), k, job, with_view)
+        return decode(unpack(_read(path)), k, job, with_view)
     except FileNotFoundError:
         return None
     except Unusable as e:
@@ -526,12 +516,33 @@ def load(folder: Path, k: str, job: SampleJob, with_view: bool = True) -> tuple[
         raise Unusable(f"{path.name}: {type(e).__name__}: {str(e)[:120]}") from None
 
 
+def _read(path: str | os.PathLike) -> bytes:
+    """An entry's bytes: a regular file (O_NONBLOCK: a FIFO is not waited on) of at most
+    safeio.MAX_SAMPLES_BYTES, read in one call where it can (safeio.read_bytes without its buffered
+    file object: this runs for every entry of a rebuild). FileNotFoundError when there is none."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        _need(stat.S_ISREG(st.st_mode), "not a regular file")
+        _need(st.st_size <= safeio.MAX_SAMPLES_BYTES, f"too large: {st.st_size:,} bytes")
+        data = os.read(fd, st.st_size + 1)
+        while len(data) <= st.st_size:  # short read (or it grew): read on to the end
+            more = os.read(fd, max(1 << 16, st.st_size + 1 - len(data)))
+            if not more:
+                break
+            data += more
+            _need(len(data) <= safeio.MAX_SAMPLES_BYTES, "too large")
+        return data
+    finally:
+        os.close(fd)
+
+
 def load_view(folder: Path, k: str, ref: ViewRef) -> bytes:
     """The viewer bytes of the entry of key ``k``, which must be those of ``ref``; Unusable (with
     the reason) otherwise, a missing entry included."""
     path = folder / f"{k}{SUFFIX}"
     try:
-        members = unpack(safeio.read_bytes(path, safeio.MAX_SAMPLES_BYTES))
+        members = unpack(_read(path))
         _need(_view_ref(_meta(members, k)) == ref, "view: not the one of the entry read before")
         return _view_bytes(members, ref)
     except Unusable as e:

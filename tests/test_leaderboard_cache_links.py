@@ -90,7 +90,7 @@ def test_a_corrupt_viewer_member_is_refused_and_the_file_read_again(tmp_path, ca
     _build(runs, site)
     for p in _data(site):  # nothing to link from: each entry's viewer bytes are needed
         p.unlink()
-    entry = sorted(build.cache_dir_for(site).glob(f"*{cache.SUFFIX}"))[0]
+    entry = min(build.cache_dir_for(site).glob(f"*{cache.SUFFIX}"))
     raw = bytearray(entry.read_bytes())
     raw[-3] ^= 0x01  # the view member is the last one
     entry.write_bytes(bytes(raw))
@@ -139,7 +139,7 @@ def test_a_samples_file_rewritten_in_place_with_its_mtime_put_back_is_read_again
     runs = _runs(tmp_path)
     site = tmp_path / "site"
     _build(runs, site)
-    smp = sorted(runs.rglob("samples_ecom_esci_gen_*.jsonl"))[-1]
+    smp = max(runs.rglob("samples_ecom_esci_gen_*.jsonl"))
     raw = smp.read_bytes()
     at = next(i for i in range(len(raw) // 2, len(raw)) if raw[i:i + 1].isalpha())  # in the middle of the file
     time.sleep(0.05)
