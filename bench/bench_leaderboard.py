@@ -348,6 +348,7 @@ def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **
         "sample_cache_hits": summary.sample_cache_hits,
         "stats_cache_hits": getattr(summary, "stats_cache_hits", None),
         "pair_groups_reused": getattr(summary, "pair_groups_reused", None),
+        "views_linked": getattr(summary, "views_linked", None),  # cached viewer files linked from the old site
         "published": {k: round(v, 2) if isinstance(v, float) else v for k, v in getattr(summary, "published", {}).items()},
         "stats_digest": getattr(summary, "stats_digest", None),
         "index_html_kb": round(summary.index_bytes / 1024, 1),

@@ -2,8 +2,8 @@
 one new run reads one new file and bootstraps one new run.
 
 An entry holds what reading one samples file produced (the statistics' arrays and the viewer file's
-text). Its key is the file's identity - real path, size, mtime and a sha256 of its first 64 KiB -
-plus everything else the result depends on: the job (system, task, metric, filter, cluster field,
+bytes). Its key is the file's identity (:func:`file_identity`: device, inode, size, mtime, ctime and a
+sha256 of its first and last 4 KiB) plus everything else the result depends on: the job (system, task, metric, filter, cluster field,
 viewer file name), the task's shared docs digests, and the code version (a hash of the leaderboard's
 own sources, of ecomsuite's bootstrap/metrics/parsing and the versions of the libraries the metrics
 call), so a code change invalidates everything.
@@ -21,7 +21,9 @@ naming each member's dtype (little-endian numbers or bytes only), shape and plac
 arrays: a ``meta`` member (JSON: the format, the entry's own key, the scalar fields, string
 lists), the numeric arrays, a corpus metric's JSON items as their own member (with a CRC in the
 meta; decoded only when something reads them, :class:`CachedSampleData`), and the viewer file's
-bytes. Arrays are copied out of the entry's bytes (views would keep every entry of a build in
+bytes (their size and sha256 in the meta). At a rebuild the viewer member is not read at all when
+the published site's file at the same place holds those bytes: the staged file is a hard link to
+it (:class:`ViewPlacer`). Arrays are copied out of the entry's bytes (views would keep every entry of a build in
 memory). A build loads in more than one call (:func:`pruning_deferred`). Reading it is one ``read`` and
 ``numpy.frombuffer`` per member -- nothing in it can run code when read (there is no pickle, no
 object dtype). A planted pickle, a corrupt, truncated or foreign entry (another key's, another
