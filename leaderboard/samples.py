@@ -115,6 +115,8 @@ def _key_order(keys: tuple) -> tuple | None:
 def _ordered(d: dict) -> list:
     """The values of an argument dict in argument order. The order depends on the keys alone:
     it is worked out once per distinct key sequence (a file repeats the same few)."""
+    if len(d) == 1:
+        return list(d.values())
     if len(d) == 2 and "arg_0" in d and "arg_1" in d:  # one request (context, continuation): in that order
         return [d["arg_0"], d["arg_1"]]
     keys = tuple(d)
@@ -167,21 +169,26 @@ def _num(v: Any) -> float | None:
     return f if f is not None and math.isfinite(f) else None
 
 
-_LL_SCALE = 10**LL_DECIMALS
+SCORE_DECIMALS = 6  # a document's score in the viewer
+_ROUND_SCALES = {d: 10**d for d in (LL_DECIMALS, SCORE_DECIMALS)}
 
 
-def _round_ll(x: float) -> float:
-    """``round(x, LL_DECIMALS)`` of a finite float, without its decimal conversion where that
-    cannot matter: x * 10**LL_DECIMALS is within 2**-23 of the exact product below 1e9, so an
-    integer nearest to it by less than 0.4999 is the one the exact product rounds to, and k / 10**d
-    (both exact doubles) is correctly rounded, as round's decimal-to-double step is. Ties, zero
-    (its sign) and large values take round itself."""
-    y = x * _LL_SCALE
+def _round(x: float, decimals: int) -> float:
+    """``round(x, decimals)`` of a finite float (decimals: LL_DECIMALS or SCORE_DECIMALS), without
+    its decimal conversion where that cannot matter: x * 10**decimals is within 2**-23 of the exact
+    product below 1e9, so an integer nearer to it than 0.4999 is the one the exact product rounds
+    to, and k / 10**decimals (both exact doubles) is correctly rounded, as round's decimal-to-double
+    step is. Near-ties, large values and small non-zero ones (the sign of a zero result) take round
+    itself; a zero is its own rounding."""
+    scale = _ROUND_SCALES[decimals]
+    y = x * scale
     if -1e9 < y < 1e9:
         k = round(y)
         if k and -0.4999 < y - k < 0.4999:
-            return k / _LL_SCALE
-    return round(x, LL_DECIMALS)
+            return k / scale
+        if not x:
+            return x
+    return round(x, decimals)
 
 
 def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -> dict:
@@ -227,7 +234,7 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
             rec["t"] = f"{int(t)}: {choices[int(t)]}"
         else:
             rec["t"] = _text(target)
-        shown = [_round_ll(v) for v in lls]
+        shown = [_round(v, LL_DECIMALS) for v in lls]
         rec["ch"] = [[c, v] for c, v in zip(choices, shown)]
         # output and parsed value are the chosen choice: the viewer derives them from "ch" (the first
         # highest shown loglikelihood), so they are not stored; "k" names the choice when rounding tied it
@@ -239,7 +246,7 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
         x = _text(_unwrap(filtered))
         if x != o:  # the viewer shows the output as the parsed value when "x" is absent
             rec["x"] = x
-    rec["s"] = None if score is None or not math.isfinite(score) else round(score, 6)
+    rec["s"] = None if score is None or not math.isfinite(score) else _round(score, SCORE_DECIMALS)
     pf = s.get(PARSE_FAIL)
     if pf is not None:
         pf = _num(pf)
@@ -498,7 +505,7 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
         return _failed(job, f"cannot read samples file: {e.strerror or e}")
     if pending:
         for (rec, at, _), v in zip(pending, document_scores(job.metric, [x[2] for x in pending], aggregate)):
-            rec["s"] = None if v is None else round(v, 6)
+            rec["s"] = None if v is None else _round(v, SCORE_DECIMALS)
             if at is not None:
                 scores[at] = np.nan if v is None else v
             if v is not None and score_metric is None:

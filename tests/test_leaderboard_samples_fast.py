@@ -200,14 +200,17 @@ def test_choice_tables_key_labels_as_their_json():
     assert samples.decode_view(cols)["samples"] == recs
 
 
-def test_loglikelihoods_round_as_round_does():
+def test_loglikelihoods_and_scores_round_as_round_does():
     rng = random.Random(3)
     xs = [0.0, -0.0, 0.0004, -0.0004, 0.0005, -0.0005, 0.0015, 2.675, -2.675, 1e-300, 999999.9995, 1e9, -1e300]
     xs += [-rng.expovariate(0.2) for _ in range(20000)]
     xs += [(rng.randint(-10**7, 10**7) + 0.5) / 10**samples.LL_DECIMALS * (1 + rng.choice([0, 1e-15, -1e-15]))
            for _ in range(20000)]  # at and beside the ties
-    for x in xs:
-        assert repr(samples._round_ll(x)) == repr(round(x, samples.LL_DECIMALS)), x
+    xs += [rng.random() for _ in range(20000)] + [rng.choice([0.0, 1.0, -0.0, 1e-7, -1e-7, 0.5, 1 / 3]) for _ in range(50)]
+    xs += [(rng.randint(-10**9, 10**9) + 0.5) / 10**samples.SCORE_DECIMALS for _ in range(20000)]
+    for d in (samples.LL_DECIMALS, samples.SCORE_DECIMALS):
+        for x in xs:
+            assert repr(samples._round(x, d)) == repr(round(x, d)), (x, d)
 
 
 def test_ordinary_lines_take_the_fast_parser(tmp_path, monkeypatch):
