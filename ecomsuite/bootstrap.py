@@ -540,6 +540,14 @@ def _needs_check(verify: bool | str, metric: str, n: int, finish_id: str | None)
     raise ValueError(f"verify must be True, False or 'once', got {verify!r}")
 
 
+def _agree(value: float, library: float) -> bool:
+    """The statistics' value equals the library's: within tolerance, or both undefined (NaN: e.g. the
+    F1 of a class with no gold and no predicted document)."""
+    if math.isnan(value) and math.isnan(library):
+        return True
+    return math.isclose(value, library, rel_tol=VERIFY_RTOL, abs_tol=VERIFY_ATOL)
+
+
 def prepare(metric: str, items: Sequence, *, verify: bool | str = True) -> Prepared:
     """Reduce ``items`` (one per document, in a fixed order) to what a resample needs.
 
@@ -591,7 +599,7 @@ def prepare(metric: str, items: Sequence, *, verify: bool | str = True) -> Prepa
         raise
     ones = np.ones((1, n))
     value = float(fin(ones @ st, ones.sum(axis=1))[0]) if n else math.nan
-    if check and not math.isclose(value, library, rel_tol=VERIFY_RTOL, abs_tol=VERIFY_ATOL):
+    if check and not _agree(value, library):
         return Prepared(metric, n, library, None, None, items,
                         note=f"sufficient statistics give {value!r} but ecomsuite.metrics gives {library!r}: "
                              "the library is called per resample")

@@ -1,4 +1,5 @@
 """ecomsuite.bootstrap: sufficient statistics give exactly the library's corpus value."""
+import math
 import random
 
 import numpy as np
@@ -279,3 +280,12 @@ def test_pair_tests_are_the_per_pair_definitions_bit_for_bit():
         np.testing.assert_allclose(p[~full], np.asarray(want_p)[~full], rtol=1e-12)
         assert side.tolist() == want_side, block
         assert nfin.tolist() == [int(np.isfinite(boots[i] - boots[j]).sum()) for i, j in zip(iu, ju)]
+
+
+def test_an_undefined_class_f1_is_verified_not_called_a_disagreement():
+    # no document has gold or predicted E: F1_E is 0/0 for the library and for the statistics alike
+    items = [["S", "S"], ["C", "I"], ["I", "I"], ["S", "C"]] * 5
+    assert math.isnan(aggregate("f1_E", items))
+    p = bs.prepare("f1_E", items, verify=True)
+    assert p.kind != "direct" and p.note is None, p.note
+    assert math.isnan(p.value)
