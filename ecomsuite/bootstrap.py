@@ -660,6 +660,9 @@ def pairwise(values: Sequence[float], boots: np.ndarray, level: float = 0.95,
     return pairwise_pairs(values, boots, iu, ju, level, max_elements)
 
 
+_RUN_MIN = 8  # pairs per system below which _diff_blocks gathers rows instead of one subtraction per system
+
+
 def _diff_blocks(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju: np.ndarray, max_elements: int):
     """(d0, then per block: (slice of the pairs, differences (pairs, B) with NaN for non-finite,
     finite counts)). Each row is ``boots[iu] - boots[ju]`` alone: nothing mixes rows."""
@@ -667,13 +670,18 @@ def _diff_blocks(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju:
     m = np.asarray(boots, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] != len(v):
         raise ValueError(f"boots must be (systems, resamples) for {len(v)} systems, got shape {m.shape}")
-    m = np.where(np.isfinite(m), m, np.nan)
     iu = np.asarray(iu, dtype=np.int64)
     ju = np.asarray(ju, dtype=np.int64)
     n_pairs, width = len(iu), m.shape[1]
-    has_nan = np.isnan(m).any(axis=1)
+    fin = np.isfinite(m)
     # a difference of two finite values below 1e300 is finite: only rows with a NaN need counting
-    no_overflow = bool(np.nanmax(np.abs(m), initial=0.0) < 1e300) if m.size else True
+    if bool(fin.all()):  # the usual case: no copy of the matrix, read as given
+        has_nan = np.zeros(len(m), dtype=bool)
+        no_overflow = bool(m.max(initial=-np.inf) < 1e300 and m.min(initial=np.inf) > -1e300)
+    else:
+        m = np.where(fin, m, np.nan)
+        has_nan = ~fin.all(axis=1)
+        no_overflow = bool(np.nanmax(np.abs(m), initial=0.0) < 1e300) if m.size else True
     yield v[iu] - v[ju]
     step = max(1, max_elements // max(1, width))
     buf = np.empty((min(step, n_pairs), width))
@@ -681,12 +689,17 @@ def _diff_blocks(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju:
         ii, jj = iu[s:s + step], ju[s:s + step]
         d = buf[:len(ii)]
         cut = np.flatnonzero(ii[1:] != ii[:-1]) + 1  # runs of one system against others
-        for x, y in zip(np.concatenate([[0], cut]).tolist(), np.concatenate([cut, [len(ii)]]).tolist()):
-            js = jj[x:y]
-            if js[-1] - js[0] == y - x - 1 and bool(np.all(np.diff(js) == 1)):
-                np.subtract(m[ii[x]], m[js[0]:js[-1] + 1], out=d[x:y])
-            else:
-                np.subtract(m[ii[x]], m[js], out=d[x:y])
+        if len(cut) * _RUN_MIN >= len(ii):  # short runs (a new system's pairs, next rows): one gather
+            np.subtract(m[ii], m[jj], out=d)
+        else:
+            starts, ends = np.concatenate([[0], cut]), np.concatenate([cut, [len(ii)]])
+            step1 = np.concatenate([[False], np.diff(jj) == 1])  # jj[x] == jj[x - 1] + 1
+            for x, y in zip(starts.tolist(), ends.tolist()):
+                js = jj[x:y]
+                if bool(step1[x + 1:y].all()):
+                    np.subtract(m[ii[x]], m[js[0]:js[-1] + 1], out=d[x:y])
+                else:
+                    np.subtract(m[ii[x]], m[js], out=d[x:y])
         if not width:
             nf = np.zeros(len(ii), dtype=np.int64)
         elif no_overflow:
@@ -884,9 +897,13 @@ def holm_array(pvalues: Sequence[float] | np.ndarray, alpha: float = 0.05) -> np
     rejected does not depend on the order of equal p-values."""
     p = np.asarray(pvalues, dtype=np.float64).reshape(-1)
     m = len(p)
-    order = np.argsort(p, kind="stable")
-    ok = p[order] <= alpha / (m - np.arange(m))
-    k = m if bool(ok.all()) else int(np.argmin(ok))  # step down: stop at the first acceptance
-    rejected = np.zeros(m, dtype=bool)
-    rejected[order[:k]] = True
-    return rejected
+    # only p <= alpha can be rejected (the last threshold is alpha), and the smallest of them are the
+    # smallest of all: sort those values alone (no argsort of every pair)
+    ps = np.sort(p[p <= alpha])
+    ok = ps <= alpha / (m - np.arange(len(ps)))
+    k = len(ps) if bool(ok.all()) else int(np.argmin(ok))  # step down: stop at the first acceptance
+    if k == 0:
+        return np.zeros(m, dtype=bool)
+    # the k smallest; a p equal to the k-th passes the next (larger) threshold too, so ties are never
+    # split at the stop and "p <= the k-th smallest" is exactly them
+    return p <= ps[k - 1]

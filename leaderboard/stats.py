@@ -317,11 +317,19 @@ def group_tests(values: Sequence[float], boots: np.ndarray, keys: Sequence[str |
         okeys, op, onf, oside = old
         pos = {k: x for x, k in enumerate(okeys)}
         oi = np.asarray([pos.get(k, -1) for k in keys], dtype=np.int64)
-        a, b = oi[iu], oi[ju]
-        known = (a >= 0) & (b >= 0) & (a < b)  # a pair whose order flipped is computed again
-        a, b = a[known], b[known]
-        lin = a * len(okeys) - a * (a + 1) // 2 + (b - a - 1)
-        p[known], nfin[known], side[known] = op[lin], onf[lin], oside[lin]
+        kept = oi[oi >= 0]
+        if len(kept) == len(okeys) and bool(np.all(kept[1:] > kept[:-1])):
+            # every old member, in the old order (members added only): the known pairs, in triu
+            # order, are the old pairs in the old triu order
+            isnew = oi < 0
+            known = ~(isnew[iu] | isnew[ju])
+            p[known], nfin[known], side[known] = op, onf, oside
+        else:
+            a, b = oi[iu], oi[ju]
+            known = (a >= 0) & (b >= 0) & (a < b)  # a pair whose order flipped is computed again
+            a, b = a[known], b[known]
+            lin = a * len(okeys) - a * (a + 1) // 2 + (b - a - 1)
+            p[known], nfin[known], side[known] = op[lin], onf[lin], oside[lin]
         same = list(okeys) == list(keys)
     todo = ~known
     if bool(todo.any()):
@@ -363,7 +371,8 @@ def rank(task: str | None, values: dict[str, float], names: dict[str, str], high
         ka = np.asarray(ks, dtype=np.int64)
         parts.append((ks, vals, boots, ents[0][3], ka[iu], ka[ju], p, nfin > 0, side))
     seps: dict[tuple[int, int], Separation] = {}
-    for i in range(n):
+    one_group = n > 0 and gid[0] >= 0 and bool((gid == gid[0]).all())  # every pair in group_tests
+    for i in range(0 if one_group else n):
         rest = np.arange(i + 1, n)
         js = rest if gid[i] < 0 else rest[gid[i + 1:] != gid[i]]
         for j in js.tolist():
@@ -449,6 +458,48 @@ def overall_from_cells(cells: list[CellStats]) -> OverallStats:
         se = math.sqrt(sum(s * s for s in ses)) / len(ses)  # type: ignore[operator]
         return OverallStats(value, normal_ci(value, se), "stderr", se, None, tasks)
     return OverallStats(value, None, None, None, None, tasks)
+
+
+def overall_many(cell_lists: list[list[CellStats]]) -> list[OverallStats]:
+    """:func:`overall_from_cells` of each list, bit for bit, with the bootstrap ones of equal shape
+    (same tasks, same resample count) computed together: one mean over the stacked (tasks, systems,
+    resamples) array (each element summed in the task order, as for one system), one quantile and
+    one standard deviation along the resamples of all rows that are finite."""
+    out: list[OverallStats | None] = [None] * len(cell_lists)
+    batches: dict[tuple, list[int]] = {}
+    for x, cells in enumerate(cell_lists):
+        if cells and all(c.value is not None and c.boot is not None and c.boot.dtype == np.float64 for c in cells):
+            m = min(len(c.boot) for c in cells)  # type: ignore[arg-type]
+            batches.setdefault((tuple(c.task for c in cells), m), []).append(x)
+        else:
+            out[x] = overall_from_cells(cells)
+    for (tasks, m), xs in batches.items():
+        stack = np.empty((len(tasks), len(xs), m))
+        for s, x in enumerate(xs):
+            for t, c in enumerate(cell_lists[x]):
+                stack[t, s] = c.boot[:m]  # type: ignore[index]
+        boots = np.mean(stack, axis=0)
+        finite = np.isfinite(boots).all(axis=1)
+        q = np.full((2, len(xs)), np.nan)
+        sd = np.full(len(xs), np.nan)
+        if m and bool(finite.any()):
+            rows = boots[finite]
+            a = (1.0 - 0.95) / 2.0
+            q[:, finite] = np.quantile(rows, [a, 1.0 - a], axis=1)
+            if m > 1:
+                sd[finite] = np.std(rows, axis=1, ddof=1)
+        for s, x in enumerate(xs):
+            cells = cell_lists[x]
+            value = float(np.mean([c.value for c in cells]))
+            b = boots[s]
+            if finite[s] and m:
+                ci = (float(q[0, s]), float(q[1, s]))
+                se = float(sd[s]) if m > 1 else None
+            else:
+                ci = percentile_ci(b)
+                se = float(np.std(b, ddof=1)) if m > 1 else None
+            out[x] = OverallStats(value, ci, "bootstrap", se, b, tasks)
+    return out  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -688,9 +739,13 @@ def compute(
     overall_tasks = [t for t in ranked_suite if assembly.headlines[t].higher_is_better]
     excluded = [t for t in ranked_suite if not assembly.headlines[t].higher_is_better]
     overall: dict[str, OverallStats] = {}
+    with_cells: dict[str, list[CellStats]] = {}
     for s in assembly.systems:
         cl = [cells.get((s.id, t)) for t in overall_tasks]
-        overall[s.id] = overall_from_cells(cl) if cl and all(c is not None for c in cl) else OverallStats(None, None, None, None)  # type: ignore[arg-type]
+        if cl and all(c is not None for c in cl):
+            with_cells[s.id] = cl  # type: ignore[assignment]
+        overall[s.id] = OverallStats(None, None, None, None)
+    overall.update(zip(with_cells, overall_many(list(with_cells.values()))))
 
     def sep_overall(a: str, b: str) -> Separation:
         dists, d0 = [], 0.0

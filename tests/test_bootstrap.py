@@ -289,3 +289,53 @@ def test_an_undefined_class_f1_is_verified_not_called_a_disagreement():
     p = bs.prepare("f1_E", items, verify=True)
     assert p.kind != "direct" and p.note is None, p.note
     assert math.isnan(p.value)
+
+
+def _holm_by_definition(ps, alpha=0.05):
+    order = sorted(range(len(ps)), key=lambda i: (math.isnan(ps[i]), ps[i]))  # NaN last: never rejected
+    want = [False] * len(ps)
+    for r, i in enumerate(order):
+        if not ps[i] <= alpha / (len(ps) - r):
+            break
+        want[i] = True
+    return want
+
+
+def test_holm_array_ties_at_the_thresholds_and_many_pairs():
+    """holm_array sorts only the p-values <= alpha: the same decisions as the step-down definition,
+    with ties exactly at a threshold, ties across the stop, p-values above alpha and NaN."""
+    alpha = 0.05
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        m = int(rng.integers(1, 60))
+        thr = alpha / (m - np.arange(m))
+        ps = rng.choice(np.concatenate([thr, thr, [0.0, 1.0, alpha, np.nextafter(alpha, 1)]]), m)
+        ps[rng.random(m) < 0.1] = np.nan
+        assert bs.holm_array(ps, alpha).tolist() == _holm_by_definition(ps.tolist(), alpha)
+    big = np.round(rng.random(20_000) ** 8, 9)  # many tiny p-values, many ties
+    assert bs.holm_array(big).tolist() == _holm_by_definition(big.tolist())
+    assert bs.holm_array(np.asarray([])).tolist() == []
+
+
+@pytest.mark.parametrize("run_min", [1, 10**9])
+def test_pairs_of_one_system_with_all_others_same_bits_either_way(monkeypatch, run_min):
+    """A new system's pairs (one pair per other system: runs of one) are computed by gathering rows,
+    long runs by one subtraction per system; each is the bits of all pairs computed together."""
+    rng = np.random.default_rng(5)
+    s, b = 12, 257
+    boots = rng.normal(0.5, 0.05, size=(s, b))
+    boots[2, :4] = np.nan
+    boots[7, 3] = np.inf
+    values = boots[:, 0] + 0.002
+    iu, ju = np.triu_indices(s, 1)
+    want = bs.pairwise_pairs(values, boots, iu, ju)
+    want_t = bs.pair_tests(values, boots, iu, ju)
+    monkeypatch.setattr(bs, "_RUN_MIN", run_min)
+    new = 6  # the pairs (i, 6) for i < 6 and (6, j) for j > 6, in triu order
+    pick = np.flatnonzero((iu == new) | (ju == new))
+    got = bs.pairwise_pairs(values, boots, iu[pick], ju[pick], max_elements=5 * b)
+    for a, w in zip(got, want):
+        assert a.tobytes() == w[pick].tobytes()
+    got_t = bs.pair_tests(values, boots, iu[pick], ju[pick], max_elements=3 * b)
+    for a, w in zip(got_t, want_t):
+        assert a.tobytes() == w[pick].tobytes()

@@ -75,6 +75,34 @@ def test_overall_from_cells():
     assert o.se == pytest.approx(0.025) and o.ci == pytest.approx((0.65 - 1.959964 * 0.025, 0.65 + 1.959964 * 0.025))
 
 
+def test_overall_many_is_overall_from_cells_bit_for_bit():
+    rng = np.random.default_rng(3)
+
+    def cell(task, b=300, se=None, boot=True):
+        return stats.CellStats("s", task, "acc", float(rng.random()), None, None, se,
+                               boot=rng.normal(0.5, 0.1, b) if boot else None)
+
+    lists = [[cell("t1"), cell("t2"), cell("t3")] for _ in range(7)]
+    lists[2][1].boot[5] = np.nan  # a non-finite resample: that system's CI from its finite ones
+    lists.append([cell("t1", 301), cell("t2", 300), cell("t3", 299)])  # shortest bootstrap
+    lists.append([cell("t1", 1), cell("t2", 1), cell("t3", 1)])  # no standard deviation
+    lists.append([cell("t1", se=0.01, boot=False), cell("t2", se=0.02)])  # stderr only
+    lists.append([cell("t1", boot=False), cell("t2")])  # neither
+    lists.append([cell("t1"), cell("t2")])  # other tasks: another batch
+    lists.append([])
+    lists[0][0].value = None
+    got = stats.overall_many(lists)
+    assert {"bootstrap", "stderr", None} <= {o.ci_method for o in got}
+    for o, cl in zip(got, lists):
+        w = stats.overall_from_cells(cl)
+        assert (o.value, o.ci_method, o.tasks) == (w.value, w.ci_method, w.tasks)
+        for a, b in ((o.ci, w.ci), (o.se, w.se)):
+            assert np.asarray(a, dtype=float).tobytes() == np.asarray(b, dtype=float).tobytes()
+        assert (o.boot is None) == (w.boot is None)
+        if o.boot is not None:
+            assert o.boot.tobytes() == w.boot.tobytes()
+
+
 # ---------------------------------------------------------------------------------------------
 # samples files and the whole statistics stage
 
