@@ -15,10 +15,12 @@ Accepted shapes (lm-eval 0.4.x, older and newer):
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -186,6 +188,8 @@ class Collection:
 
 
 def to_float(v: Any) -> float | None:
+    if type(v) is float:  # the common case (a metric's value), first
+        return v if math.isfinite(v) else None
     if isinstance(v, bool):
         return float(v)
     if isinstance(v, (int, float)):
@@ -273,13 +277,13 @@ def find_result_files(
     Symlinked folders are followed, each real folder once (a link back up cannot loop); a folder
     seen again through another link is reported as an "info" problem, never dropped silently."""
     excl = [os.path.realpath(p) for p in exclude]
-    found: list[Path] = []
+    found: list[tuple[Path, str | None]] = []  # (file, its real path where known from its folder's)
     visited: set[str] = set()
     reals: dict[str, str] = {}  # folder -> its real path, known from its parent's when it is not a link
     for p in paths:
         p = Path(p)
         if not p.is_dir():
-            found.append(p)
+            found.append((p, None))
             continue
         for root, dirs, files in os.walk(p, followlinks=True):
             rootp = Path(root)
@@ -304,15 +308,20 @@ def find_result_files(
             for name in sorted(files):
                 if name in NOT_RESULTS or not RESULTS_RE.match(name):
                     continue
-                found.append(rootp / name)
+                # a file that is not a link is its folder's real path + its name (one lstat, not realpath's one a component)
+                found.append((rootp / name, None if os.path.islink(os.path.join(root, name)) else os.path.join(real, name)))
     seen: set[str] = set()
     unique = []
-    for f in found:
-        r = os.path.realpath(f)  # never raises, even on a link loop (the read reports it)
+    for f, r in found:
+        if r is None:
+            r = os.path.realpath(f)  # never raises, even on a link loop (the read reports it)
         if r not in seen:
             seen.add(r)
             unique.append(f)
     return unique
+
+
+_NO_SUCH_FILE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # what Path.is_file reads as "no"
 
 
 def find_samples_file(results_path: Path, task: str) -> tuple[str | None, str | None]:
@@ -321,11 +330,20 @@ def find_samples_file(results_path: Path, task: str) -> tuple[str | None, str | 
     m = DATE_RE.search(results_path.name)
     folder = results_path.parent
     if m:
-        cand = folder / f"samples_{sanitized}_{m.group(1)}.jsonl"
-        if cand.is_file():
-            return str(cand), None
+        name = f"samples_{sanitized}_{m.group(1)}.jsonl"
+        # the same text as str(folder / name) and the same test as (folder / name).is_file(), without pathlib
+        parent = str(folder)
+        cand = name if parent == "." else os.path.join(parent, name)
+        try:
+            st = os.stat(cand)
+        except OSError as e:
+            if e.errno not in _NO_SUCH_FILE:
+                raise
+            st = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            return cand, None
         if os.path.lexists(cand):
-            return None, f"samples file {cand.name} is not a regular file (link to a device, FIFO, loop); not read"
+            return None, f"samples file {name} is not a regular file (link to a device, FIFO, loop); not read"
         return None, None
     cands = sorted(folder.glob(f"samples_{glob_escape(sanitized)}_*.jsonl"))
     cands = [c for c in cands if re.fullmatch(rf"samples_{re.escape(sanitized)}_{DATE_ID}\.jsonl", c.name)]

@@ -22,8 +22,11 @@ def fmt_num(v: float | None) -> str:
 
 
 def fmt_ci(ci: tuple[float, float] | None) -> str:
-    if not ci or any(not math.isfinite(x) for x in ci):
+    if not ci:
         return ""
+    for x in ci:
+        if not math.isfinite(x):
+            return ""
     return f"[{fmt_num(ci[0])}, {fmt_num(ci[1])}]"
 
 

@@ -24,11 +24,20 @@ from tqdm import tqdm
 
 from . import fmt, privacy, safejson
 from .context import ReportEntry, SiteContext
+from .task_page import ViewerSystem
 
 PKG = Path(__file__).resolve().parent
 TEMPLATES = PKG / "templates"
 STATIC = PKG / "static"
 MARKER = ".ecomsuite-leaderboard"
+
+
+def _finalize(v: Any) -> Any:
+    """Every printed value: a string (not Markup) is scrubbed of builder paths (privacy.scrub; one
+    without a "/" holds none, the common case, decided here without the call)."""
+    if type(v) is str:
+        return v if "/" not in v else privacy.scrub(v)
+    return v if isinstance(v, Markup) or not isinstance(v, str) else privacy.scrub(v)
 
 
 def environment() -> jinja2.Environment:
@@ -40,7 +49,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         # no builder path on any page: every printed string is scrubbed (see privacy)
-        finalize=lambda v: v if isinstance(v, Markup) or not isinstance(v, str) else privacy.scrub(v),
+        finalize=_finalize,
     )
     env.filters["script_json"] = lambda obj: Markup(safejson.dumps(privacy.scrub_obj(obj)))
     env.filters.update(fmt.FILTERS)  # numbers are formatted where they are shown: {{ x|fmt_num }}
@@ -233,12 +242,70 @@ def publish(stage: Path, out: Path) -> dict[str, Any]:
     return info
 
 
+_VIEWER_FIELDS = [f.name for f in dataclasses.fields(ViewerSystem)]  # each a str: no deep copy needed
+
+
+def _viewer(tp: Any) -> dict[str, Any]:
+    """The task page's per-sample viewer data (its systems' fields in field order, as dataclasses.asdict gives them)."""
+    return {
+        "task": tp.task,
+        "metric": tp.metric,
+        "higher_is_better": tp.higher_is_better,
+        "systems": [{f: getattr(v, f) for f in _VIEWER_FIELDS} for v in tp.viewer_systems],
+        "docs_file": tp.docs_file,
+    }
+
+
+# one render_site call's state, set before its pages are rendered (a forked worker inherits it)
+_JOB: dict[str, Any] = {}
+_SYSTEM_CHUNK = 100  # system pages per unit of work
+
+
+def _units(ctx: SiteContext) -> list[tuple[str, int]]:
+    """The pages and files to write, as (what, which); the large ones first (each worker takes the
+    next one when it is free, so the big task pages do not end up in one process)."""
+    tasks = sorted(range(len(ctx.task_pages)), key=lambda i: -len(ctx.task_pages[i].rows) - len(ctx.task_pages[i].unranked))
+    return ([("task", i) for i in tasks] + [("json", 0), ("index", 0), ("csv", 0)]
+            + [("systems", i) for i in range(0, len(ctx.system_pages), _SYSTEM_CHUNK)]
+            + [(name, 0) for name in ("about", "tasks", "plots", "report", "build_report")])
+
+
+def _render_unit(unit: tuple[str, int]) -> int:
+    """Write one unit's files; returns how many pages it wrote."""
+    what, i = unit
+    env, ctx, out = _JOB["env"], _JOB["ctx"], _JOB["out"]
+    common = {"ctx": ctx}
+    if what == "task":
+        tp = ctx.task_pages[i]
+        _write(out / tp.file, env.get_template("task.html").render(root="../", page="task", tp=tp, viewer=_viewer(tp),
+                                                                   **common))
+    elif what == "systems":
+        t_sys = env.get_template("system.html")
+        chunk = ctx.system_pages[i:i + _SYSTEM_CHUNK]
+        for sp in chunk:
+            _write(out / sp.file, t_sys.render(root="../", page="system", sp=sp, **common))
+        return len(chunk)
+    elif what in ("about", "tasks", "index", "plots", "report"):
+        _write(out / f"{what}.html", env.get_template(f"{what}.html").render(root="", page=what, **common))
+    elif what == "csv":
+        _write(out / ctx.csv_file, export_csv(ctx))
+    elif what == "json":
+        _write(out / ctx.json_file, export_json(ctx))
+    elif what == "build_report":
+        _write(out / "build_report.json", report_json(ctx))
+    else:
+        raise ValueError(f"unknown unit of the site: {what!r}")
+    return 1
+
+
 def render_site(ctx: SiteContext, out: Path, plots: bool = True, progress: bool = False, n_jobs: int = 1) -> dict[str, Any]:
     """Write every page. Returns a few figures about what was written.
 
-    The plots are written first (milliseconds each, in this process: ``n_jobs`` is not needed for
-    them), then the pages; the index, task, plots and report pages list the drawn plots, or a
-    plot's failure (a plot failing must not lose the site)."""
+    The plots are written first (milliseconds each, in this process), then the pages; the index,
+    task, plots and report pages list the drawn plots, or a plot's failure (a plot failing must not
+    lose the site). With ``n_jobs`` > 1 (and fork available) the pages are written by that many forked
+    processes, each taking the next unit of :func:`_units` (a task page, 100 system pages, the index,
+    ...); every file is written by one of them, so the site is the same bytes either way."""
     from .plots import draw_safely
 
     env = environment()
@@ -247,7 +314,6 @@ def render_site(ctx: SiteContext, out: Path, plots: bool = True, progress: bool 
         if f.is_file():
             shutil.copyfile(f, out / "static" / f.name)
 
-    common = {"ctx": ctx}
     drawn: set[str] = set()
     specs = list(ctx.plots) if plots else []
     for spec in tqdm(specs, total=len(specs), desc="plots", unit="svg", disable=None if progress else True):
@@ -260,25 +326,23 @@ def render_site(ctx: SiteContext, out: Path, plots: bool = True, progress: bool 
     for tp in ctx.task_pages:
         tp.plots[:] = [p for p in tp.plots if p.file in drawn]
 
-    _write(out / "about.html", env.get_template("about.html").render(root="", page="about", **common))
-    _write(out / "tasks.html", env.get_template("tasks.html").render(root="", page="tasks", **common))
-    t_sys = env.get_template("system.html")
-    for sp in tqdm(ctx.system_pages, desc="system pages", unit="page", disable=None if progress else True):
-        _write(out / sp.file, t_sys.render(root="../", page="system", sp=sp, **common))
-    _write(out / "index.html", env.get_template("index.html").render(root="", page="index", **common))
-    _write(out / "plots.html", env.get_template("plots.html").render(root="", page="plots", **common))
-    _write(out / "report.html", env.get_template("report.html").render(root="", page="report", **common))
-    t_task = env.get_template("task.html")
-    for tp in ctx.task_pages:
-        viewer = {
-            "task": tp.task,
-            "metric": tp.metric,
-            "higher_is_better": tp.higher_is_better,
-            "systems": [dataclasses.asdict(v) for v in tp.viewer_systems],
-            "docs_file": tp.docs_file,
-        }
-        _write(out / tp.file, t_task.render(root="../", page="task", tp=tp, viewer=viewer, **common))
-    _write(out / ctx.csv_file, export_csv(ctx))
-    _write(out / ctx.json_file, export_json(ctx))
-    _write(out / "build_report.json", report_json(ctx))
+    for name in ("about", "tasks", "system", "index", "plots", "report", "task"):
+        env.get_template(f"{name}.html")  # compiled once, here (a forked worker inherits them)
+    units = _units(ctx)
+    bar = {"total": len(ctx.system_pages) + len(units) - len(range(0, len(ctx.system_pages), _SYSTEM_CHUNK)),
+           "desc": "pages", "unit": "page", "disable": None if progress else True}
+    _JOB.update(env=env, ctx=ctx, out=out)
+    try:
+        if n_jobs > 1 and hasattr(os, "fork"):
+            import multiprocessing as mp
+
+            with mp.get_context("fork").Pool(min(n_jobs, len(units))) as pool, tqdm(**bar) as pbar:
+                for n in pool.imap_unordered(_render_unit, units):
+                    pbar.update(n)
+        else:
+            with tqdm(**bar) as pbar:
+                for u in units:
+                    pbar.update(_render_unit(u))
+    finally:
+        _JOB.clear()
     return {"index_bytes": (out / "index.html").stat().st_size, "plots": len(drawn)}

@@ -168,7 +168,8 @@ def _lineage_node(lin: Lineage, match: dict[str, str], depth: int = 0) -> Lineag
 
 
 def _results(s: System, tasks: list[str], st: Statistics, rank_of: dict[tuple[str, str], RankEntry],
-             sample_files: dict[tuple[str, str], str]) -> list[SystemResult]:
+             sample_files: dict[tuple[str, str], str], hrefs: dict[str, str]) -> list[SystemResult]:
+    """``hrefs``: task -> its page from a system page (made once per build, not once per system)."""
     out = []
     for t in tasks:
         if t not in s.cells:
@@ -179,7 +180,7 @@ def _results(s: System, tasks: list[str], st: Statistics, rank_of: dict[tuple[st
         out.append(
             SystemResult(
                 task=t,
-                task_href="../" + task_file(t),
+                task_href=hrefs[t],
                 metric=c.metric,
                 value=cs.value,
                 ci=cs.ci,
@@ -229,6 +230,7 @@ def system_pages(assembly: Assembly, st: Statistics, sample_files: dict[tuple[st
     overall = {e.system_id: e for e in st.overall_ranking.entries}
     rank_of = {(e.system_id, t): e for t, r in st.task_rankings.items() for e in r.entries}
     tasks = list(assembly.suite) + list(assembly.other_tasks)
+    hrefs = {t: "../" + task_file(t) for t in tasks}
     page_of = {s.name: f"{s.id}.html" for s in assembly.systems}  # lineage inputs on the board, from a system page
     pages = []
     for s in assembly.systems:
@@ -244,7 +246,7 @@ def system_pages(assembly: Assembly, st: Statistics, sample_files: dict[tuple[st
                 overall=o.value,
                 overall_ci=o.ci,
                 overall_rank=(f"{e.rank_label} of {len(st.overall_ranking.entries)}" if e else "not ranked"),
-                results=_results(s, tasks, st, rank_of, sample_files),
+                results=_results(s, tasks, st, rank_of, sample_files, hrefs),
                 lineage=_lineage_node(s.lineage, page_of) if s.lineage else None,
                 train_command=s.lineage.command if s.lineage else None,
                 runs=[_run_info(s, r) for r in s.runs],

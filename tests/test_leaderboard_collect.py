@@ -174,6 +174,31 @@ def test_samples_file_found_by_date_id(tmp_path):
     assert run.tasks["arc_easy"].samples_path is None
 
 
+def test_samples_path_is_the_pathlib_text_and_only_a_regular_file_is_taken(tmp_path, monkeypatch):
+    folder = tmp_path / "m"
+    write(folder / "results_2025-01-01T00-00-00.5.json", minimal_results())
+    write(folder / "samples_ecom_esci_2025-01-01T00-00-00.5.jsonl", "{}\n")
+    (folder / "samples_arc_easy_2025-01-01T00-00-00.5.jsonl").mkdir()  # there, but not a regular file
+    monkeypatch.chdir(folder)
+    for res in (Path("results_2025-01-01T00-00-00.5.json"), folder / "results_2025-01-01T00-00-00.5.json"):
+        probs = []
+        run = collect.read_run(res, [tmp_path], probs)
+        assert run.tasks["ecom_esci"].samples_path == str(res.parent / "samples_ecom_esci_2025-01-01T00-00-00.5.jsonl")
+        assert run.tasks["arc_easy"].samples_path is None
+        assert any("samples_arc_easy_2025-01-01T00-00-00.5.jsonl is not a regular file" in p.reason for p in probs)
+    assert collect.read_run(Path("results_2025-01-01T00-00-00.5.json"), [tmp_path], []).tasks["ecom_esci"].samples_path \
+        == "samples_ecom_esci_2025-01-01T00-00-00.5.jsonl"  # a bare name, as str(Path(".") / name) is
+
+
+def test_a_results_file_reached_twice_is_read_once(tmp_path):
+    write(tmp_path / "real" / "m" / "results_2025-01-01T00-00-00.5.json", minimal_results())
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "results_2025-01-01T00-00-00.5.json").symlink_to(
+        tmp_path / "real" / "m" / "results_2025-01-01T00-00-00.5.json")
+    coll = collect.collect([tmp_path / "real", tmp_path / "other"])
+    assert coll.files_seen == 1 and [r.path for r in coll.runs] == [str(tmp_path / "real" / "m" / "results_2025-01-01T00-00-00.5.json")]
+
+
 def test_samples_without_date_in_results_name(tmp_path):
     folder = tmp_path / "m"
     res = write(folder / "results.json", minimal_results())

@@ -419,6 +419,40 @@ def test_rebuild_is_deterministic(xss_runs, tmp_path):
     assert (outs[0] / "index.html").read_text() == (outs[1] / "index.html").read_text()
 
 
+def test_pages_written_by_forked_workers_are_the_serial_ones(xss_runs, tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "_SYSTEM_CHUNK", 2)  # several units of system pages, spread over the workers
+    files = {}
+    for n_jobs in (1, 2):
+        ctx, _ = make_context(xss_runs)
+        site = tmp_path / f"site{n_jobs}"
+        info = render.render_site(ctx, site, plots=True, n_jobs=n_jobs)
+        assert info["plots"] > 0
+        files[n_jobs] = {str(p.relative_to(site)): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    assert len(ctx.system_pages) > 2 and sum(f.startswith("systems/") for f in files[2]) == len(ctx.system_pages)
+    assert files[1] == files[2]
+
+
+def test_a_page_failing_in_a_worker_fails_the_render(xss_runs, tmp_path, monkeypatch):
+    def boom(ctx):
+        raise RuntimeError("csv export failed")
+    monkeypatch.setattr(render, "export_csv", boom)
+    ctx, _ = make_context(xss_runs)
+    with pytest.raises(RuntimeError, match="csv export failed"):
+        render.render_site(ctx, tmp_path / "site", plots=False, n_jobs=2)
+
+
+def test_every_printed_string_is_scrubbed_but_markup(monkeypatch):
+    class Text(str):
+        pass
+    monkeypatch.setattr(render.privacy, "_roots", [("/home/builder/results", "results")])
+    render.privacy._public_path.cache_clear()
+    env = render.environment()
+    got = env.from_string("{{ a }}|{{ b }}|{{ c }}|{{ d }}").render(
+        a="/home/builder/results/m/x.json", b=Text("/home/builder/results/m/y.json"), c=render.Markup("<i>/home/x/y</i>"), d=3)
+    render.privacy._public_path.cache_clear()
+    assert got == "results/m/x.json|results/m/y.json|<i>/home/x/y</i>|3"
+
+
 def test_plots_are_svg_without_scripts(tmp_path):
     runs = tmp_path / "runs"
     synthetic.demo(runs, n_docs=20, xss=True, bad_files=False)
