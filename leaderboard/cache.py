@@ -36,17 +36,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import stat
 import tempfile
 import zlib
 from collections.abc import Iterator
+from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import safeio
+
+try:
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency (pyproject.toml)
+    _fast_loads = None
 from .samples import SampleData, SampleJob
 
 SUFFIX = ".lbcache"
@@ -89,7 +96,7 @@ def unpack(data: bytes) -> dict[str, np.ndarray]:
     _need(len(data) >= start, "truncated")
     n = int.from_bytes(data[len(MAGIC):start], "little")
     _need(n <= len(data) - start, "truncated index")
-    index = json.loads(data[start:start + n].decode("ascii"))  # ASCII JSON; anything odd raises
+    index = _loads_ascii(data[start:start + n])  # ASCII JSON; anything odd raises
     _need(isinstance(index, dict), "index is not an object")
     base, size = start + n, len(data) - start - n
     out: dict[str, np.ndarray] = {}
@@ -112,6 +119,21 @@ def unpack(data: bytes) -> dict[str, np.ndarray]:
         a = np.frombuffer(data, dtype=dt, count=count, offset=base + off)
         out[name] = a if len(shape) == 1 else a.reshape(shape)
     return out
+
+
+def _loads_ascii(text: bytes) -> Any:
+    """JSON of ASCII bytes (UnicodeDecodeError otherwise), by orjson where it can (an entry's index
+    and meta: twice per entry of a rebuild), else by json.loads (NaN, a lone surrogate: what orjson
+    refuses). An integer beyond 64 bits comes back a float (json.loads: an int); :func:`encode`
+    writes none, and every count and place is checked to be an int, so such an entry is refused."""
+    if not text.isascii():
+        text.decode("ascii")  # raises: the entry is refused as before
+    if _fast_loads is not None:
+        try:
+            return _fast_loads(text)
+        except ValueError:  # orjson.JSONDecodeError: parsed (or refused) by json below
+            pass
+    return json.loads(text.decode("ascii"))
 
 
 def cache_dir_for(out: str | os.PathLike) -> Path:
@@ -298,9 +320,11 @@ def encode(data: SampleData, view: bytes | None, k: str, sk: str | None = None) 
     return arrays
 
 
-def _need(ok: bool, what: str) -> None:
+def _need(ok: bool, what: str, name: str | None = None) -> None:
+    """Unusable(``what``, after ``name: `` when given) unless ``ok`` (the message is made only then:
+    this runs ~40 times per entry of a rebuild)."""
     if not ok:
-        raise Unusable(what)
+        raise Unusable(what if name is None else f"{name}: {what}")
 
 
 def _decode_field(spec: Any, name: str, members: dict[str, np.ndarray]) -> Any:
@@ -309,19 +333,19 @@ def _decode_field(spec: Any, name: str, members: dict[str, np.ndarray]) -> Any:
     if spec is None:
         return None
     if spec == "array":
-        _need(name in members, f"{name}: array missing")
-        a = members[name]
-        _need(a.ndim == 1 and a.dtype.kind in "biuf", f"{name}: not a 1-D numeric array")
+        a = members.get(name)
+        _need(a is not None, "array missing", name)
+        _need(a.ndim == 1 and a.dtype.kind in "biuf", "not a 1-D numeric array", name)
         return a.copy()  # not a view: it would keep the whole entry's bytes alive
-    _need(isinstance(spec, dict), f"{name}: unknown encoding")
+    _need(isinstance(spec, dict), "unknown encoding", name)
     if "strings" in spec:
         v = spec["strings"]
-        _need(len(spec) == 1 and isinstance(v, list) and all(isinstance(x, str) for x in v),
-              f"{name}: not a list of strings")
+        _need(len(spec) == 1 and isinstance(v, list) and all(map(isinstance, v, repeat(str))),
+              "not a list of strings", name)
         return np.asarray(v, dtype=object).reshape(len(v))
     member, n, crc = spec.get("lazy"), spec.get("len"), spec.get("crc32")
     _need(len(spec) == 3 and isinstance(member, str) and isinstance(n, int) and isinstance(crc, int),
-          f"{name}: unknown encoding")
+          "unknown encoding", name)
     raw = members.get(member)
     _need(raw is not None and raw.dtype == np.uint8 and raw.ndim == 1, f"{name}: {member[:40]} missing")
     text = raw.tobytes()
@@ -382,7 +406,7 @@ def _meta(members: dict[str, np.ndarray], k: str) -> dict:
     _need("meta" in members, "no meta member")
     raw = members["meta"]
     _need(raw.dtype == np.uint8 and raw.ndim == 1, "meta is not text")
-    meta = json.loads(raw.tobytes().decode("ascii"))  # ASCII JSON written by encode; anything odd raises
+    meta = _loads_ascii(raw.tobytes())  # ASCII JSON written by encode; anything odd raises
     _need(isinstance(meta, dict), "meta is not an object")
     _need(meta.get("format") == FORMAT, f"format {str(meta.get('format'))[:40]!r}, not {FORMAT!r}")
     _need(meta.get("key") == k, "entry of another key (foreign or renamed)")
@@ -416,9 +440,9 @@ def decode(members: dict[str, np.ndarray], k: str, job: SampleJob, with_view: bo
     _need(isinstance(numeric, bool), "numeric: not a bool")
     for name in ("n_docs_in_file", "n_nan"):
         v = meta.get(name)
-        _need(isinstance(v, int) and not isinstance(v, bool) and v >= 0, f"{name}: not a count")
+        _need(isinstance(v, int) and not isinstance(v, bool) and v >= 0, "not a count", name)
     warnings = meta.get("warnings")
-    _need(isinstance(warnings, list) and all(isinstance(w, str) for w in warnings), "warnings: not strings")
+    _need(isinstance(warnings, list) and all(map(isinstance, warnings, repeat(str))), "warnings: not strings")
     _need(error is None or isinstance(error, str), "error: not a string")
     _need(meta.get("key_source") in _KEY_SOURCES, "key_source: unknown")
     f = {name: _decode_field(meta.get(name), name, members) for name in _ARRAY_FIELDS}
@@ -429,10 +453,10 @@ def decode(members: dict[str, np.ndarray], k: str, job: SampleJob, with_view: bo
     _need((items.n if isinstance(items, _Pending) else len(items)) == n, "items not aligned with doc_ids")
     for name in ("parse_fail", "scores"):
         v = f[name]
-        _need(v is None or (isinstance(v, np.ndarray) and v.dtype == np.float64 and len(v) == n),
-              f"{name}: not a float array aligned with doc_ids")
+        _need(v is None or (isinstance(v, np.ndarray) and v.dtype == _F8 and len(v) == n),
+              "not a float array aligned with doc_ids", name)
     _need(clusters is None or (isinstance(clusters, list) and len(clusters) == n
-                               and all(c is None or isinstance(c, str) for c in clusters)),
+                               and set(map(type, clusters)) <= _LABEL_TYPES),  # JSON: exact types
           "clusters: not labels aligned with doc_ids")
     view: bytes | ViewRef | None = _view_ref(meta)
     if with_view and view is not None:
@@ -449,14 +473,12 @@ def decode(members: dict[str, np.ndarray], k: str, job: SampleJob, with_view: bo
         _need(isinstance(cell, dict), "cell: not an object")
         if cell.get("stats_key") == sk:  # else: other bootstrap settings, computed again by the caller
             data.cell = _decode_cell(cell, data, job, members)
+            data.cell.key = sk
     return data, view
 
 
 def _decode_cell(cell: dict, data: SampleData, job: SampleJob, members: dict[str, np.ndarray]) -> Any:
-    from ecomsuite import bootstrap as bs
-
-    from .stats import CellPrep
-
+    bs, CellPrep = _cell_modules()
     iters, seed = job.boot
     problems = cell.get("problems")
     _need(isinstance(problems, list) and all(isinstance(x, list) and len(x) == 2 and x[0] in ("info", "warning")
@@ -464,15 +486,16 @@ def _decode_cell(cell: dict, data: SampleData, job: SampleJob, members: dict[str
     out = CellPrep(int(iters), seed, problems=[(lv, m) for lv, m in problems])
     if cell.get("boot") is True:
         b = members.get("cell_boot")
-        _need(b is not None and b.dtype == np.float64 and b.shape == (int(iters),), "cell_boot: not the resamples")
+        _need(b is not None and b.dtype == _F8 and b.shape == (int(iters),), "cell_boot: not the resamples")
         out.boot = b.copy()  # not a view of the entry's bytes (it would keep them all alive)
     else:
         _need(cell.get("boot") is False, "cell boot: not a bool")
     if cell.get("ci") is True:
         c = members.get("cell_ci")
-        _need(out.boot is not None and c is not None and c.dtype == np.float64 and c.shape == (3,), "cell_ci: not [lo, hi, se]")
-        out.ci = (float(c[0]), float(c[1]))
-        out.se = None if np.isnan(c[2]) else float(c[2])
+        _need(out.boot is not None and c is not None and c.dtype == _F8 and c.shape == (3,), "cell_ci: not [lo, hi, se]")
+        lo, hi, se = c.tolist()
+        out.ci = (lo, hi)
+        out.se = None if math.isnan(se) else se
     else:
         _need(cell.get("ci") is False, "cell ci: not a bool")
     prep = cell.get("prepared")
@@ -485,7 +508,7 @@ def _decode_cell(cell: dict, data: SampleData, job: SampleJob, members: dict[str
     _need(note is None or isinstance(note, str), "cell note: not a string")
     _need(isinstance(cell.get("docs_fp"), str), "cell docs_fp: not a string")
     v = members.get("cell_value")
-    _need(v is not None and v.dtype == np.float64 and v.shape == (1,), "cell_value: not one float")
+    _need(v is not None and v.dtype == _F8 and v.shape == (1,), "cell_value: not one float")
     if source == "direct":
         stats = None
         items = list(data.items)  # as bootstrap.prepare holds them
@@ -497,11 +520,28 @@ def _decode_cell(cell: dict, data: SampleData, job: SampleJob, members: dict[str
         st = members.get("cell_stats")
         _need(st is not None and st.ndim == 2 and st.shape[0] == n and st.dtype.kind in "iuf", "cell_stats: not (n, k)")
         stats, items = st.astype(np.float64), None
-    if stats is not None:
-        _need(isinstance(fid, str) and fid in bs.FINISHERS, f"cell finish: unknown {str(fid)[:40]!r}")
+    if stats is not None and not (isinstance(fid, str) and fid in bs.FINISHERS):
+        raise Unusable(f"cell finish: unknown {str(fid)[:40]!r}")
     out.prepared = bs.restore(job.metric, n, float(v[0]), stats, fid, items, note)
     out.docs_fp = cell["docs_fp"]
     return out
+
+
+_F8 = np.dtype("<f8")
+_LABEL_TYPES = frozenset({str, type(None)})
+_CELL_MODULES: tuple | None = None
+
+
+def _cell_modules() -> tuple:
+    """(ecomsuite.bootstrap, stats.CellPrep), imported on first use (stats imports this module)."""
+    global _CELL_MODULES
+    if _CELL_MODULES is None:
+        from ecomsuite import bootstrap as bs
+
+        from .stats import CellPrep
+
+        _CELL_MODULES = (bs, CellPrep)
+    return _CELL_MODULES
 
 
 def load(folder: Path, k: str, job: SampleJob, with_view: bool = True) -> tuple[SampleData, bytes | ViewRef | None] | None:
@@ -527,8 +567,8 @@ def _read(path: str | os.PathLike) -> bytes:
         st = os.fstat(fd)
         _need(stat.S_ISREG(st.st_mode), "not a regular file")
         _need(st.st_size <= safeio.MAX_SAMPLES_BYTES, f"too large: {st.st_size:,} bytes")
-        data = os.read(fd, st.st_size + 1)
-        while len(data) <= st.st_size:  # short read (or it grew): read on to the end
+        data = os.read(fd, st.st_size + 1)  # all of it in one call: a regular file is not read short
+        while len(data) < st.st_size:  # short read: read on to the end
             more = os.read(fd, max(1 << 16, st.st_size + 1 - len(data)))
             if not more:
                 break
@@ -595,8 +635,8 @@ class ViewPlacer:
             seen = os.fstat(fd)
             if not stat.S_ISREG(seen.st_mode) or seen.st_size != ref.size:
                 return False
-            data = os.read(fd, ref.size + 1)
-            while len(data) <= ref.size:
+            data = os.read(fd, ref.size + 1)  # one byte more: a file that grew since fstat is seen
+            while len(data) < ref.size:
                 more = os.read(fd, ref.size + 1 - len(data))
                 if not more:
                     break
@@ -726,14 +766,15 @@ def prune(folder: Path, used: set[str], suffix: str = SUFFIX) -> int:
 
 
 PAIRS_SUFFIX = ".lbpairs"
-PAIRS_FORMAT = "ecomsuite-lbpairs/2"
+PAIRS_FORMAT = "ecomsuite-lbpairs/3"
 
 
 class PairCache:
     """``stats.PairStore`` in the cache folder: one ``*.lbpairs`` entry (:func:`pack`) per ranking
     group (the systems of one task, or of the overall score, that share documents and resamples):
     the member keys (each cell's stats key, see :func:`stats_key`) and the
-    ``bootstrap.pair_tests`` of every pair of them. A pair is reused only when both members' keys are
+    ``bootstrap.pair_tests`` of every pair of them (and the CI of
+    each pair of neighbours, see ``stats.PairStore``). A pair is reused only when both members' keys are
     unchanged, so an entry can never give a pair of other numbers; an unusable entry is noted and
     computed again. The file name hashes the group's name with the code version."""
 
@@ -763,6 +804,9 @@ class PairCache:
             _need(p is not None and p.dtype == np.float64 and p.shape == (n_pairs,), "p: not one float per pair")
             _need(nfin is not None and nfin.dtype.kind in "iu" and nfin.shape == (n_pairs,), "n_finite: not a count per pair")
             _need(side is not None and side.dtype == np.int8 and side.shape == (n_pairs,), "side: not one sign per pair")
+            near = members.get("near")
+            _need(near is not None and near.dtype == np.float64 and near.shape == (3, max(len(keys) - 1, 0)),
+                  "near: not (lo, hi, p) per pair of neighbours")
         except FileNotFoundError:
             return None
         except Exception as e:  # noqa: BLE001 - a bad entry only costs computing the pairs again
@@ -770,17 +814,18 @@ class PairCache:
             self.unusable.append(f"{path.name}: {why}")
             return None
         self.reused += 1
-        return keys, p, nfin.astype(np.int64), side
+        return keys, p, nfin.astype(np.int64), side, near
 
     def keep(self, name: str) -> None:
         self.used.add(self._key(name))
 
-    def put(self, name: str, keys: list[str], p: np.ndarray, nfin: np.ndarray, side: np.ndarray) -> None:
+    def put(self, name: str, keys: list[str], p: np.ndarray, nfin: np.ndarray, side: np.ndarray, near: np.ndarray) -> None:
         k = self._key(name)
         self.used.add(k)
         meta = json.dumps({"format": PAIRS_FORMAT, "key": k, "members": list(keys)}, ensure_ascii=True)
         members = {"meta": np.frombuffer(meta.encode("ascii"), dtype=np.uint8), "p": np.asarray(p, dtype=np.float64),
-                   "n_finite": np.asarray(nfin, dtype=np.int32), "side": np.asarray(side, dtype=np.int8)}
+                   "n_finite": np.asarray(nfin, dtype=np.int32), "side": np.asarray(side, dtype=np.int8),
+                   "near": np.asarray(near, dtype=np.float64)}
         if _write(self.folder, f"{k}{PAIRS_SUFFIX}", members):
             self.written += 1
 

@@ -924,7 +924,7 @@ def _hit(folder: Path, k: str, job: SampleJob, data: SampleData, ref: Any) -> tu
         data.cell = _prepare_cell(job, data)
         if data.cell is not None:
             cache.store(folder, k, data, view, job)
-    if data.cell is not None:
+    if data.cell is not None and not cell_hit:  # a cell read from the entry has its key (cache.decode)
         data.cell.key = cache.stats_key(k, job)  # pairs of cells with unchanged keys are reused
     return data, k, True, None, cell_hit, linked
 

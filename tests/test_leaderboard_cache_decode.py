@@ -1,0 +1,129 @@
+"""The cheaper reading of a cache entry (orjson for its index and meta, messages made only on failure,
+one read of the entry file) refuses what it refused before and gives what json.loads gave."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from ecomsuite.leaderboard import cache, stats
+from ecomsuite.leaderboard.samples import SampleData, SampleJob
+
+
+def _job(tmp_path, **kw) -> SampleJob:
+    return SampleJob(system_id="org/m", task="t", metric="acc", filter="none", path=str(tmp_path / "s.jsonl"),
+                     out_file=None, **kw)
+
+
+def _data(job: SampleJob, clusters=None) -> SampleData:
+    ids = np.asarray(["id:1", "id:2", "id:3"], dtype=object)
+    return SampleData(job.system_id, job.task, job.metric, job.path, ids, np.asarray([1.0, 0.0, 1.0]), True,
+                      None, np.asarray([1.0, math.nan, 1.0]), 3, warnings=["w1"], clusters=clusters)
+
+
+def _rewrite_meta(entry, old: bytes, new: bytes) -> None:
+    """The entry with ``old`` replaced by ``new`` in its meta member, its index kept consistent."""
+    members = {n: a.copy() for n, a in cache.unpack(entry.read_bytes()).items()}
+    meta = members["meta"].tobytes()
+    assert meta.count(old) == 1
+    members["meta"] = np.frombuffer(meta.replace(old, new), dtype=np.uint8)
+    entry.write_bytes(cache.pack(members))
+
+
+@pytest.mark.parametrize("text", [
+    b'{"a":[1,2.5,-0.0,"x\\u00e9\\ud800"],"b":null,"c":true}',  # a lone surrogate: json.loads only
+    b'[NaN,Infinity,-Infinity]',  # written by encode with allow_nan: json.loads only
+    b'{"a":1,"a":2}', b'[1e5, 0.1, 123456789012345678]', b'["\\u0000"]',
+])
+def test_entry_json_is_parsed_to_what_json_loads_gives(text):
+    got, want = cache._loads_ascii(text), json.loads(text.decode("ascii"))
+    assert json.dumps(got, allow_nan=True) == json.dumps(want, allow_nan=True)
+    assert [type(x) for x in (got if isinstance(got, list) else got.values())] == \
+        [type(x) for x in (want if isinstance(want, list) else want.values())]  # a top-level list or object
+
+
+@pytest.mark.parametrize("text", [b'{"a":"\xc3\xa9"}', b'{"a":1', b'', b'[1,]', b"{'a':1}"])
+def test_entry_json_that_is_not_ascii_or_not_json_is_refused(text):
+    with pytest.raises(ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        cache._loads_ascii(text)
+
+
+def test_an_entry_with_a_non_ascii_or_oversized_meta_value_is_refused(tmp_path):
+    job = _job(tmp_path)
+    assert cache.store(tmp_path, "k", _data(job), None)
+    entry = tmp_path / f"k{cache.SUFFIX}"
+    good = entry.read_bytes()
+    assert cache.load(tmp_path, "k", job)[0].warnings == ["w1"]
+    at = good.index(b'"w1"')
+    entry.write_bytes(good[:at + 1] + b"\xc3\xa9" + good[at + 3:])  # same length, valid UTF-8, not ASCII
+    with pytest.raises(cache.Unusable, match="UnicodeDecodeError"):
+        cache.load(tmp_path, "k", job)
+    entry.write_bytes(good)
+    # beyond 64 bits: a float from orjson, not a count
+    _rewrite_meta(entry, b'"n_docs_in_file":3', b'"n_docs_in_file":99999999999999999999')
+    with pytest.raises(cache.Unusable, match="n_docs_in_file: not a count"):
+        cache.load(tmp_path, "k", job)
+
+
+@pytest.mark.parametrize("bad, why", [
+    (b'"clusters":["a",1,"c"]', "clusters"), (b'"clusters":["a","b"]', "clusters"),
+    (b'"warnings":[1]', "warnings"), (b'"key_source":"nope"', "key_source"),
+])
+def test_a_meta_field_of_the_wrong_type_is_refused_with_its_name(tmp_path, bad, why):
+    job = _job(tmp_path)
+    assert cache.store(tmp_path, "k", _data(job, clusters=["a", None, "c"]), None)
+    entry = tmp_path / f"k{cache.SUFFIX}"
+    assert cache.load(tmp_path, "k", job)[0].clusters == ["a", None, "c"]
+    members = {n: a.copy() for n, a in cache.unpack(entry.read_bytes()).items()}
+    meta = json.loads(members["meta"].tobytes())
+    meta.update(json.loads(b"{" + bad + b"}"))
+    members["meta"] = np.frombuffer(json.dumps(meta).encode("ascii"), dtype=np.uint8)
+    entry.write_bytes(cache.pack(members))
+    with pytest.raises(cache.Unusable, match=why):
+        cache.load(tmp_path, "k", job)
+
+
+def test_a_cached_cell_comes_back_with_its_stats_key_and_values(tmp_path):
+    job = _job(tmp_path, boot=(50, stats.cell_seed(3, "t")), version="1.0")
+    data = _data(job)
+    data.cell = cp = stats.prepare_cell(job.metric, data.items, data.doc_ids, None, 50, job.boot[1])
+    assert cp.ci is not None
+    assert cache.store(tmp_path, "k", data, None, job)
+    got = cache.load(tmp_path, "k", job)[0].cell
+    assert got.key == cache.stats_key("k", job)
+    assert (got.ci, got.se) == (cp.ci, cp.se) and all(type(x) is float for x in (*got.ci, got.se))
+    assert got.boot.tobytes() == cp.boot.tobytes() and got.prepared.value == cp.prepared.value
+    other = _job(tmp_path, boot=(51, job.boot[1]), version="1.0")  # other settings: no cell, no key
+    assert cache.load(tmp_path, "k", other)[0].cell is None
+
+
+def test_an_entry_file_is_read_whole_in_one_call_and_a_short_one_is_refused(tmp_path, monkeypatch):
+    job = _job(tmp_path)
+    assert cache.store(tmp_path, "k", _data(job), None)
+    entry = tmp_path / f"k{cache.SUFFIX}"
+    size = entry.stat().st_size
+    import os
+
+    calls = []
+    real = os.read
+
+    def read(fd, n):
+        calls.append(n)
+        return real(fd, n)
+
+    monkeypatch.setattr(cache.os, "read", read)
+    assert cache._read(entry) == entry.read_bytes() and calls == [size + 1]
+    calls.clear()
+
+    def short(fd, n):  # a read that returns less than asked: read on to the end
+        calls.append(n)
+        return real(fd, min(n, 100))
+
+    monkeypatch.setattr(cache.os, "read", short)
+    assert cache._read(entry) == entry.read_bytes() and len(calls) > 1
+    monkeypatch.setattr(cache.os, "read", real)
+    entry.write_bytes(entry.read_bytes()[:-5])
+    with pytest.raises(cache.Unusable):
+        cache.load(tmp_path, "k", job)
