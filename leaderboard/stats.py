@@ -285,13 +285,16 @@ Block = dict
 
 class PairStore:
     """Where the pair tests of a ranking's systems are kept between builds (see cache.PairCache):
-    ``get(name)`` -> (member keys, p, n_finite, side) or None; ``put(name, keys, p, n_finite, side)``
-    replaces it; ``keep(name)``: what ``get`` gave is still right (not pruned)."""
+    ``get(name)`` -> (member keys, p, n_finite, side, near) or None; ``put(name, keys, p, n_finite,
+    side, near)`` replaces it; ``keep(name)``: what ``get`` gave is still right (not pruned). ``near``
+    (3, members - 1): ``bootstrap.pairwise_pairs``' (lo, hi, p) of each pair of neighbours (x, x + 1)
+    in the members' order (the shown next-row comparison); p NaN: not computed."""
 
     def get(self, name: str) -> tuple | None:  # pragma: no cover - interface
         return None
 
-    def put(self, name: str, keys: list[str], p: np.ndarray, nfin: np.ndarray, side: np.ndarray) -> None:  # pragma: no cover
+    def put(self, name: str, keys: list[str], p: np.ndarray, nfin: np.ndarray, side: np.ndarray,  # pragma: no cover
+            near: np.ndarray) -> None:
         return None
 
     def keep(self, name: str) -> None:  # pragma: no cover
@@ -299,24 +302,31 @@ class PairStore:
 
 
 def group_tests(values: Sequence[float], boots: np.ndarray, keys: Sequence[str | None], store: PairStore | None = None,
-                name: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                name: str = "", neighbours: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``bootstrap.pair_tests`` of every pair of one paired group (``triu_indices`` order): (p,
     n_finite, side). With ``store``, the pairs of two members both in the previous build's group
     (same member keys, same order) are taken from it -- a pair's numbers depend on its two members
-    only, bit for bit (``bootstrap.pairwise_pairs``) -- and only the pairs of new members computed."""
+    only, bit for bit (``bootstrap.pairwise_pairs``) -- and only the pairs of new members computed.
+    Also ``near`` (see :class:`PairStore`): the CI and p of the pairs (x, x + 1) for x in ``neighbours``,
+    taken from the store where the two were neighbours there too."""
     size = len(values)
     iu, ju = np.triu_indices(size, 1)
     p = np.ones(len(iu))
     nfin = np.zeros(len(iu), dtype=np.int64)
     side = np.zeros(len(iu), dtype=np.int8)
     known = np.zeros(len(iu), dtype=bool)
+    near = np.full((3, max(size - 1, 0)), np.nan)
     usable = store is not None and all(isinstance(k, str) for k in keys) and len(set(keys)) == size
     old = store.get(name) if usable else None  # type: ignore[union-attr]
     same = False
     if old is not None:
-        okeys, op, onf, oside = old
+        okeys, op, onf, oside, onear = old
         pos = {k: x for x, k in enumerate(okeys)}
         oi = np.asarray([pos.get(k, -1) for k in keys], dtype=np.int64)
+        if size > 1:
+            adj = (oi[:-1] >= 0) & (oi[1:] == oi[:-1] + 1)  # neighbours there too
+            near[:, adj] = onear[:, oi[:-1][adj]]
         kept = oi[oi >= 0]
         if len(kept) == len(okeys) and bool(np.all(kept[1:] > kept[:-1])):
             # every old member, in the old order (members added only): the known pairs, in triu
@@ -334,11 +344,15 @@ def group_tests(values: Sequence[float], boots: np.ndarray, keys: Sequence[str |
     todo = ~known
     if bool(todo.any()):
         _, p[todo], nfin[todo], side[todo] = bs.pair_tests(values, boots, iu[todo], ju[todo])
-    if usable and same:
+    u = np.asarray([] if neighbours is None else neighbours, dtype=np.int64)
+    u = u[np.isnan(near[2, u])]
+    if len(u):
+        _, near[0, u], near[1, u], near[2, u] = bs.pairwise_pairs(values, boots, u, u + 1)
+    if usable and same and not len(u):
         store.keep(name)  # type: ignore[union-attr]
     elif usable:
-        store.put(name, list(keys), p, nfin, side)  # type: ignore[union-attr]
-    return p, nfin, side
+        store.put(name, list(keys), p, nfin, side, near)  # type: ignore[union-attr]
+    return p, nfin, side, near
 
 
 def rank(task: str | None, values: dict[str, float], names: dict[str, str], higher_is_better: bool,
@@ -356,7 +370,7 @@ def rank(task: str | None, values: dict[str, float], names: dict[str, str], high
         if e is not None and e[0] is not None:
             groups.setdefault(e[0], []).append(k)
     gid = np.full(n, -1, dtype=np.int64)
-    parts = []  # per group: (members, values, boots, n_common, global i, global j, p, tested, side)
+    parts = []  # per group: (members, values, boots, n_common, global i, global j, p, tested, side, next rows, near)
     for g, (gkey, ks) in enumerate(groups.items()):
         if len(ks) < 2:
             continue
@@ -366,10 +380,11 @@ def rank(task: str | None, values: dict[str, float], names: dict[str, str], high
         boots = np.stack([e[2] for e in ents])
         keys = [e[4] if len(e) > 4 else None for e in ents]
         name = f"{'task' if task is not None else 'overall'}\0{task}\0{gkey!r}"
-        p, nfin, side = group_tests(vals, boots, keys, store, name)
+        u = np.asarray([x for x in range(len(ks) - 1) if ks[x + 1] == ks[x] + 1], dtype=np.int64)  # next rows
+        p, nfin, side, near = group_tests(vals, boots, keys, store, name, u)
         iu, ju = np.triu_indices(len(ks), 1)
         ka = np.asarray(ks, dtype=np.int64)
-        parts.append((ks, vals, boots, ents[0][3], ka[iu], ka[ju], p, nfin > 0, side))
+        parts.append((ks, vals, boots, ents[0][3], ka[iu], ka[ju], p, nfin > 0, side, u, near))
     seps: dict[tuple[int, int], Separation] = {}
     one_group = n > 0 and gid[0] >= 0 and bool((gid == gid[0]).all())  # every pair in group_tests
     for i in range(0 if one_group else n):
@@ -391,7 +406,7 @@ def rank(task: str | None, values: dict[str, float], names: dict[str, str], high
         in_dict = idx < offs[1]
         if bool(in_dict.any()):
             out[in_dict] = dict_side(idx[in_dict])
-        for g, (ks, vals, boots, _, _, _, _, _, side) in enumerate(parts):
+        for g, (ks, vals, boots, _, _, _, _, _, side, _, _) in enumerate(parts):
             sel = (idx >= offs[g + 1]) & (idx < offs[g + 2])
             if not bool(sel.any()):
                 continue
@@ -409,12 +424,12 @@ def rank(task: str | None, values: dict[str, float], names: dict[str, str], high
     for x, k in enumerate(keys_d):
         seps[k].separable = bool(sep[x]) if t_d[x] else None
     nxt: list[Separation | None] = [seps.get((k, k + 1)) for k in range(n - 1)]
-    for g, (ks, vals, boots, n_common, _, _, _, _, _) in enumerate(parts):
+    for g, (ks, vals, boots, n_common, _, _, _, _, _, u, near) in enumerate(parts):
         size = len(ks)
-        u = np.asarray([x for x in range(size - 1) if ks[x + 1] == ks[x] + 1], dtype=np.int64)  # next rows
         if not len(u):
             continue
-        d0, lo, hi, pv = bs.pairwise_pairs(vals, boots, u, u + 1)
+        v = np.asarray(vals, dtype=np.float64)
+        d0, lo, hi, pv = v[u] - v[u + 1], near[0, u], near[1, u], near[2, u]  # as bs.pairwise_pairs gives them
         lin = u * size - u * (u + 1) // 2  # (u, u + 1) in triu order
         for x, uu in enumerate(u.tolist()):
             if math.isnan(lo[x]):

@@ -237,8 +237,8 @@ class _MemStore(stats.PairStore):
     def get(self, name):
         return self.d.get(name)
 
-    def put(self, name, keys, p, nfin, side):
-        self.d[name] = (list(keys), p.copy(), nfin.copy(), side.copy())
+    def put(self, name, keys, p, nfin, side, near):
+        self.d[name] = (list(keys), p.copy(), nfin.copy(), side.copy(), near.copy())
         self.puts += 1
 
     def keep(self, name):
@@ -305,3 +305,37 @@ def test_pairs_reused_from_a_store_give_the_same_ranking_bit_for_bit():
 
     one_by_one = stats.rank("t", now, names, True, slow, [])
     assert [e.rank_label for e in one_by_one.entries] == [e.rank_label for e in plain.entries]
+
+
+def test_next_row_cis_reused_from_the_store_only_for_neighbours_there_too(monkeypatch):
+    """The shown next-row CI of two systems that were neighbours in the stored group is taken from
+    it (the same bits as computing it); only pairs that became neighbours are computed."""
+    rng = np.random.default_rng(9)
+    n, b = 12, 200
+    vals = np.linspace(0.9, 0.2, n) + rng.normal(0, 0.002, n)
+    boots = vals[:, None] + rng.normal(0, 0.05, (n, b))
+    boots[4, :3] = np.nan
+    keys = [f"k{i}" for i in range(n)]
+    names = {f"s{k}": f"s{k}" for k in range(n)}
+    blk = _block(vals, boots, keys)
+    store = _MemStore()
+    new = 5
+    prev = {f"s{k}": float(vals[k]) for k in range(n) if k != new}
+    stats.rank("t", prev, names, True, None, [], block={s: blk[s] for s in prev}, store=store)
+    now = {f"s{k}": float(vals[k]) for k in range(n)}
+    computed = []
+    real = bs.pairwise_pairs
+
+    def counting(values, boots_, iu, ju, *a, **k):
+        computed.extend(zip(np.asarray(iu).tolist(), np.asarray(ju).tolist()))
+        return real(values, boots_, iu, ju, *a, **k)
+
+    monkeypatch.setattr(bs, "pairwise_pairs", counting)
+    cached = stats.rank("t", now, names, True, None, [], block=blk, store=store)
+    neighbours = {(x, x + 1) for x in range(n - 1)}
+    assert neighbours & set(computed) == {(new - 1, new), (new, new + 1)}  # the new system's two neighbours
+    _same_ranking(cached, stats.rank("t", now, names, True, None, [], block=blk))
+    computed.clear()
+    again = stats.rank("t", now, names, True, None, [], block=blk, store=store)
+    assert not neighbours & set(computed)
+    _same_ranking(again, cached)
