@@ -490,9 +490,8 @@ def overall_many(cell_lists: list[list[CellStats]]) -> list[OverallStats]:
             out[x] = overall_from_cells(cells)
     for (tasks, m), xs in batches.items():
         stack = np.empty((len(tasks), len(xs), m))
-        for s, x in enumerate(xs):
-            for t, c in enumerate(cell_lists[x]):
-                stack[t, s] = c.boot[:m]  # type: ignore[index]
+        for t in range(len(tasks)):
+            np.stack([cell_lists[x][t].boot[:m] for x in xs], out=stack[t])  # type: ignore[index]
         boots = np.mean(stack, axis=0)
         finite = np.isfinite(boots).all(axis=1)
         q = np.full((2, len(xs)), np.nan)
