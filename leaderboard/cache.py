@@ -751,13 +751,18 @@ def prune(folder: Path, used: set[str], suffix: str = SUFFIX) -> int:
     n = 0
     if not folder.is_dir():
         return 0
-    for f in folder.glob(f"*{suffix}"):
-        if f.is_file() and not f.is_symlink() and f.name[: -len(suffix)] not in used:
-            try:
-                f.unlink()
-                n += 1
-            except OSError:
-                pass
+    try:
+        with os.scandir(folder) as it:  # the entry's type from the listing: no stat per entry (6,000 at 1,000 runs)
+            gone = [e.path for e in it if e.name.endswith(suffix) and e.name[: -len(suffix)] not in used
+                    and e.is_file(follow_symlinks=False)]  # a regular file, not a link to one
+    except OSError:
+        return 0
+    for path in gone:
+        try:
+            os.unlink(path)
+            n += 1
+        except OSError:
+            pass
     return n
 
 

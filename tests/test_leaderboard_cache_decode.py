@@ -127,3 +127,22 @@ def test_an_entry_file_is_read_whole_in_one_call_and_a_short_one_is_refused(tmp_
     entry.write_bytes(entry.read_bytes()[:-5])
     with pytest.raises(cache.Unusable):
         cache.load(tmp_path, "k", job)
+
+
+def test_prune_removes_only_unused_regular_entry_files(tmp_path):
+    import os
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    for name in ("used.lbcache", "old.lbcache", ".tmp-left.lbcache", "other.lbpairs", "note.txt"):
+        (folder / name).write_bytes(b"x")
+    (folder / "dir.lbcache").mkdir()
+    outside = tmp_path / "outside.lbcache"
+    outside.write_bytes(b"y")
+    os.symlink(outside, folder / "link.lbcache")
+    assert cache.prune(folder, {"used"}) == 2  # old and the temporary file left by an interrupted write
+    assert sorted(p.name for p in folder.iterdir()) == ["dir.lbcache", "link.lbcache", "note.txt", "other.lbpairs",
+                                                        "used.lbcache"]
+    assert outside.read_bytes() == b"y"
+    assert cache.prune(folder, set(), ".lbpairs") == 1 and not (folder / "other.lbpairs").exists()
+    assert cache.prune(tmp_path / "absent", set()) == 0
