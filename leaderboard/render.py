@@ -334,11 +334,18 @@ def render_site(ctx: SiteContext, out: Path, plots: bool = True, progress: bool 
     _JOB.update(env=env, ctx=ctx, out=out)
     try:
         if n_jobs > 1 and hasattr(os, "fork"):
+            import gc
             import multiprocessing as mp
 
-            with mp.get_context("fork").Pool(min(n_jobs, len(units))) as pool, tqdm(**bar) as pbar:
-                for n in pool.imap_unordered(_render_unit, units):
-                    pbar.update(n)
+            # the objects alive now are left out of the workers' garbage collections: a collection that
+            # walked them would write to (and so copy) every page of this process in each worker
+            gc.freeze()
+            try:
+                with mp.get_context("fork").Pool(min(n_jobs, len(units))) as pool, tqdm(**bar) as pbar:
+                    for n in pool.imap_unordered(_render_unit, units):
+                        pbar.update(n)
+            finally:
+                gc.unfreeze()
         else:
             with tqdm(**bar) as pbar:
                 for u in units:
