@@ -401,7 +401,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=1234, help="bootstrap seed (default: 1234)")
     b.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), metavar="N", help="worker processes (default: CPUs, at most 4)")
     b.add_argument("--title", default="ecomsuite leaderboard", help="site title")
-    b.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
+    b.add_argument("--no-plots", action="store_true", help="skip the SVG plots")
     b.add_argument("--publish-provenance", action="store_true",
                    help=f"also write {PROVENANCE}: the full local paths of every input (pages never show them)")
     b.add_argument("--no-cache", action="store_true",
