@@ -31,12 +31,15 @@ def clean(o: Any) -> Any:
     return o
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+
+
 def dumps(obj: Any) -> str:
     """JSON text safe inside <script> and .js files (and still plain, valid JSON)."""
     try:
-        text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+        text = _ENCODER.encode(obj)
     except ValueError:
-        text = json.dumps(clean(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+        text = _ENCODER.encode(clean(obj))
     return text.translate(_ESCAPES)
 
 

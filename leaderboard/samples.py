@@ -560,23 +560,17 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     )
 
 
-_ITEM_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
-
-
 def _check_item(item: Any) -> None:
-    """Raises where ``safejson.dumps(item)`` would (the encoder it uses, built once): a corpus item
-    the statistics cannot serialise fails on its own line. An item orjson writes (at most 254
-    levels, text that is UTF-8) is one that encoder writes too."""
+    """Raises where ``safejson.dumps(item)`` would: a corpus item the statistics cannot serialise
+    fails on its own line. An item orjson writes (at most 254 levels, text that is UTF-8) is one
+    safejson writes too, so only the others are encoded by it."""
     if _fast_dumps is not None:
         try:
             _fast_dumps(item)
             return
         except JSONEncodeError:
             pass
-    try:
-        _ITEM_JSON.encode(item)
-    except ValueError:  # NaN/inf: safejson writes null
-        _ITEM_JSON.encode(safejson.clean(item))
+    safejson.dumps(item)
 
 
 def _record_order(r: dict) -> tuple:
