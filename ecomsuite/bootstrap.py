@@ -528,13 +528,18 @@ VERIFY_ALWAYS_MAX_N = 200  # verify="once": document sets this small are always 
 _VERIFIED: set[tuple] = set()  # (metric, aggregation function) that passed a check in this process
 
 
+def _verified_key(metric: str) -> tuple:
+    """What a passed check vouches for: the metric with the aggregation function it is scored by."""
+    from ecomsuite.metrics import AGGREGATIONS
+
+    return metric, AGGREGATIONS.get(metric)
+
+
 def _needs_check(verify: bool | str, metric: str, n: int, finish_id: str | None) -> bool:
     if verify == "once":
         if finish_id not in EXACT_FINISHERS or n <= VERIFY_ALWAYS_MAX_N:
             return True
-        from ecomsuite.metrics import AGGREGATIONS
-
-        return (metric, AGGREGATIONS.get(metric)) not in _VERIFIED
+        return _verified_key(metric) not in _VERIFIED
     if isinstance(verify, bool):
         return verify
     raise ValueError(f"verify must be True, False or 'once', got {verify!r}")
@@ -604,9 +609,7 @@ def prepare(metric: str, items: Sequence, *, verify: bool | str = True) -> Prepa
                         note=f"sufficient statistics give {value!r} but ecomsuite.metrics gives {library!r}: "
                              "the library is called per resample")
     if check and verify == "once" and n > VERIFY_ALWAYS_MAX_N:
-        from ecomsuite.metrics import AGGREGATIONS
-
-        _VERIFIED.add((metric, AGGREGATIONS.get(metric)))
+        _VERIFIED.add(_verified_key(metric))
     return Prepared(metric, n, value, st, fin, finish_id=finish_id)
 
 
