@@ -24,3 +24,19 @@ def read_yaml_mapping(path, what: str, example: str = "") -> dict:
         raise EcomError(f"{path}: {what} is a mapping of keys to values, got {type(data).__name__}"
                         + (f" (see {example})" if example else ""))
     return data
+
+
+def _quiet_optional_kernel_notice() -> None:
+    """``import peft`` imports bitsandbytes, which on a CPU with AVX512-BF16 logs a warning that it
+    could not fetch an optional 4-bit matmul kernel from the Hugging Face Hub (``kernels-community``)
+    and uses its built-in one. Every ``ecomsuite`` command that loads PEFT printed it, although
+    nothing failed (offline, it can never succeed). Only that message of that logger is dropped."""
+    import logging
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to load CPU gemm_4bit_forward from kernels-community")
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(keep)
+
+
+_quiet_optional_kernel_notice()
