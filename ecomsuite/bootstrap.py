@@ -506,6 +506,27 @@ def _builder_for(metric: str) -> tuple[Builder | None, bool]:
     return _BUILDERS.get(fn), True
 
 
+# The libraries the corpus aggregations of ecomsuite.metrics (and the statistics here) import when first
+# called: a check of span F1 imports seqeval, and with it scikit-learn (~1 CPU-s); BLEU sacrebleu.
+LIBRARIES = ("seqeval.metrics", "seqeval.metrics.v1", "seqeval.scheme", "sacrebleu", "sacrebleu.metrics")
+
+
+def import_libraries() -> list[str]:
+    """Import ecomsuite.metrics and :data:`LIBRARIES` now, for a process that will soon prepare
+    (verify) cells of metrics it does not know yet (the leaderboard's reader of new samples files,
+    started before the files are known). Returns the names that failed to import: nothing else is
+    done about them (the library's own error comes again when a metric calls it)."""
+    import importlib
+
+    failed = []
+    for name in ("ecomsuite.metrics", *LIBRARIES):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - reported where the metric is computed
+            failed.append(name)
+    return failed
+
+
 def is_numeric(items: Sequence) -> bool:
     return all(isinstance(i, (int, float, np.integer, np.floating)) for i in items)
 
@@ -732,12 +753,18 @@ def _rows_pvalue(d: np.ndarray, nf: np.ndarray, d0: np.ndarray, se_full: np.ndar
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 se[part] = np.nanstd(d[part], axis=1, ddof=1)
+    return _pvalue_se(d0, se, nf)
+
+
+def _pvalue_se(d0: np.ndarray, se: np.ndarray, nf: np.ndarray) -> np.ndarray:
+    """:func:`pvalue_normal` from each difference ``d0``, the standard error ``se`` of its finite
+    resampled differences and their count ``nf`` (elementwise: the same bits however many at once)."""
     ok = (nf >= 2) & np.isfinite(d0)
     pv = np.ones(len(d0))
     zero = ok & (se == 0.0)
     pv[zero] = np.where(d0[zero] != 0, 0.0, 1.0)
     pos = ok & (se > 0.0)
-    pv[pos] = [math.erfc(x) for x in (np.abs(d0[pos]) / se[pos] / math.sqrt(2.0))]
+    pv[pos] = list(map(math.erfc, (np.abs(d0[pos]) / se[pos] / math.sqrt(2.0)).tolist()))
     return pv
 
 
@@ -834,6 +861,108 @@ def pair_tests(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju: n
         else:
             p[sl] = _rows_pvalue(d, nf, d0[sl])
     return d0, p, nfin, side
+
+
+PAIR_TILE = 1 << 17  # differences per tile in pair_tests_all: 1 MB (8 x 8 systems at 2,000 resamples), in L2
+PAIR_FORK_MIN = 1 << 24  # differences below which pair_tests_all computes in this process alone
+
+
+def _tile_edge(width: int, tile: int) -> int:
+    return max(1, math.isqrt(max(1, tile // max(1, width))))
+
+
+def _tiles_into(m: np.ndarray, tiles: Sequence[tuple[int, int]], edge: int, se: np.ndarray, side: np.ndarray) -> None:
+    """For each tile ``(i0, j0)``: the standard error and side of ``m[i] - m[j]`` for every i in
+    ``[i0, i0 + edge)`` and j in ``[j0, j0 + edge)`` into ``se[i, j]``, ``side[i, j]``. The rows of
+    ``m`` are finite and the differences cannot overflow (see :func:`pair_tests_all`); each
+    difference row is computed and reduced alone, as :func:`pair_tests` does."""
+    width = m.shape[1]
+    buf = np.empty(edge * edge * width)
+    nf = np.full(edge * edge, width, dtype=np.int64)
+    for i0, j0 in tiles:
+        a, b = m[i0:i0 + edge], m[j0:j0 + edge]
+        d3 = buf[:len(a) * len(b) * width].reshape(len(a), len(b), width)
+        np.subtract(a[:, None, :], b[None, :, :], out=d3)
+        d = d3.reshape(-1, width)
+        side[i0:i0 + len(a), j0:j0 + len(b)] = _rows_side(d, nf[:len(d)]).reshape(len(a), len(b))
+        se[i0:i0 + len(a), j0:j0 + len(b)] = _rows_std_inplace(d).reshape(len(a), len(b))
+
+
+def _shared_array(shape: tuple[int, ...], dtype: Any, shared: bool) -> np.ndarray:
+    """A zeroed array; with ``shared``, in an anonymous shared mapping that forked children write into."""
+    if not shared:
+        return np.zeros(shape, dtype=dtype)
+    import mmap
+
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return np.frombuffer(mmap.mmap(-1, max(1, nbytes)), dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+
+
+def _run_forked(parts: list, fn: Callable[[Any], None]) -> None:
+    """``fn(part)`` for every part: ``parts[0]`` in this process, each other one in a forked child
+    (which writes its results into shared memory and exits). Raises when a child failed."""
+    import os
+    import sys
+    import traceback
+
+    pids = []
+    try:
+        for part in parts[1:]:
+            pid = os.fork()
+            if pid == 0:  # the child: never returns into the caller's code
+                code = 1
+                try:
+                    fn(part)
+                    code = 0
+                except BaseException:  # noqa: BLE001 - reported by the parent as a failed worker
+                    traceback.print_exc()
+                finally:
+                    try:
+                        sys.stderr.flush()
+                    finally:
+                        os._exit(code)
+            pids.append(pid)
+        fn(parts[0])
+    finally:
+        codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+    bad = [c for c in codes if c != 0]
+    if bad:
+        raise RuntimeError(f"pair tests: {len(bad)} of {len(pids)} forked worker(s) failed (exit status {bad[0]})")
+
+
+def pair_tests_all(values: Sequence[float], boots: np.ndarray, n_jobs: int = 1, tile: int = PAIR_TILE
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`pair_tests` of every pair ``i < j`` (``numpy.triu_indices`` order), the same bits,
+    computed in tiles: the differences of ``edge`` systems against ``edge`` others (``tile``
+    differences, in cache, from rows read once per tile rather than once per pair), with ``n_jobs``
+    processes (forked; each takes every n_jobs-th tile) when there is enough work. Each difference
+    row is still reduced alone, so no number depends on the tiling. A matrix with non-finite values
+    (or values whose differences could overflow) goes through :func:`pair_tests` as it is."""
+    import os
+
+    v = np.asarray(values, dtype=np.float64)
+    m = np.asarray(boots, dtype=np.float64)
+    if m.ndim != 2 or m.shape[0] != len(v):
+        raise ValueError(f"boots must be (systems, resamples) for {len(v)} systems, got shape {m.shape}")
+    n, width = m.shape
+    iu, ju = np.triu_indices(n, 1)
+    plain = width < 2 or not len(iu) or not (m.min() > -1e300 and m.max() < 1e300)  # NaN: False
+    if plain:
+        return pair_tests(v, m, iu, ju)
+    m = np.ascontiguousarray(m)
+    edge = _tile_edge(width, tile)
+    tiles = [(i0, j0) for i0 in range(0, n, edge) for j0 in range(i0, n, edge)]
+    jobs = max(1, min(int(n_jobs), len(tiles)))
+    if len(iu) * width < PAIR_FORK_MIN or not hasattr(os, "fork"):
+        jobs = 1
+    se = _shared_array((n, n), np.float64, jobs > 1)
+    side = _shared_array((n, n), np.int8, jobs > 1)
+    _run_forked([tiles[w::jobs] for w in range(jobs)], lambda part: _tiles_into(m, part, edge, se, side))
+    se_p, side_p = se[iu, ju], side[iu, ju]
+    del se, side
+    nfin = np.full(len(iu), width, dtype=np.int64)
+    d0 = v[iu] - v[ju]
+    return d0, _pvalue_se(d0, se_p, nfin), nfin, side_p
 
 
 def distribution(metric: str, items: Sequence, *, clusters: Sequence | None = None,

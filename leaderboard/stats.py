@@ -302,14 +302,15 @@ class PairStore:
 
 
 def group_tests(values: Sequence[float], boots: np.ndarray, keys: Sequence[str | None], store: PairStore | None = None,
-                name: str = "", neighbours: np.ndarray | None = None
+                name: str = "", neighbours: np.ndarray | None = None, n_jobs: int = 1
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``bootstrap.pair_tests`` of every pair of one paired group (``triu_indices`` order): (p,
     n_finite, side). With ``store``, the pairs of two members both in the previous build's group
     (same member keys, same order) are taken from it -- a pair's numbers depend on its two members
     only, bit for bit (``bootstrap.pairwise_pairs``) -- and only the pairs of new members computed.
     Also ``near`` (see :class:`PairStore`): the CI and p of the pairs (x, x + 1) for x in ``neighbours``,
-    taken from the store where the two were neighbours there too."""
+    taken from the store where the two were neighbours there too. When every pair is computed (no
+    store, or nothing of the group in it): ``bootstrap.pair_tests_all`` (in tiles, ``n_jobs`` processes)."""
     size = len(values)
     iu, ju = np.triu_indices(size, 1)
     p = np.ones(len(iu))
@@ -342,7 +343,9 @@ def group_tests(values: Sequence[float], boots: np.ndarray, keys: Sequence[str |
             p[known], nfin[known], side[known] = op[lin], onf[lin], oside[lin]
         same = list(okeys) == list(keys)
     todo = ~known
-    if bool(todo.any()):
+    if bool(todo.all()):
+        _, p, nfin, side = bs.pair_tests_all(values, boots, n_jobs)
+    elif bool(todo.any()):
         _, p[todo], nfin[todo], side[todo] = bs.pair_tests(values, boots, iu[todo], ju[todo])
     u = np.asarray([] if neighbours is None else neighbours, dtype=np.int64)
     u = u[np.isnan(near[2, u])]
@@ -358,10 +361,11 @@ def group_tests(values: Sequence[float], boots: np.ndarray, keys: Sequence[str |
 def rank(task: str | None, values: dict[str, float], names: dict[str, str], higher_is_better: bool,
          separate: Callable[[str, str], Separation], unranked: list[str],
          reasons: dict[str, str] | None = None, data_id: tuple | None = None, block: Block | None = None,
-         store: PairStore | None = None) -> Ranking:
+         store: PairStore | None = None, n_jobs: int = 1) -> Ranking:
     """Rank intervals over ``values``; pairs of systems in ``block`` with the same paired key are
     tested together (vectorised, ``group_tests``; a CI is computed only where a decision or the
-    shown next-row comparison needs it), the others one by one with ``separate``."""
+    shown next-row comparison needs it), the others one by one with ``separate``. ``n_jobs``: processes
+    for a group's pair tests (see ``bootstrap.pair_tests_all``)."""
     ids = sorted(values, key=lambda s: (-values[s] if higher_is_better else values[s], names.get(s, s).lower(), s))
     n = len(ids)
     groups: dict[Any, list[int]] = {}
@@ -381,7 +385,7 @@ def rank(task: str | None, values: dict[str, float], names: dict[str, str], high
         keys = [e[4] if len(e) > 4 else None for e in ents]
         name = f"{'task' if task is not None else 'overall'}\0{task}\0{gkey!r}"
         u = np.asarray([x for x in range(len(ks) - 1) if ks[x + 1] == ks[x] + 1], dtype=np.int64)  # next rows
-        p, nfin, side, near = group_tests(vals, boots, keys, store, name, u)
+        p, nfin, side, near = group_tests(vals, boots, keys, store, name, u, n_jobs)
         iu, ju = np.triu_indices(len(ks), 1)
         ka = np.asarray(ks, dtype=np.int64)
         parts.append((ks, vals, boots, ents[0][3], ka[iu], ka[ju], p, nfin > 0, side, u, near))
@@ -747,7 +751,7 @@ def compute(
         block = {c.system_id: (paired_key(c), c.prepared.value, c.boot, len(c.doc_ids), c.cache_key)
                  for c in pool if c.system_id in vals and paired_key(c) is not None}
         task_rankings[task] = rank(task, vals, names, h.higher_is_better, sep, unr, reasons, ref, block,  # type: ignore[arg-type]
-                                   pair_store)
+                                   pair_store, n_jobs)
 
     ranked_suite = [t for t in assembly.suite if t in set(getattr(assembly, "ranked_suite", assembly.suite))]
     overall_tasks = [t for t in ranked_suite if assembly.headlines[t].higher_is_better]
@@ -809,7 +813,7 @@ def compute(
             if all(isinstance(k, str) for k in ckeys):
                 okey = hashlib.sha256("\0".join(list(overall_tasks) + ckeys).encode()).hexdigest()  # type: ignore[arg-type]
             oblock[sid] = (tuple(keys), float(np.mean([c.prepared.value for c in cl])), overall[sid].boot, None, okey)
-    overall_ranking = rank(None, ovals, names, True, sep_overall, ounr, oreasons, None, oblock, pair_store)
+    overall_ranking = rank(None, ovals, names, True, sep_overall, ounr, oreasons, None, oblock, pair_store, n_jobs)
 
     pfr: dict[str, float | None] = {}
     for s in assembly.systems:

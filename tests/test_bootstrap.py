@@ -1,5 +1,6 @@
 """ecomsuite.bootstrap: sufficient statistics give exactly the library's corpus value."""
 import math
+import os
 import random
 
 import numpy as np
@@ -339,3 +340,58 @@ def test_pairs_of_one_system_with_all_others_same_bits_either_way(monkeypatch, r
     got_t = bs.pair_tests(values, boots, iu[pick], ju[pick], max_elements=3 * b)
     for a, w in zip(got_t, want_t):
         assert a.tobytes() == w[pick].tobytes()
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_pair_tests_all_is_pair_tests_bit_for_bit_in_tiles_and_processes(monkeypatch, jobs):
+    """pair_tests_all (tiles of systems x systems, forked workers writing into shared memory) gives
+    pair_tests' bits for every pair, whatever the tile and the number of processes; a matrix with
+    non-finite values (or values near overflow) goes through pair_tests itself."""
+    monkeypatch.setattr(bs, "PAIR_FORK_MIN", 1)  # fork even for these small groups
+    rng = np.random.default_rng(21)
+    for s, b, tile in ((13, 301, 3 * 301), (9, 64, 64 * 64), (17, 2000, bs.PAIR_TILE), (5, 7, 1), (2, 50, 10**6)):
+        boots = rng.normal(0.5, 0.02, size=(s, b)) + rng.permutation(np.linspace(0, 0.3, s))[:, None]
+        if s > 4:
+            boots[1] = boots[3]  # se 0
+            boots[4, bs._SIDE_PREFIX + 3:] += 1.0  # one-signed on the screened resamples only
+            values = boots[:, 0] + 0.001
+            values[s - 2] = np.nan
+        else:
+            values = boots[:, 0] + 0.001
+        iu, ju = np.triu_indices(s, 1)
+        want = bs.pair_tests(values, boots, iu, ju)
+        got = bs.pair_tests_all(values, boots, n_jobs=jobs, tile=tile)
+        for w, g, what in zip(want, got, ("d0", "p", "n_finite", "side")):
+            assert g.dtype == w.dtype and g.tobytes() == w.tobytes(), (s, b, tile, what)
+        assert {1, -1, 0} <= set(got[3].tolist()) or s < 9
+    for bad in (np.nan, np.inf, 1e301):
+        boots = rng.normal(0.5, 0.02, size=(6, 40))
+        boots[2, 5] = bad
+        values = boots[:, 0]
+        iu, ju = np.triu_indices(6, 1)
+        want = bs.pair_tests(values, boots, iu, ju)
+        got = bs.pair_tests_all(values, boots, n_jobs=jobs, tile=40 * 4)
+        assert all(g.tobytes() == w.tobytes() for g, w in zip(got, want)), bad
+    for b in (0, 1):  # no spread to measure: as pair_tests
+        boots = rng.normal(size=(4, b))
+        got = bs.pair_tests_all(boots.sum(axis=1), boots, n_jobs=jobs)
+        want = bs.pair_tests(boots.sum(axis=1), boots, *np.triu_indices(4, 1))
+        assert all(g.tobytes() == w.tobytes() for g, w in zip(got, want))
+    got = bs.pair_tests_all([0.5], np.ones((1, 10)), n_jobs=jobs)
+    assert [len(x) for x in got] == [0, 0, 0, 0]
+
+
+def test_pair_tests_all_a_failed_worker_fails_the_call(monkeypatch):
+    monkeypatch.setattr(bs, "PAIR_FORK_MIN", 1)
+    real = bs._tiles_into
+    parent = os.getpid()
+
+    def tiles_into(m, tiles, *a):
+        if os.getpid() != parent:
+            raise MemoryError("worker ran out")
+        return real(m, tiles, *a)
+
+    monkeypatch.setattr(bs, "_tiles_into", tiles_into)
+    boots = np.random.default_rng(3).normal(size=(20, 30))
+    with pytest.raises(RuntimeError, match="1 of 1 forked worker"):
+        bs.pair_tests_all(boots[:, 0], boots, n_jobs=2, tile=30)
