@@ -837,6 +837,23 @@ def _rows_side(d: np.ndarray, nf: np.ndarray) -> np.ndarray:
     return side
 
 
+def _finite_rows_side(d: np.ndarray) -> np.ndarray:
+    """:func:`_rows_side` of rows that are all finite: a row is one-signed only if its first resamples
+    are; its full minimum (maximum) is taken over the whole tile at once when many rows are candidates
+    (no gathered copy), else over those rows alone."""
+    side = np.zeros(len(d), dtype=np.int8)
+    if not d.shape[1]:
+        return side
+    head = d[:, :_SIDE_PREFIX]
+    for rows, red, sign in ((np.flatnonzero(head.min(axis=1) > 0), np.minimum, 1),
+                            (np.flatnonzero(head.max(axis=1) < 0), np.maximum, -1)):
+        if not len(rows):
+            continue
+        ext = red.reduce(d, axis=1)[rows] if 4 * len(rows) >= len(d) else red.reduce(d[rows], axis=1)
+        side[rows[ext > 0 if sign > 0 else ext < 0]] = sign
+    return side
+
+
 def pair_tests(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju: np.ndarray,
                max_elements: int = PAIR_BLOCK) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What a rank interval needs of each pair, without its CI: ``(d0, p, n_finite, side)`` where
@@ -878,13 +895,13 @@ def _tiles_into(m: np.ndarray, tiles: Sequence[tuple[int, int]], edge: int, se: 
     difference row is computed and reduced alone, as :func:`pair_tests` does."""
     width = m.shape[1]
     buf = np.empty(edge * edge * width)
-    nf = np.full(edge * edge, width, dtype=np.int64)
     for i0, j0 in tiles:
         a, b = m[i0:i0 + edge], m[j0:j0 + edge]
         d3 = buf[:len(a) * len(b) * width].reshape(len(a), len(b), width)
-        np.subtract(a[:, None, :], b[None, :, :], out=d3)
+        np.copyto(d3, a[:, None, :])  # then subtract in place: numpy's in-place loop is ~2x faster here than
+        np.subtract(d3, b[None, :, :], out=d3)  # writing a third array (same a - b, same bits)
         d = d3.reshape(-1, width)
-        side[i0:i0 + len(a), j0:j0 + len(b)] = _rows_side(d, nf[:len(d)]).reshape(len(a), len(b))
+        side[i0:i0 + len(a), j0:j0 + len(b)] = _finite_rows_side(d).reshape(len(a), len(b))
         se[i0:i0 + len(a), j0:j0 + len(b)] = _rows_std_inplace(d).reshape(len(a), len(b))
 
 
