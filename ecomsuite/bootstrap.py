@@ -208,7 +208,25 @@ class Prepared:
 
 
 _F32_EXACT = float(1 << 24)  # integers below this are exact in float32, and so are their sums
-_BLAS_MIN_COLUMNS = 4  # below, einsum is as fast (a mean: one column)
+_BLAS_MIN_COLUMNS = 2  # a mean (one column) costs einsum less than the checks; 3 columns (attribute F1) ~10x more
+_COUNTS_F32: OrderedDict[int, tuple] = OrderedDict()  # id(read-only counts) -> (counts, as float32, row totals, min)
+
+
+def _counts_f32(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(counts as float32, their row totals as int64, their minimum) of an integer counts matrix:
+    remembered for the read-only matrices of :func:`resample_counts` (every system of a task is
+    resampled with the same one), the entry holding the matrix itself so its id is not reused."""
+    memo = not counts.flags.writeable and counts.flags.owndata
+    hit = _COUNTS_F32.get(id(counts)) if memo else None
+    if hit is not None and hit[0] is counts:
+        _COUNTS_F32.move_to_end(id(counts))
+        return hit[1], hit[2], hit[3]
+    f32, totals, low = counts.astype(np.float32), counts.sum(axis=1, dtype=np.int64), int(counts.min())
+    if memo:
+        _COUNTS_F32[id(counts)] = (counts, f32, totals, low)
+        if len(_COUNTS_F32) > _COUNTS_MAX:
+            _COUNTS_F32.popitem(last=False)
+    return f32, totals, low
 
 
 def _resample_sums(counts: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -223,11 +241,11 @@ def _resample_sums(counts: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, n
     (means of fractions, huge counts) goes through einsum in float64, single-threaded, in one fixed
     order, as before."""
     if np.issubdtype(counts.dtype, np.integer) and counts.size and stats.shape[1] >= _BLAS_MIN_COLUMNS:
-        totals = counts.sum(axis=1, dtype=np.int64)
+        cf32, totals, low = _counts_f32(counts)
         smax = float(stats.max(initial=0.0))
-        if (int(counts.min()) >= 0 and float(stats.min(initial=0.0)) >= 0.0 and smax < _F32_EXACT
+        if (low >= 0 and float(stats.min(initial=0.0)) >= 0.0 and smax < _F32_EXACT
                 and float(totals.max()) * smax < _F32_EXACT and bool(np.all(np.floor(stats) == stats))):
-            sums = counts.astype(np.float32) @ stats.astype(np.float32)
+            sums = cf32 @ stats.astype(np.float32)
             return sums.astype(np.float64), totals.astype(np.float64)
     c = counts.astype(np.float64)
     # einsum, not BLAS: single-threaded is faster at these sizes on a busy machine
@@ -348,6 +366,29 @@ def span_entities(tags: Sequence) -> list[tuple[int, int, str]]:
     return _seqeval_entities(tags) if ents is None else ents
 
 
+_SPAN_MEMO: dict[tuple, list] = {}  # tag sequence (all text) -> its entities (the same gold tags in every system's file)
+_SPAN_MEMO_MAX = 1 << 17
+
+
+def _memo_entities(tags: list) -> list[tuple[int, int, str]]:
+    """:func:`span_entities` of a tag sequence, remembered when every tag is text (the fast reading
+    took it; JSON text cannot be a str subclass, so an equal key is the same sequence)."""
+    try:
+        key = tuple(tags)
+        hit = _SPAN_MEMO.get(key)
+    except TypeError:  # an unhashable tag: seqeval's own reading (and error)
+        return span_entities(tags)
+    if hit is not None:
+        return hit
+    ents = _iob2_entities(tags)
+    if ents is None:
+        return _seqeval_entities(tags)
+    if len(_SPAN_MEMO) >= _SPAN_MEMO_MAX:
+        _SPAN_MEMO.clear()
+    _SPAN_MEMO[key] = ents
+    return ents
+
+
 def _span_stats(items: list) -> np.ndarray:
     """(n, 3T): tp, n_pred, n_gold of each entity type per document (seqeval strict IOB2, via
     :func:`span_entities`); types in sorted order, as seqeval's ``target_names``."""
@@ -357,7 +398,7 @@ def _span_stats(items: list) -> np.ndarray:
         gold, pred = list(it[0]), list(it[1])
         if len(gold) != len(pred):
             raise ValueError(f"tag sequences differ in length: {len(gold)} gold vs {len(pred)} predicted")
-        eg, ep = span_entities(gold), span_entities(pred)
+        eg, ep = _memo_entities(gold), _memo_entities(pred)
         if not eg and not ep:
             per_doc.append(None)
             continue
@@ -508,7 +549,8 @@ def _builder_for(metric: str) -> tuple[Builder | None, bool]:
 
 # The libraries the corpus aggregations of ecomsuite.metrics (and the statistics here) import when first
 # called: a check of span F1 imports seqeval, and with it scikit-learn (~1 CPU-s); BLEU sacrebleu.
-LIBRARIES = ("seqeval.metrics", "seqeval.metrics.v1", "seqeval.scheme", "sacrebleu", "sacrebleu.metrics")
+LIBRARIES = ("seqeval.metrics", "seqeval.metrics.v1", "seqeval.scheme", "sacrebleu", "sacrebleu.metrics",
+             "sacrebleu.tokenizers.tokenizer_13a", "sacrebleu.tokenizers.tokenizer_none")
 
 
 def import_libraries() -> list[str]:
@@ -915,21 +957,41 @@ def _shared_array(shape: tuple[int, ...], dtype: Any, shared: bool) -> np.ndarra
     return np.frombuffer(mmap.mmap(-1, max(1, nbytes)), dtype=dtype, count=int(np.prod(shape))).reshape(shape)
 
 
-def _run_forked(parts: list, fn: Callable[[Any], None]) -> None:
-    """``fn(part)`` for every part: ``parts[0]`` in this process, each other one in a forked child
-    (which writes its results into shared memory and exits). Raises when a child failed."""
+def _run_forked(chunks: list, jobs: int, fn: Callable[[Any], None]) -> None:
+    """``fn(chunk)`` for every chunk, by this process and ``jobs - 1`` forked children (which write their
+    results into shared memory and exit), each taking the next chunk from a pipe of chunk numbers
+    until none is left (a process slowed by other load takes fewer). Raises when a child failed."""
     import os
     import sys
     import traceback
 
+    if jobs <= 1 or len(chunks) <= 1:
+        for c in chunks:
+            fn(c)
+        return
+    if len(chunks) >= 1 << 15:
+        raise ValueError("too many chunks for the pipe of chunk numbers")
+    r, w = os.pipe()
+    try:
+        os.write(w, np.arange(len(chunks), dtype="<u2").tobytes())  # < 64 KiB: fits the pipe, one write
+    finally:
+        os.close(w)  # end of the numbers: a read past the last one gives b""
+
+    def work() -> None:
+        while True:
+            got = os.read(r, 2)  # a read takes a whole number: every write was whole pairs of bytes
+            if not got:
+                return
+            fn(chunks[int.from_bytes(got, "little")])
+
     pids = []
     try:
-        for part in parts[1:]:
+        for _ in range(jobs - 1):
             pid = os.fork()
             if pid == 0:  # the child: never returns into the caller's code
                 code = 1
                 try:
-                    fn(part)
+                    work()
                     code = 0
                 except BaseException:  # noqa: BLE001 - reported by the parent as a failed worker
                     traceback.print_exc()
@@ -939,9 +1001,10 @@ def _run_forked(parts: list, fn: Callable[[Any], None]) -> None:
                     finally:
                         os._exit(code)
             pids.append(pid)
-        fn(parts[0])
+        work()
     finally:
         codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+        os.close(r)
     bad = [c for c in codes if c != 0]
     if bad:
         raise RuntimeError(f"pair tests: {len(bad)} of {len(pids)} forked worker(s) failed (exit status {bad[0]})")
@@ -952,7 +1015,7 @@ def pair_tests_all(values: Sequence[float], boots: np.ndarray, n_jobs: int = 1, 
     """:func:`pair_tests` of every pair ``i < j`` (``numpy.triu_indices`` order), the same bits,
     computed in tiles: the differences of ``edge`` systems against ``edge`` others (``tile``
     differences, in cache, from rows read once per tile rather than once per pair), with ``n_jobs``
-    processes (forked; each takes every n_jobs-th tile) when there is enough work. Each difference
+    processes (forked; each takes the next chunk of tiles as it finishes one) when there is enough work. Each difference
     row is still reduced alone, so no number depends on the tiling. A matrix with non-finite values
     (or values whose differences could overflow) goes through :func:`pair_tests` as it is."""
     import os
@@ -974,7 +1037,9 @@ def pair_tests_all(values: Sequence[float], boots: np.ndarray, n_jobs: int = 1, 
         jobs = 1
     se = _shared_array((n, n), np.float64, jobs > 1)
     side = _shared_array((n, n), np.int8, jobs > 1)
-    _run_forked([tiles[w::jobs] for w in range(jobs)], lambda part: _tiles_into(m, part, edge, se, side))
+    per = max(1, -(-len(tiles) // (16 * jobs)))  # chunks of tiles: ~16 per process, taken as they finish
+    _run_forked([tiles[c:c + per] for c in range(0, len(tiles), per)], jobs,
+                lambda part: _tiles_into(m, part, edge, se, side))
     se_p, side_p = se[iu, ju], side[iu, ju]
     del se, side
     nfin = np.full(len(iu), width, dtype=np.int64)
