@@ -43,6 +43,7 @@ must be finite: a NaN item raises ``ValueError``; use :func:`finite_mask` to dro
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 import zlib
@@ -209,24 +210,62 @@ class Prepared:
 
 _F32_EXACT = float(1 << 24)  # integers below this are exact in float32, and so are their sums
 _BLAS_MIN_COLUMNS = 2  # a mean (one column) costs einsum less than the checks; 3 columns (attribute F1) ~10x more
-_COUNTS_F32: OrderedDict[int, tuple] = OrderedDict()  # id(read-only counts) -> (counts, as float32, row totals, min)
+_DERIVED: OrderedDict[int, dict] = OrderedDict()  # id(read-only counts) -> {"counts": it, what was derived from it}
 
 
-def _counts_f32(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """(counts as float32, their row totals as int64, their minimum) of an integer counts matrix:
-    remembered for the read-only matrices of :func:`resample_counts` (every system of a task is
-    resampled with the same one), the entry holding the matrix itself so its id is not reused."""
-    memo = not counts.flags.writeable and counts.flags.owndata
-    hit = _COUNTS_F32.get(id(counts)) if memo else None
-    if hit is not None and hit[0] is counts:
-        _COUNTS_F32.move_to_end(id(counts))
-        return hit[1], hit[2], hit[3]
-    f32, totals, low = counts.astype(np.float32), counts.sum(axis=1, dtype=np.int64), int(counts.min())
-    if memo:
-        _COUNTS_F32[id(counts)] = (counts, f32, totals, low)
-        if len(_COUNTS_F32) > _COUNTS_MAX:
-            _COUNTS_F32.popitem(last=False)
-    return f32, totals, low
+def _derived(counts: np.ndarray, what: str, make: Callable[[np.ndarray], Any]) -> Any:
+    """``make(counts)``, remembered for the read-only matrices of :func:`resample_counts` (every
+    system of a task is resampled with the same one, so its conversions are made once per process,
+    not once per cell); the entry holds the matrix itself, so its id is not reused while remembered."""
+    if counts.flags.writeable or not counts.flags.owndata:
+        return make(counts)
+    entry = _DERIVED.get(id(counts))
+    if entry is None or entry["counts"] is not counts:
+        entry = _DERIVED[id(counts)] = {"counts": counts}
+        if len(_DERIVED) > _COUNTS_MAX:
+            _DERIVED.popitem(last=False)
+    else:
+        _DERIVED.move_to_end(id(counts))
+    if what not in entry:
+        entry[what] = make(counts)
+    return entry[what]
+
+
+def _frozen(*arrays: np.ndarray) -> tuple:
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
+def _as_f32(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    return (*_frozen(counts.astype(np.float32), counts.sum(axis=1, dtype=np.int64)), int(counts.min()))
+
+
+def _as_f64(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    c = counts.astype(np.float64)
+    return _frozen(c, c.sum(axis=1))
+
+
+_BLAS: Any = None  # threadpoolctl's controller of the loaded BLAS (False: not available)
+
+
+def _one_blas_thread() -> Any:
+    """A context in which BLAS runs single-threaded (threadpoolctl, when installed: scikit-learn,
+    which seqeval needs, requires it). On 2 cores already busy (two samples workers, or anything
+    else), OpenBLAS's second thread waits to be scheduled while the first spins: a (2000 x 1000) @
+    (1000 x 3) float32 product took 5-7 ms and as much CPU instead of 0.7 ms (measured). The bits
+    do not depend on it (the product is exact, see _resample_sums)."""
+    global _BLAS
+    if _BLAS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS = ThreadpoolController()
+        except Exception:  # noqa: BLE001 - not installed or unusable: BLAS as configured
+            _BLAS = False
+    if _BLAS is False:
+        return contextlib.nullcontext()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _resample_sums(counts: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -241,15 +280,16 @@ def _resample_sums(counts: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, n
     (means of fractions, huge counts) goes through einsum in float64, single-threaded, in one fixed
     order, as before."""
     if np.issubdtype(counts.dtype, np.integer) and counts.size and stats.shape[1] >= _BLAS_MIN_COLUMNS:
-        cf32, totals, low = _counts_f32(counts)
+        cf32, totals, low = _derived(counts, "f32", _as_f32)
         smax = float(stats.max(initial=0.0))
         if (low >= 0 and float(stats.min(initial=0.0)) >= 0.0 and smax < _F32_EXACT
                 and float(totals.max()) * smax < _F32_EXACT and bool(np.all(np.floor(stats) == stats))):
-            sums = cf32 @ stats.astype(np.float32)
+            with _one_blas_thread():
+                sums = cf32 @ stats.astype(np.float32)
             return sums.astype(np.float64), totals.astype(np.float64)
-    c = counts.astype(np.float64)
+    c, totals = _derived(counts, "f64", _as_f64)
     # einsum, not BLAS: single-threaded is faster at these sizes on a busy machine
-    return np.einsum("bn,nk->bk", c, stats), c.sum(axis=1)
+    return np.einsum("bn,nk->bk", c, stats), totals.copy()
 
 
 def restore(metric: str, n: int, value: float, stats: np.ndarray | None, finish_id: str | None,
@@ -711,6 +751,10 @@ def pvalue_normal(d0: float, diffs: np.ndarray) -> float:
     return math.erfc(abs(d0) / se / math.sqrt(2.0))
 
 
+PAIR_BLOCK = 1 << 18  # differences per block in pair_tests: 2 MB, in cache (2**23, 64 MB, was 2x slower)
+PAIR_BLOCK_CI = 1 << 17  # differences per block in pairs_ci_beyond_zero
+
+
 def pairwise(values: Sequence[float], boots: np.ndarray, level: float = 0.95,
              max_elements: int = 1 << 23) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Paired tests of every pair of systems scored on the same documents with the same resamples.
@@ -824,21 +868,65 @@ def pairwise_pairs(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, j
     lo, hi, p = np.full(len(d0), np.nan), np.full(len(d0), np.nan), np.ones(len(d0))
     a = (1.0 - level) / 2.0
     for sl, d, nf in gen:
-        q = np.full((2, len(d)), np.nan)
-        full = nf == d.shape[1]
-        if d.shape[1] and bool(full.any()):
-            q[:, full] = np.quantile(d if bool(full.all()) else d[full], [a, 1.0 - a], axis=1)
-        part = ~full & (nf > 0)
-        if bool(part.any()):  # rows with non-finite differences: left out, as percentile_ci does
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                q[:, part] = np.nanquantile(d[part], [a, 1.0 - a], axis=1)
+        q = _rows_ci(d, nf, a)
         lo[sl], hi[sl] = q[0], q[1]
         p[sl] = _rows_pvalue(d, nf, d0[sl])
     return d0, lo, hi, p
 
 
-PAIR_BLOCK = 1 << 18  # differences per block in pair_tests: 2 MB, in cache (2**23, 64 MB, was 2x slower)
+def _rows_ci(d: np.ndarray, nf: np.ndarray, a: float) -> np.ndarray:
+    """(2, rows): the percentile CI (quantiles ``a``, ``1 - a``) of each row's finite differences
+    (``d`` holds NaN for a non-finite one; ``nf`` counts the finite ones); NaN where none is finite."""
+    q = np.full((2, len(d)), np.nan)
+    full = nf == d.shape[1]
+    if d.shape[1] and bool(full.any()):
+        q[:, full] = np.quantile(d if bool(full.all()) else d[full], [a, 1.0 - a], axis=1)
+    part = ~full & (nf > 0)
+    if bool(part.any()):  # rows with non-finite differences: left out, as percentile_ci does
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q[:, part] = np.nanquantile(d[part], [a, 1.0 - a], axis=1)
+    return q
+
+
+def pairs_ci_beyond_zero(values: Sequence[float], boots: np.ndarray, iu: np.ndarray, ju: np.ndarray,
+                         upper: bool = False, level: float = 0.95, max_elements: int = PAIR_BLOCK_CI) -> np.ndarray:
+    """Whether each pair's percentile CI lies above 0 (``lo > 0``), or with ``upper`` below 0
+    (``hi < 0``), exactly as :func:`pairwise_pairs`' ``lo``/``hi`` say, mostly without the quantiles:
+    a bound is interpolated between two neighbouring order statistics of the differences (numpy's
+    "linear" method), so it is > 0 when both are > 0 and <= 0 when both are <= 0 (and < 0 / >= 0
+    alike); counting the differences <= 0 (< 0) of a finite row tells which, and only a row whose
+    count puts those neighbours on both sides of 0 (or within one place of it) gets the quantile
+    itself (:func:`_rows_ci`, as pairwise_pairs computes it), as does a row with non-finite
+    differences."""
+    gen = _diff_blocks(values, boots, iu, ju, max_elements)
+    next(gen)
+    out = np.zeros(len(iu), dtype=bool)
+    a = (1.0 - level) / 2.0
+    for sl, d, nf in gen:
+        width = d.shape[1]
+        res = np.zeros(len(d), dtype=bool)
+        exact = ~(nf == width) & (nf > 0)
+        full = np.flatnonzero(nf == width) if width else np.zeros(0, dtype=np.int64)
+        if len(full):
+            rows = d if len(full) == len(d) else d[full]
+            k = math.floor((width - 1) * (1.0 - a if upper else a))  # the lower neighbour's place (+-1)
+            if upper:
+                c = np.count_nonzero(rows < 0, axis=1)  # sorted: the first c are < 0
+                yes, no = c >= k + 3, c <= k - 1
+            else:
+                c = np.count_nonzero(rows <= 0, axis=1)  # sorted: the first c are <= 0
+                yes, no = c <= k - 1, c >= k + 3
+            res[full[yes]] = True
+            exact[full[~(yes | no)]] = True
+        if bool(exact.any()):
+            x = np.flatnonzero(exact)
+            q = _rows_ci(d[x], nf[x], a)
+            res[x] = q[1] < 0 if upper else q[0] > 0
+        out[sl] = res
+    return out
+
+
 _SIDE_PREFIX = 32  # resamples screened before a row's full min/max (most rows change sign in them)
 
 

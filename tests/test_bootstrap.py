@@ -241,15 +241,45 @@ def test_resample_sums_are_einsums_bits_on_every_path():
         "negative": rng.integers(-3, 4, size=(300, 12)).astype(np.float64),
         "huge": rng.integers(0, 4, size=(300, 12)).astype(np.float64) * float(1 << 20),
         "one column": rng.integers(0, 2, size=(300, 1)).astype(np.float64),
+        "three columns": rng.integers(0, 6, size=(300, 3)).astype(np.float64),  # attribute tp/fp/fn
+        "one fraction column": rng.random((300, 1)),  # a mean (rouge)
     }
     for name, st in cases.items():
         sums, totals = bs._resample_sums(counts, st)
         assert sums.dtype == totals.dtype == np.float64
         assert sums.tobytes() == np.einsum("bn,nk->bk", c, st).tobytes(), name
         assert totals.tobytes() == c.sum(axis=1).tobytes(), name
+    for name, st in cases.items():  # again: the conversions of the cached counts are remembered
+        assert bs._resample_sums(counts, st)[0].tobytes() == np.einsum("bn,nk->bk", c, st).tobytes(), name
     # float counts (a caller's weights) are summed as given
     w = c * 0.5
     assert bs._resample_sums(w, cases["counts"])[0].tobytes() == np.einsum("bn,nk->bk", w, cases["counts"]).tobytes()
+
+
+def test_resample_sums_remember_only_read_only_counts():
+    """A writable counts matrix changed between two calls is converted again (only resample_counts'
+    read-only matrices are remembered), and the remembered conversions cannot be written."""
+    rng = np.random.default_rng(6)
+    st = rng.integers(0, 3, size=(40, 3)).astype(np.float64)
+    mean = rng.random((40, 1))
+    counts = np.ones((7, 40), dtype=np.int32)  # writable
+    for s in (st, mean):
+        bs._resample_sums(counts, s)
+    counts[:, :20] = 3
+    c = counts.astype(np.float64)
+    for s in (st, mean):
+        sums, totals = bs._resample_sums(counts, s)
+        assert sums.tobytes() == np.einsum("bn,nk->bk", c, s).tobytes()
+        assert totals.tobytes() == c.sum(axis=1).tobytes()
+    fixed = bs.resample_counts(40, 7, 3)
+    for s in (st, mean):
+        bs._resample_sums(fixed, s)
+    entry = bs._DERIVED[id(fixed)]
+    assert entry["counts"] is fixed and {"f32", "f64"} <= set(entry)
+    assert not any(a.flags.writeable for k in ("f32", "f64") for a in entry[k] if isinstance(a, np.ndarray))
+    _, totals = bs._resample_sums(fixed, mean)
+    totals[0] = -1.0  # the caller's copy
+    assert bs._resample_sums(fixed, mean)[1][0] == fixed[0].sum()
 
 
 def test_pair_tests_are_the_per_pair_definitions_bit_for_bit():
@@ -395,3 +425,51 @@ def test_pair_tests_all_a_failed_worker_fails_the_call(monkeypatch):
     boots = np.random.default_rng(3).normal(size=(20, 30))
     with pytest.raises(RuntimeError, match="1 of 1 forked worker"):
         bs.pair_tests_all(boots[:, 0], boots, n_jobs=2, tile=30)
+
+
+def test_pairs_ci_beyond_zero_is_the_quantile_decision():
+    """pairs_ci_beyond_zero (counting the differences <= 0 / < 0, quantiles only near the boundary)
+    decides lo > 0 and hi < 0 exactly as pairwise_pairs' CI: rows whose count of non-positive
+    differences lands on every place around the interpolated quantile, ties at 0, -0.0, NaN/inf."""
+    rng = np.random.default_rng(13)
+    seen = set()
+    for b in (2, 3, 40, 41, 200, 2000):
+        s = 24
+        boots = np.zeros((s, b))
+        base = rng.normal(0.0, 1.0, size=b)
+        for r in range(s):  # row r - row 0 has about r * b / (2 s) differences <= 0, some exactly 0
+            d = rng.choice([-1.0, 0.0, 1.0, -0.0, 2.5, -2.5], size=b)
+            k = int(rng.integers(0, b + 1))
+            d[:k] = -np.abs(d[:k])
+            d[k:] = np.abs(d[k:])
+            boots[r] = base + d * (1 + r % 3)
+        boots[5, 1 % b] = np.nan
+        boots[6, 0] = np.inf
+        values = boots[:, 0]
+        iu, ju = np.triu_indices(s, 1)
+        _, lo, hi, _ = bs.pairwise_pairs(values, boots, iu, ju)
+        for block in (bs.PAIR_BLOCK_CI, 5 * b):
+            assert bs.pairs_ci_beyond_zero(values, boots, iu, ju, max_elements=block).tolist() == (lo > 0).tolist(), b
+            assert bs.pairs_ci_beyond_zero(values, boots, iu, ju, upper=True, max_elements=block).tolist() == \
+                (-hi > 0).tolist(), b
+        seen |= {("lo", x) for x in (lo > 0).tolist()} | {("hi", x) for x in (hi < 0).tolist()}
+    assert len(seen) == 4  # both decisions, both ways
+    # every count of non-positive differences from 40 to 60 at 2,000 resamples (the 2.5% place is ~50)
+    b = 2000
+    rows = []
+    for c in range(40, 61):
+        for zero in (0.0, -0.0):
+            d = np.full(b, 1.0)
+            d[:c] = -1.0
+            d[c - 1] = zero
+            rows.append(rng.permutation(d))
+    boots = np.vstack([np.zeros(b), np.asarray(rows)]) * -1.0  # row 0 minus row r: d
+    iu = np.zeros(len(rows), dtype=np.int64)
+    ju = np.arange(1, len(rows) + 1)
+    _, lo, hi, _ = bs.pairwise_pairs(boots[:, 0], boots, iu, ju)
+    assert bs.pairs_ci_beyond_zero(boots[:, 0], boots, iu, ju).tolist() == (lo > 0).tolist()
+    assert 0 < int((lo > 0).sum()) < len(rows)
+    neg = -boots
+    _, lo, hi, _ = bs.pairwise_pairs(neg[:, 0], neg, iu, ju)
+    assert bs.pairs_ci_beyond_zero(neg[:, 0], neg, iu, ju, upper=True).tolist() == (hi < 0).tolist()
+    assert 0 < int((hi < 0).sum()) < len(rows)

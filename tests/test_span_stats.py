@@ -184,3 +184,31 @@ def test_leaderboard_cell_of_refused_tags_says_what_failed(monkeypatch):
         assert cp.prepared is None and len(cp.problems) == 1, cp.problems
         level, msg = cp.problems[0]
         assert level == "warning" and "aggregate('span_f1') failed on the samples" in msg and kind in msg, msg
+
+
+def test_remembered_entities_are_the_entities_of_each_sequence(monkeypatch):
+    """_span_stats remembers the entities of an all-text tag sequence (the same gold tags in every
+    system's file); a sequence seqeval must read (a tag it refuses) is never remembered, and
+    unhashable tags go to seqeval: the statistics and errors are those without the memo."""
+    monkeypatch.setattr(bs, "_SPAN_MEMO", {})
+    rnd = random.Random(7)
+    types = ["X", "Y", "core_product_type"]
+    seqs = [[rnd.choice(["O", "B-X", "I-X", "B-Y", "I-Y", "I-core_product_type", "B-", "I"]) for _ in range(rnd.randint(0, 9))]
+            for _ in range(300)]
+    items = [[g, _perturb(rnd, g, types)] for g in seqs]
+    first = bs._span_stats(items)
+    assert bs._SPAN_MEMO  # remembered
+    assert bs._span_stats(items).tobytes() == first.tobytes()
+    for tags in seqs:
+        assert bs._memo_entities(tags) == _seqeval(tags)[0], tags
+    for bad in (["O", "b-x"], ["E-X"], ["O", ["B-X"]]):
+        with pytest.raises(Exception) as memo_err:
+            bs._span_stats([[bad, ["O"] * len(bad)]])
+        with pytest.raises(Exception) as plain_err:
+            bs.span_entities(bad)
+        assert (memo_err.type, str(memo_err.value)) == (plain_err.type, str(plain_err.value))
+        assert tuple(map(str, bad)) not in bs._SPAN_MEMO
+    monkeypatch.setattr(bs, "_SPAN_MEMO", {})
+    monkeypatch.setattr(bs, "_SPAN_MEMO_MAX", 2)
+    assert bs._span_stats(items).tobytes() == first.tobytes()
+    assert len(bs._SPAN_MEMO) <= 2  # bounded
