@@ -417,10 +417,9 @@ def rank(task: str | None, values: dict[str, float], names: dict[str, str], high
             loc = idx[sel] - offs[g + 1]
             res = side[loc] == claimed  # every difference on the claimed side: so is the CI
             other = np.flatnonzero(side[loc] == 0)  # else the CI decides (computed here, for these only)
-            if len(other):
+            if len(other):  # lo > 0 (hi < 0) of bootstrap.pairwise_pairs' CI, decided mostly by counting
                 iu, ju = np.triu_indices(len(ks), 1)
-                _, lo, hi, _ = bs.pairwise_pairs(vals, boots, iu[loc[other]], ju[loc[other]])
-                res[other] = lo > 0 if higher_is_better else -hi > 0
+                res[other] = bs.pairs_ci_beyond_zero(vals, boots, iu[loc[other]], ju[loc[other]], upper=not higher_is_better)
             out[sel] = res
         return out
 
@@ -481,8 +480,8 @@ def overall_from_cells(cells: list[CellStats]) -> OverallStats:
 
 def overall_many(cell_lists: list[list[CellStats]]) -> list[OverallStats]:
     """:func:`overall_from_cells` of each list, bit for bit, with the bootstrap ones of equal shape
-    (same tasks, same resample count) computed together: one mean over the stacked (tasks, systems,
-    resamples) array (each element summed in the task order, as for one system), one quantile and
+    (same tasks, same resample count) computed together: a mean over stacked (tasks, systems,
+    resamples) arrays (each element summed in the task order, as for one system; ~1 MB chunks of systems), one quantile and
     one standard deviation along the resamples of all rows that are finite."""
     out: list[OverallStats | None] = [None] * len(cell_lists)
     batches: dict[tuple, list[int]] = {}
@@ -493,10 +492,14 @@ def overall_many(cell_lists: list[list[CellStats]]) -> list[OverallStats]:
         else:
             out[x] = overall_from_cells(cells)
     for (tasks, m), xs in batches.items():
-        stack = np.empty((len(tasks), len(xs), m))
-        for t in range(len(tasks)):
-            np.stack([cell_lists[x][t].boot[:m] for x in xs], out=stack[t])  # type: ignore[index]
-        boots = np.mean(stack, axis=0)
+        boots = np.empty((len(xs), m))
+        rows = max(1, (1 << 17) // max(1, m * len(tasks)))  # systems per chunk: ~1 MB stacked, in cache
+        for c in range(0, len(xs), rows):
+            part = xs[c:c + rows]
+            stack = np.empty((len(tasks), len(part), m))  # the mean of each element alone: chunks change no bit
+            for t in range(len(tasks)):
+                np.stack([cell_lists[x][t].boot[:m] for x in part], out=stack[t])  # type: ignore[index]
+            np.mean(stack, axis=0, out=boots[c:c + len(part)])
         finite = np.isfinite(boots).all(axis=1)
         q = np.full((2, len(xs)), np.nan)
         sd = np.full(len(xs), np.nan)

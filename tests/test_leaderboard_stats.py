@@ -90,6 +90,8 @@ def test_overall_many_is_overall_from_cells_bit_for_bit():
     lists.append([cell("t1", boot=False), cell("t2")])  # neither
     lists.append([cell("t1"), cell("t2")])  # other tasks: another batch
     lists.append([])
+    lists += [[cell("t1", 30_000), cell("t2", 30_000), cell("t3", 30_000)] for _ in range(5)]  # in chunks of systems
+    lists[-2][2].boot[7] = -0.0
     lists[0][0].value = None
     got = stats.overall_many(lists)
     assert {"bootstrap", "stderr", None} <= {o.ci_method for o in got}
