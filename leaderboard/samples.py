@@ -17,6 +17,8 @@ the viewer shows.
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import gzip
 import hashlib
 import io
@@ -350,6 +352,23 @@ class _LineLog:
 
 
 _READ_BUFFER = 1 << 20
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """The cyclic garbage collector paused while one samples file is read (and resumed as it was).
+    Reading allocates ~100 containers per line (the parsed line, the viewer record) and keeps the
+    records and items until the file is done: the collector's passes over them (and, in a worker
+    forked from the build, over the whole inherited heap) found nothing to free -- parsed JSON and
+    the records built from it hold no cycles, and are freed by reference counting -- and cost ~20%
+    of the reading (measured on the bench's 1,000-line files)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _lines(path: str, log: _LineLog):
@@ -804,6 +823,11 @@ def document_scores(metric: str, items: list, aggregate: Callable) -> list[float
 def write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
     """The task's shared docs file (prompt + reference per doc_id, from one system's samples),
     so that each system's data file need not repeat identical prompts. Returns its digests."""
+    with _no_cycle_collection():
+        return _write_shared_docs(task, job, out_file)
+
+
+def _write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
     docs: dict[str, dict[str, str]] = {}
     refs: Refs = {}
     try:
@@ -871,6 +895,11 @@ def _worker(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None, b
     """(data, cache key or None, whether it came from the cache, why an entry there was not used,
     whether the cell's statistics came from the cache, whether its viewer file was linked from the
     published site)."""
+    with _no_cycle_collection():
+        return _work(job)
+
+
+def _work(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None, bool, bool]:
     from . import cache
 
     folder = _CACHE.get("dir")

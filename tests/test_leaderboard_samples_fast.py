@@ -230,3 +230,38 @@ def test_an_empty_arguments_dict_in_the_shared_docs_file_costs_nothing(tmp_path)
     assert sorted(refs) == [0, 1, 2]
     d = samples.read_samples(job, None, refs)
     assert d.error is None and d.n_docs_in_file == 3
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_cycle_collection_paused_while_a_file_is_read_and_restored(tmp_path, monkeypatch, enabled):
+    """The collector is off while a samples file (and a task's shared docs) is read, back as it was
+    afterwards -- also when the reading fails."""
+    import gc
+
+    p = tmp_path / "s.jsonl"
+    _write(p, [_line(i) for i in range(5)])
+    job = samples.SampleJob("sys", "t", "acc", "none", str(p), str(tmp_path / "v.js"))
+    seen = []
+    real = samples.read_samples
+
+    def spy(*a, **k):
+        seen.append(gc.isenabled())
+        return real(*a, **k)
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        monkeypatch.setattr(samples, "read_samples", spy)
+        samples._init_worker({})
+        assert samples._worker(job)[0].error is None
+        assert samples.write_shared_docs("t", job, str(tmp_path / "docs.js"))
+        assert gc.isenabled() is enabled
+        monkeypatch.setattr(samples, "_write_shared_docs", lambda *a: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            samples.write_shared_docs("t", job, str(tmp_path / "docs.js"))
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+        samples._REFS.clear()
+        samples._CACHE.clear()
+    assert seen == [False]
