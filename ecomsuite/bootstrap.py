@@ -1018,21 +1018,27 @@ def _tile_edge(width: int, tile: int) -> int:
     return max(1, math.isqrt(max(1, tile // max(1, width))))
 
 
-def _tiles_into(m: np.ndarray, tiles: Sequence[tuple[int, int]], edge: int, se: np.ndarray, side: np.ndarray) -> None:
-    """For each tile ``(i0, j0)``: the standard error and side of ``m[i] - m[j]`` for every i in
-    ``[i0, i0 + edge)`` and j in ``[j0, j0 + edge)`` into ``se[i, j]``, ``side[i, j]``. The rows of
-    ``m`` are finite and the differences cannot overflow (see :func:`pair_tests_all`); each
-    difference row is computed and reduced alone, as :func:`pair_tests` does."""
-    width = m.shape[1]
-    buf = np.empty(edge * edge * width)
-    for i0, j0 in tiles:
-        a, b = m[i0:i0 + edge], m[j0:j0 + edge]
+def _band_into(m: np.ndarray, v: np.ndarray, i0: int, edge: int, buf: np.ndarray, p: np.ndarray, side: np.ndarray) -> None:
+    """The pairs ``(i, j > i)`` for i in ``[i0, i0 + edge)`` (a band of rows of the pair matrix), in
+    tiles against ``edge`` systems j at a time: ``p[i, j]`` and ``side[i, j]`` as :func:`pair_tests`
+    gives them. The rows of ``m`` are finite and the differences cannot overflow (see
+    :func:`pair_tests_all`); each difference row is computed and reduced alone, as pair_tests does."""
+    n, width = m.shape
+    i1 = min(i0 + edge, n)
+    a = m[i0:i1]
+    se = np.empty((i1 - i0, n - i0))
+    for j0 in range(i0, n, edge):
+        b = m[j0:j0 + edge]
         d3 = buf[:len(a) * len(b) * width].reshape(len(a), len(b), width)
         np.copyto(d3, a[:, None, :])  # then subtract in place: numpy's in-place loop is ~2x faster here than
         np.subtract(d3, b[None, :, :], out=d3)  # writing a third array (same a - b, same bits)
         d = d3.reshape(-1, width)
-        side[i0:i0 + len(a), j0:j0 + len(b)] = _finite_rows_side(d).reshape(len(a), len(b))
-        se[i0:i0 + len(a), j0:j0 + len(b)] = _rows_std_inplace(d).reshape(len(a), len(b))
+        side[i0:i1, j0:j0 + len(b)] = _finite_rows_side(d).reshape(len(a), len(b))
+        se[:, j0 - i0:j0 - i0 + len(b)] = _rows_std_inplace(d).reshape(len(a), len(b))
+    li, lj = np.nonzero(np.arange(i1 - i0)[:, None] < np.arange(n - i0)[None, :])  # j > i (tiles on the diagonal)
+    gi, gj = li + i0, lj + i0
+    d0 = v[gi] - v[gj]
+    p[gi, gj] = _pvalue_se(d0, se[li, lj], np.full(len(d0), width, dtype=np.int64))
 
 
 def _shared_array(shape: tuple[int, ...], dtype: Any, shared: bool) -> np.ndarray:
@@ -1045,7 +1051,7 @@ def _shared_array(shape: tuple[int, ...], dtype: Any, shared: bool) -> np.ndarra
     return np.frombuffer(mmap.mmap(-1, max(1, nbytes)), dtype=dtype, count=int(np.prod(shape))).reshape(shape)
 
 
-def _run_forked(chunks: list, jobs: int, fn: Callable[[Any], None]) -> None:
+def _run_forked(chunks: Sequence, jobs: int, fn: Callable[[Any], None]) -> None:
     """``fn(chunk)`` for every chunk, by this process and ``jobs - 1`` forked children (which write their
     results into shared memory and exit), each taking the next chunk from a pipe of chunk numbers
     until none is left (a process slowed by other load takes fewer). Raises when a child failed."""
@@ -1102,9 +1108,10 @@ def pair_tests_all(values: Sequence[float], boots: np.ndarray, n_jobs: int = 1, 
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`pair_tests` of every pair ``i < j`` (``numpy.triu_indices`` order), the same bits,
     computed in tiles: the differences of ``edge`` systems against ``edge`` others (``tile``
-    differences, in cache, from rows read once per tile rather than once per pair), with ``n_jobs``
-    processes (forked; each takes the next chunk of tiles as it finishes one) when there is enough work. Each difference
-    row is still reduced alone, so no number depends on the tiling. A matrix with non-finite values
+    differences, in cache, from rows read once per tile rather than once per pair), a band of
+    ``edge`` rows of the pair matrix at a time (p-values included), with ``n_jobs`` processes (forked;
+    each takes the next band as it finishes one, the longest first) when there is enough work. Each
+    difference row is still reduced alone, so no number depends on the tiling. A matrix with non-finite values
     (or values whose differences could overflow) goes through :func:`pair_tests` as it is."""
     import os
 
@@ -1119,20 +1126,17 @@ def pair_tests_all(values: Sequence[float], boots: np.ndarray, n_jobs: int = 1, 
         return pair_tests(v, m, iu, ju)
     m = np.ascontiguousarray(m)
     edge = _tile_edge(width, tile)
-    tiles = [(i0, j0) for i0 in range(0, n, edge) for j0 in range(i0, n, edge)]
-    jobs = max(1, min(int(n_jobs), len(tiles)))
+    bands = list(range(0, n, edge))  # the largest first: the last ones taken are the shortest
+    jobs = max(1, min(int(n_jobs), len(bands)))
     if len(iu) * width < PAIR_FORK_MIN or not hasattr(os, "fork"):
         jobs = 1
-    se = _shared_array((n, n), np.float64, jobs > 1)
+    p = _shared_array((n, n), np.float64, jobs > 1)
     side = _shared_array((n, n), np.int8, jobs > 1)
-    per = max(1, -(-len(tiles) // (16 * jobs)))  # chunks of tiles: ~16 per process, taken as they finish
-    _run_forked([tiles[c:c + per] for c in range(0, len(tiles), per)], jobs,
-                lambda part: _tiles_into(m, part, edge, se, side))
-    se_p, side_p = se[iu, ju], side[iu, ju]
-    del se, side
-    nfin = np.full(len(iu), width, dtype=np.int64)
-    d0 = v[iu] - v[ju]
-    return d0, _pvalue_se(d0, se_p, nfin), nfin, side_p
+    buf = np.empty(edge * edge * width)
+    _run_forked(bands, jobs, lambda i0: _band_into(m, v, i0, edge, buf, p, side))
+    p_p, side_p = p[iu, ju], side[iu, ju]
+    del p, side
+    return v[iu] - v[ju], p_p, np.full(len(iu), width, dtype=np.int64), side_p
 
 
 def distribution(metric: str, items: Sequence, *, clusters: Sequence | None = None,

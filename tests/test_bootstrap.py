@@ -413,15 +413,15 @@ def test_pair_tests_all_is_pair_tests_bit_for_bit_in_tiles_and_processes(monkeyp
 
 def test_pair_tests_all_a_failed_worker_fails_the_call(monkeypatch):
     monkeypatch.setattr(bs, "PAIR_FORK_MIN", 1)
-    real = bs._tiles_into
+    real = bs._band_into
     parent = os.getpid()
 
-    def tiles_into(m, tiles, *a):
+    def band_into(*a):
         if os.getpid() != parent:
             raise MemoryError("worker ran out")
-        return real(m, tiles, *a)
+        return real(*a)
 
-    monkeypatch.setattr(bs, "_tiles_into", tiles_into)
+    monkeypatch.setattr(bs, "_band_into", band_into)
     boots = np.random.default_rng(3).normal(size=(20, 30))
     with pytest.raises(RuntimeError, match="1 of 1 forked worker"):
         bs.pair_tests_all(boots[:, 0], boots, n_jobs=2, tile=30)
