@@ -199,10 +199,22 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
     LL_DECIMALS decimals (multiple choice: "o" and "x" are derived from them by the viewer, "k" the
     chosen index where the rounded values tie), "s" score, "f" parse failure. Data files store
     these records as columns (encode_view)."""
-    reqs = _requests(s.get("arguments"))
-    prompt = _text(reqs[0][0]) if reqs and reqs[0] else ""
+    args = s.get("arguments")
     filtered = s.get("filtered_resps")
     target = s.get("target")
+    if type(args) is dict and len(args) == 1:  # one request (a generation): its first argument is the prompt
+        for req in args.values():
+            pass
+        if type(req) is dict and len(req) == 2 and "arg_0" in req and "arg_1" in req:  # _ordered's order
+            first = req["arg_0"]
+            prompt = first if type(first) is str and len(first) <= MAX_TEXT else _text(first)
+        else:
+            req = _ordered(req) if isinstance(req, dict) else req if isinstance(req, list) else [req]
+            prompt = _text(req[0]) if req else ""
+        reqs: list = []  # not multiple choice (that needs 2+ requests): the others are not needed
+    else:
+        reqs = _requests(args)
+        prompt = _text(reqs[0][0]) if reqs and reqs[0] else ""
     rec: dict[str, Any] = {"d": s.get("doc_id") if doc_id is None else doc_id, "p": prompt}
     # multiple choice: one loglikelihood request per choice, filtered to [ll, is_greedy] pairs
     lls: list | None = None
@@ -242,16 +254,24 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
         # highest shown loglikelihood), so they are not stored; "k" names the choice when rounding tied it
         if shown.index(max(shown)) != pred:
             rec["k"] = pred
-    else:
-        rec["t"] = _text(target)
-        rec["o"] = o = _text(_unwrap(s.get("resps")))
-        x = _text(_unwrap(filtered))
+    else:  # _text(...) inline for short text, _unwrap inline
+        rec["t"] = target if type(target) is str and len(target) <= MAX_TEXT else _text(target)
+        o = s.get("resps")
+        while isinstance(o, list) and len(o) == 1:
+            o = o[0]
+        rec["o"] = o = o if type(o) is str and len(o) <= MAX_TEXT else _text(o)
+        x = filtered
+        while isinstance(x, list) and len(x) == 1:
+            x = x[0]
+        if type(x) is not str or len(x) > MAX_TEXT:
+            x = _text(x)
         if x != o:  # the viewer shows the output as the parsed value when "x" is absent
             rec["x"] = x
     rec["s"] = None if score is None or not math.isfinite(score) else _round(score, SCORE_DECIMALS)
     pf = s.get(PARSE_FAIL)
     if pf is not None:
-        pf = _num(pf)
+        if type(pf) is not float or not math.isfinite(pf):  # _num of a finite float is itself
+            pf = _num(pf)
         if pf is not None:
             rec["f"] = pf
     return rec
@@ -442,6 +462,7 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     log = _LineLog()
     metric, want_filter, cluster_field = job.metric, job.filter, job.cluster_field
     isfinite, nan_f = math.isfinite, np.nan
+    digest_text = _DIGEST_TEXT
     try:
         for lineno, s in _lines(job.path, log):
             n_lines += 1
@@ -469,10 +490,10 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
                 rec = view_record(s, metric, score, doc_id)
                 if refs is not None:
                     ref = refs.get(doc_id)
-                    if ref is not None:
-                        if _has_digest(rec["p"], ref[0]):
+                    if ref is not None:  # _has_digest, its memo looked up here first
+                        if digest_text.get(ref[0]) == rec["p"] or _has_digest(rec["p"], ref[0]):
                             del rec["p"]
-                        if _has_digest(rec["t"], ref[1]):
+                        if digest_text.get(ref[1]) == rec["t"] or _has_digest(rec["t"], ref[1]):
                             del rec["t"]
                 if item is None:
                     kind = "missing"
@@ -481,14 +502,18 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
                 else:
                     if not isinstance(item, (int, float)):
                         _check_item(item)  # a corpus item the statistics cannot serialise fails on its own line
-                    key, src = doc_key(s.get("doc"), doc_id, s.get("doc_hash"))
+                    doc = s.get("doc")
+                    v = doc.get("id") if type(doc) is dict else None
+                    if type(v) is str and v:  # doc_key of a document with a text id
+                        key, src = "id:" + v, "id"
+                    else:
+                        key, src = doc_key(doc, doc_id, s.get("doc_hash"))
                     if key in keys_seen:
                         kind = "dup_key"
                     else:
                         kind = "ok"
                         cv = None
                         if cluster_field:
-                            doc = s.get("doc")
                             cv = doc.get(cluster_field) if isinstance(doc, dict) else None
                             cv = None if cv is None else str(cv)[:200]
             except (RecursionError, ValueError, TypeError, OverflowError, AttributeError) as e:
@@ -988,7 +1013,9 @@ def load_all(
         import multiprocessing as mp
 
         ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-        with ctx.Pool(n_jobs, initializer=_init_worker, initargs=init) as pool:
+        # the results (their items, lists for corpus metrics) unpickled here hold no cycles: the collector
+        # paused meanwhile, not walking this process's growing heap again and again
+        with ctx.Pool(n_jobs, initializer=_init_worker, initargs=init) as pool, _no_cycle_collection():
             res = list(tqdm(pool.imap(_worker, jobs, chunksize=4), **it_kwargs))
     unusable = [why for _, _, _, why, *_ in res if why]
     if unusable:

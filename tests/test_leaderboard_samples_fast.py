@@ -265,3 +265,21 @@ def test_cycle_collection_paused_while_a_file_is_read_and_restored(tmp_path, mon
         samples._REFS.clear()
         samples._CACHE.clear()
     assert seen == [False]
+
+
+def test_pool_results_are_the_serial_ones_and_the_collector_is_restored(tmp_path):
+    """load_all through worker processes (the collector paused here while their results arrive)
+    gives what one process gives, and leaves the collector as it was."""
+    import gc
+
+    jobs = []
+    for k in range(8):
+        p = tmp_path / f"s{k}.jsonl"
+        _write(p, [_line(i) for i in range(k, k + 6)] + [_mc_line(50 + i) for i in range(3)])
+        jobs.append(samples.SampleJob(f"sys{k}", "t", "acc", "none", str(p), str(tmp_path / f"v{k}.js")))
+    serial = [_result(d) for d in samples.load_all(jobs, n_jobs=1)]
+    views = [(tmp_path / f"v{k}.js").read_bytes() for k in range(8)]
+    assert gc.isenabled()
+    pooled = [_result(d) for d in samples.load_all(jobs, n_jobs=2)]
+    assert gc.isenabled()
+    assert pooled == serial and [(tmp_path / f"v{k}.js").read_bytes() for k in range(8)] == views
