@@ -1018,11 +1018,14 @@ def _tile_edge(width: int, tile: int) -> int:
     return max(1, math.isqrt(max(1, tile // max(1, width))))
 
 
-def _band_into(m: np.ndarray, v: np.ndarray, i0: int, edge: int, buf: np.ndarray, p: np.ndarray, side: np.ndarray) -> None:
+def _band_into(m: np.ndarray, v: np.ndarray, i0: int, edge: int, buf: np.ndarray, p: np.ndarray, side: np.ndarray,
+               near: np.ndarray | None = None) -> None:
     """The pairs ``(i, j > i)`` for i in ``[i0, i0 + edge)`` (a band of rows of the pair matrix), in
     tiles against ``edge`` systems j at a time: ``p[i, j]`` and ``side[i, j]`` as :func:`pair_tests`
-    gives them. The rows of ``m`` are finite and the differences cannot overflow (see
-    :func:`pair_tests_all`); each difference row is computed and reduced alone, as pair_tests does."""
+    gives them, and with ``near`` the CI of each pair of neighbours ``(i, i + 1)`` into ``near[:, i]``
+    (as :func:`pairwise_pairs` gives it). The rows of ``m`` are finite and the differences cannot
+    overflow (see :func:`pair_tests_all`); each difference row is computed and reduced alone, as
+    pair_tests does."""
     n, width = m.shape
     i1 = min(i0 + edge, n)
     a = m[i0:i1]
@@ -1033,6 +1036,10 @@ def _band_into(m: np.ndarray, v: np.ndarray, i0: int, edge: int, buf: np.ndarray
         np.copyto(d3, a[:, None, :])  # then subtract in place: numpy's in-place loop is ~2x faster here than
         np.subtract(d3, b[None, :, :], out=d3)  # writing a third array (same a - b, same bits)
         d = d3.reshape(-1, width)
+        if near is not None and j0 <= i1 and j0 + len(b) > i0 + 1:  # the tile holds pairs (i, i + 1)
+            ii = np.arange(max(i0, j0 - 1), min(i1, j0 + len(b) - 1))
+            rows = (ii - i0) * len(b) + (ii + 1 - j0)
+            near[:2, ii] = _rows_ci(d[rows], np.full(len(rows), width), (1.0 - 0.95) / 2.0)
         side[i0:i1, j0:j0 + len(b)] = _finite_rows_side(d).reshape(len(a), len(b))
         se[:, j0 - i0:j0 - i0 + len(b)] = _rows_std_inplace(d).reshape(len(a), len(b))
     li, lj = np.nonzero(np.arange(i1 - i0)[:, None] < np.arange(n - i0)[None, :])  # j > i (tiles on the diagonal)
@@ -1104,15 +1111,17 @@ def _run_forked(chunks: Sequence, jobs: int, fn: Callable[[Any], None]) -> None:
         raise RuntimeError(f"pair tests: {len(bad)} of {len(pids)} forked worker(s) failed (exit status {bad[0]})")
 
 
-def pair_tests_all(values: Sequence[float], boots: np.ndarray, n_jobs: int = 1, tile: int = PAIR_TILE
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def pair_tests_all(values: Sequence[float], boots: np.ndarray, n_jobs: int = 1, tile: int = PAIR_TILE,
+                   near: bool = False) -> tuple[np.ndarray, ...]:
     """:func:`pair_tests` of every pair ``i < j`` (``numpy.triu_indices`` order), the same bits,
     computed in tiles: the differences of ``edge`` systems against ``edge`` others (``tile``
     differences, in cache, from rows read once per tile rather than once per pair), a band of
     ``edge`` rows of the pair matrix at a time (p-values included), with ``n_jobs`` processes (forked;
     each takes the next band as it finishes one, the longest first) when there is enough work. Each
     difference row is still reduced alone, so no number depends on the tiling. A matrix with non-finite values
-    (or values whose differences could overflow) goes through :func:`pair_tests` as it is."""
+    (or values whose differences could overflow) goes through :func:`pair_tests` as it is. With
+    ``near``, a fifth array (3, systems - 1): :func:`pairwise_pairs`' ``(lo, hi, p)`` of each pair of
+    neighbours ``(x, x + 1)``, the same bits (its CI taken in the band that holds it)."""
     import os
 
     v = np.asarray(values, dtype=np.float64)
@@ -1123,7 +1132,12 @@ def pair_tests_all(values: Sequence[float], boots: np.ndarray, n_jobs: int = 1, 
     iu, ju = np.triu_indices(n, 1)
     plain = width < 2 or not len(iu) or not (m.min() > -1e300 and m.max() < 1e300)  # NaN: False
     if plain:
-        return pair_tests(v, m, iu, ju)
+        out = pair_tests(v, m, iu, ju)
+        if near:
+            x = np.arange(max(n - 1, 0))
+            _, lo, hi, pv = pairwise_pairs(v, m, x, x + 1)
+            out += (np.stack([lo, hi, pv]),)
+        return out
     m = np.ascontiguousarray(m)
     edge = _tile_edge(width, tile)
     bands = list(range(0, n, edge))  # the largest first: the last ones taken are the shortest
@@ -1132,11 +1146,17 @@ def pair_tests_all(values: Sequence[float], boots: np.ndarray, n_jobs: int = 1, 
         jobs = 1
     p = _shared_array((n, n), np.float64, jobs > 1)
     side = _shared_array((n, n), np.int8, jobs > 1)
+    nr = _shared_array((3, n - 1), np.float64, jobs > 1) if near else None
     buf = np.empty(edge * edge * width)
-    _run_forked(bands, jobs, lambda i0: _band_into(m, v, i0, edge, buf, p, side))
+    _run_forked(bands, jobs, lambda i0: _band_into(m, v, i0, edge, buf, p, side, nr))
     p_p, side_p = p[iu, ju], side[iu, ju]
-    del p, side
-    return v[iu] - v[ju], p_p, np.full(len(iu), width, dtype=np.int64), side_p
+    out = v[iu] - v[ju], p_p, np.full(len(iu), width, dtype=np.int64), side_p
+    if nr is not None:
+        x = np.arange(n - 1)
+        nr = np.array(nr)  # out of the shared mapping
+        nr[2] = p[x, x + 1]
+        out += (nr,)
+    return out
 
 
 def distribution(metric: str, items: Sequence, *, clusters: Sequence | None = None,

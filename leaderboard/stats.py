@@ -343,11 +343,14 @@ def group_tests(values: Sequence[float], boots: np.ndarray, keys: Sequence[str |
             p[known], nfin[known], side[known] = op[lin], onf[lin], oside[lin]
         same = list(okeys) == list(keys)
     todo = ~known
+    u = np.asarray([] if neighbours is None else neighbours, dtype=np.int64)
     if bool(todo.all()):
-        _, p, nfin, side = bs.pair_tests_all(values, boots, n_jobs)
+        res = bs.pair_tests_all(values, boots, n_jobs, near=bool(len(u)))
+        _, p, nfin, side = res[:4]
+        if len(u):
+            near[:, u] = res[4][:, u]  # the bits of bs.pairwise_pairs on (u, u + 1)
     elif bool(todo.any()):
         _, p[todo], nfin[todo], side[todo] = bs.pair_tests(values, boots, iu[todo], ju[todo])
-    u = np.asarray([] if neighbours is None else neighbours, dtype=np.int64)
     u = u[np.isnan(near[2, u])]
     if len(u):
         _, near[0, u], near[1, u], near[2, u] = bs.pairwise_pairs(values, boots, u, u + 1)

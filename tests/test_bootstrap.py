@@ -393,6 +393,10 @@ def test_pair_tests_all_is_pair_tests_bit_for_bit_in_tiles_and_processes(monkeyp
         got = bs.pair_tests_all(values, boots, n_jobs=jobs, tile=tile)
         for w, g, what in zip(want, got, ("d0", "p", "n_finite", "side")):
             assert g.dtype == w.dtype and g.tobytes() == w.tobytes(), (s, b, tile, what)
+        x = np.arange(s - 1)
+        got_near = bs.pair_tests_all(values, boots, n_jobs=jobs, tile=tile, near=True)
+        assert len(got_near) == 5 and all(g.tobytes() == w.tobytes() for g, w in zip(got_near, got))
+        assert got_near[4].tobytes() == np.stack(bs.pairwise_pairs(values, boots, x, x + 1)[1:]).tobytes(), (s, b, tile)
         assert {1, -1, 0} <= set(got[3].tolist()) or s < 9
     for bad in (np.nan, np.inf, 1e301):
         boots = rng.normal(0.5, 0.02, size=(6, 40))
@@ -400,8 +404,10 @@ def test_pair_tests_all_is_pair_tests_bit_for_bit_in_tiles_and_processes(monkeyp
         values = boots[:, 0]
         iu, ju = np.triu_indices(6, 1)
         want = bs.pair_tests(values, boots, iu, ju)
-        got = bs.pair_tests_all(values, boots, n_jobs=jobs, tile=40 * 4)
+        got = bs.pair_tests_all(values, boots, n_jobs=jobs, tile=40 * 4, near=True)
         assert all(g.tobytes() == w.tobytes() for g, w in zip(got, want)), bad
+        x = np.arange(5)
+        assert got[4].tobytes() == np.stack(bs.pairwise_pairs(values, boots, x, x + 1)[1:]).tobytes()
     for b in (0, 1):  # no spread to measure: as pair_tests
         boots = rng.normal(size=(4, b))
         got = bs.pair_tests_all(boots.sum(axis=1), boots, n_jobs=jobs)
