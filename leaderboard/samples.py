@@ -134,8 +134,9 @@ def _ordered(d: dict) -> list:
 
 def _requests(args: Any) -> list[list[Any]]:
     """lm-eval writes arguments as {"gen_args_0": {"arg_0": ctx, "arg_1": ...}, ...}."""
-    if isinstance(args, dict):
-        return [_ordered(v) if isinstance(v, dict) else v if isinstance(v, list) else [v] for v in _ordered(args)]
+    if isinstance(args, dict):  # a request {"arg_0": context, "arg_1": continuation} as _ordered orders it, inline
+        return [([v["arg_0"], v["arg_1"]] if len(v) == 2 and "arg_0" in v and "arg_1" in v else _ordered(v))
+                if isinstance(v, dict) else v if isinstance(v, list) else [v] for v in _ordered(args)]
     if isinstance(args, list):
         return [a if isinstance(a, list) else [a] for a in args]
     return []
@@ -173,6 +174,7 @@ def _num(v: Any) -> float | None:
 
 SCORE_DECIMALS = 6  # a document's score in the viewer
 _ROUND_SCALES = {d: 10**d for d in (LL_DECIMALS, SCORE_DECIMALS)}
+_LL_SCALE = _ROUND_SCALES[LL_DECIMALS]
 
 
 def _round(x: float, decimals: int) -> float:
@@ -248,7 +250,15 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
             rec["t"] = f"{int(t)}: {choices[int(t)]}"
         else:
             rec["t"] = _text(target)
-        shown = [_round(v, LL_DECIMALS) for v in lls]
+        shown = []
+        for v in lls:  # _round(v, LL_DECIMALS), its common case inline
+            y = v * _LL_SCALE
+            if -1e9 < y < 1e9:
+                k = round(y)
+                if k and -0.4999 < y - k < 0.4999:
+                    shown.append(k / _LL_SCALE)
+                    continue
+            shown.append(_round(v, LL_DECIMALS))
         rec["ch"] = [[c, v] for c, v in zip(choices, shown)]
         # output and parsed value are the chosen choice: the viewer derives them from "ch" (the first
         # highest shown loglikelihood), so they are not stored; "k" names the choice when rounding tied it
