@@ -1094,6 +1094,8 @@ def _run_forked(chunks: Sequence, jobs: int, fn: Callable[[Any], None]) -> None:
                 try:
                     work()
                     code = 0
+                except KeyboardInterrupt:  # Ctrl-C reaches the parent too: it says so, once
+                    code = 130
                 except BaseException:  # noqa: BLE001 - reported by the parent as a failed worker
                     traceback.print_exc()
                 finally:

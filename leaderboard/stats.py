@@ -422,7 +422,8 @@ def rank(task: str | None, values: dict[str, float], names: dict[str, str], high
             other = np.flatnonzero(side[loc] == 0)  # else the CI decides (computed here, for these only)
             if len(other):  # lo > 0 (hi < 0) of bootstrap.pairwise_pairs' CI, decided mostly by counting
                 iu, ju = np.triu_indices(len(ks), 1)
-                res[other] = bs.pairs_ci_beyond_zero(vals, boots, iu[loc[other]], ju[loc[other]], upper=not higher_is_better)
+                res[other] = bs.pairs_ci_beyond_zero(vals, boots, iu[loc[other]], ju[loc[other]],
+                                                     upper=not higher_is_better)
             out[sel] = res
         return out
 
@@ -484,8 +485,8 @@ def overall_from_cells(cells: list[CellStats]) -> OverallStats:
 def overall_many(cell_lists: list[list[CellStats]]) -> list[OverallStats]:
     """:func:`overall_from_cells` of each list, bit for bit, with the bootstrap ones of equal shape
     (same tasks, same resample count) computed together: a mean over stacked (tasks, systems,
-    resamples) arrays (each element summed in the task order, as for one system; ~1 MB chunks of systems), one quantile and
-    one standard deviation along the resamples of all rows that are finite."""
+    resamples) arrays (each element summed in the task order, as for one system; ~1 MB chunks of
+    systems), one quantile and one standard deviation along the resamples of all rows that are finite."""
     out: list[OverallStats | None] = [None] * len(cell_lists)
     batches: dict[tuple, list[int]] = {}
     for x, cells in enumerate(cell_lists):
