@@ -429,27 +429,50 @@ def _memo_entities(tags: list) -> list[tuple[int, int, str]]:
     return ents
 
 
+_SPAN_DOC_MEMO: dict[tuple, Any] = {}  # (gold tags, predicted tags) -> _span_doc (the same pair in a file's two passes)
+
+
+def _span_doc(eg: list, ep: list) -> dict[str, list[int]] | None:
+    """{type: [tp, n_pred, n_gold]} of one document from its gold and predicted entities; None when
+    neither has any. Read only by its callers (it may be remembered)."""
+    if not eg and not ep:
+        return None
+    d: dict[str, list[int]] = {}
+    sg = set(eg)
+    for e in ep:
+        c = d.setdefault(e[2], [0, 0, 0])
+        c[1] += 1
+        c[0] += e in sg
+    for e in eg:
+        d.setdefault(e[2], [0, 0, 0])[2] += 1
+    return d
+
+
 def _span_stats(items: list) -> np.ndarray:
     """(n, 3T): tp, n_pred, n_gold of each entity type per document (seqeval strict IOB2, via
     :func:`span_entities`); types in sorted order, as seqeval's ``target_names``."""
     per_doc = []
     types: set[str] = set()
+    memo, miss = _SPAN_DOC_MEMO, _SPAN_DOC_MEMO  # a document's counts by (gold, predicted) tags; the memo is the "missing" mark
     for it in items:
         gold, pred = list(it[0]), list(it[1])
         if len(gold) != len(pred):
             raise ValueError(f"tag sequences differ in length: {len(gold)} gold vs {len(pred)} predicted")
-        eg, ep = _memo_entities(gold), _memo_entities(pred)
-        if not eg and not ep:
+        try:
+            key: tuple | None = (tuple(gold), tuple(pred))
+            d = memo.get(key, miss)
+        except TypeError:  # an unhashable tag
+            key, d = None, miss
+        if d is miss:
+            d = _span_doc(_memo_entities(gold), _memo_entities(pred))
+            # remembered when both sequences were read by the fast reading (all text: see _memo_entities)
+            if key is not None and key[0] in _SPAN_MEMO and key[1] in _SPAN_MEMO:
+                if len(memo) >= _SPAN_MEMO_MAX:
+                    memo.clear()
+                memo[key] = d
+        if d is None:
             per_doc.append(None)
             continue
-        d: dict[str, list[int]] = {}
-        sg = set(eg)
-        for e in ep:
-            c = d.setdefault(e[2], [0, 0, 0])
-            c[1] += 1
-            c[0] += e in sg
-        for e in eg:
-            d.setdefault(e[2], [0, 0, 0])[2] += 1
         types.update(d)
         per_doc.append(d)
     order = sorted(types)

@@ -191,14 +191,21 @@ def test_remembered_entities_are_the_entities_of_each_sequence(monkeypatch):
     system's file); a sequence seqeval must read (a tag it refuses) is never remembered, and
     unhashable tags go to seqeval: the statistics and errors are those without the memo."""
     monkeypatch.setattr(bs, "_SPAN_MEMO", {})
+    monkeypatch.setattr(bs, "_SPAN_DOC_MEMO", {})
     rnd = random.Random(7)
     types = ["X", "Y", "core_product_type"]
     seqs = [[rnd.choice(["O", "B-X", "I-X", "B-Y", "I-Y", "I-core_product_type", "B-", "I"]) for _ in range(rnd.randint(0, 9))]
             for _ in range(300)]
     items = [[g, _perturb(rnd, g, types)] for g in seqs]
     first = bs._span_stats(items)
-    assert bs._SPAN_MEMO  # remembered
+    assert bs._SPAN_MEMO and bs._SPAN_DOC_MEMO  # remembered
     assert bs._span_stats(items).tobytes() == first.tobytes()
+    # each document's counts as the library's entities give them, remembered or not
+    for (g, p), row in zip(items, first):
+        eg, ep = _seqeval(g)[0], _seqeval(p)[0]
+        assert row.sum() == len(set(eg) & set(ep)) + len(ep) + len(eg)  # tp + n_pred + n_gold
+    monkeypatch.setattr(bs, "_SPAN_DOC_MEMO", {})
+    assert bs._span_stats(items[::-1]).tobytes() == first[::-1].tobytes()  # other order, memo refilled
     for tags in seqs:
         assert bs._memo_entities(tags) == _seqeval(tags)[0], tags
     for bad in (["O", "b-x"], ["E-X"], ["O", ["B-X"]]):
@@ -208,7 +215,9 @@ def test_remembered_entities_are_the_entities_of_each_sequence(monkeypatch):
             bs.span_entities(bad)
         assert (memo_err.type, str(memo_err.value)) == (plain_err.type, str(plain_err.value))
         assert tuple(map(str, bad)) not in bs._SPAN_MEMO
+        assert not any(bad == list(k[0]) for k in bs._SPAN_DOC_MEMO)
     monkeypatch.setattr(bs, "_SPAN_MEMO", {})
+    monkeypatch.setattr(bs, "_SPAN_DOC_MEMO", {})
     monkeypatch.setattr(bs, "_SPAN_MEMO_MAX", 2)
     assert bs._span_stats(items).tobytes() == first.tobytes()
     assert len(bs._SPAN_MEMO) <= 2  # bounded
