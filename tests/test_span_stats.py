@@ -171,7 +171,7 @@ def test_real_queryner_split_with_perturbed_predictions():
 
 def test_leaderboard_cell_of_refused_tags_says_what_failed(monkeypatch):
     """A cell whose tags seqeval refuses: the library's error, whether or not its check is skipped."""
-    from leaderboard import stats
+    from ecomsuite.leaderboard import stats
 
     monkeypatch.setattr(bs, "_VERIFIED", set())
     n = bs.VERIFY_ALWAYS_MAX_N + 1
