@@ -610,28 +610,6 @@ def _builder_for(metric: str) -> tuple[Builder | None, bool]:
     return _BUILDERS.get(fn), True
 
 
-# The libraries the corpus aggregations of ecomsuite.metrics (and the statistics here) import when first
-# called: a check of span F1 imports seqeval, and with it scikit-learn (~1 CPU-s); BLEU sacrebleu.
-LIBRARIES = ("seqeval.metrics", "seqeval.metrics.v1", "seqeval.scheme", "sacrebleu", "sacrebleu.metrics",
-             "sacrebleu.tokenizers.tokenizer_13a", "sacrebleu.tokenizers.tokenizer_none")
-
-
-def import_libraries() -> list[str]:
-    """Import ecomsuite.metrics and :data:`LIBRARIES` now, for a process that will soon prepare
-    (verify) cells of metrics it does not know yet (the leaderboard's reader of new samples files,
-    started before the files are known). Returns the names that failed to import: nothing else is
-    done about them (the library's own error comes again when a metric calls it)."""
-    import importlib
-
-    failed = []
-    for name in ("ecomsuite.metrics", *LIBRARIES):
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - reported where the metric is computed
-            failed.append(name)
-    return failed
-
-
 def is_numeric(items: Sequence) -> bool:
     return all(isinstance(i, (int, float, np.integer, np.floating)) for i in items)
 
