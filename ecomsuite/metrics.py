@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from functools import lru_cache
 from statistics import fmean
 from typing import Callable, Sequence
@@ -53,14 +54,39 @@ def accuracy(golds: Sequence[str], preds: Sequence[str]) -> float:
 
 def f1_per_class(golds: Sequence[str], preds: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
     """F1 of each label (one-vs-rest). A label with no gold and no predicted instance is undefined
-    (0/0) and gets ``nan``; a label only predicted, or only in gold, scores 0."""
+    (0/0) and gets ``nan``; a label only predicted, or only in gold, scores 0.
+
+    When every label, gold and prediction is a ``str`` (the suite's items), the counts come from one
+    pass over the documents (how often each (gold, predicted) pair occurs): the same integers as the
+    three passes per label below, which serve anything else (other types compare by ``==``)."""
     out = {}
+    pairs = _str_pair_counts(golds, preds) if labels else None
+    if pairs is not None and all(type(lab) is str for lab in labels):
+        for lab in labels:
+            tp = pairs.get((lab, lab), 0)
+            fp = sum(c for (g, p), c in pairs.items() if p == lab and g != lab)
+            fn = sum(c for (g, p), c in pairs.items() if g == lab and p != lab)
+            out[lab] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan
+        return out
     for lab in labels:
         tp = sum(g == lab and p == lab for g, p in zip(golds, preds, strict=True))
         fp = sum(g != lab and p == lab for g, p in zip(golds, preds))
         fn = sum(g == lab and p != lab for g, p in zip(golds, preds))
         out[lab] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan
     return out
+
+
+def _str_pair_counts(golds: Sequence, preds: Sequence) -> dict[tuple[str, str], int] | None:
+    """{(gold, predicted): number of documents} when both are sequences of ``str`` alone, else None.
+    Unequal lengths raise as ``zip(..., strict=True)`` does."""
+    if not (isinstance(golds, (list, tuple)) and isinstance(preds, (list, tuple))):
+        return None
+    if len(golds) != len(preds):
+        for _ in zip(golds, preds, strict=True):  # zip's own error
+            pass
+    if not (all(type(g) is str for g in golds) and all(type(p) is str for p in preds)):
+        return None
+    return Counter(zip(golds, preds))
 
 
 def class_labels(golds: Sequence[str], preds: Sequence[str]) -> list[str]:
