@@ -34,6 +34,7 @@ before, cost ~5 ms an entry in zip and header parsing: 30 s for the 6,000 entrie
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -677,11 +678,30 @@ def store(folder: Path, k: str, data: SampleData, view: bytes | None, job: Sampl
     """Written to a temporary name and renamed: a concurrent or interrupted build never sees half an
     entry. False (nothing written) when the folder can't be written or ``data`` can't be encoded:
     a missing entry only costs time. ``data.cell`` is stored when ``job`` names its bootstrap settings."""
+    return store_entry(folder, k, data, view, job)[0]
+
+
+def store_entry(folder: Path, k: str, data: SampleData, view: bytes | None, job: SampleJob | None = None
+                ) -> tuple[bool, SampleData]:
+    """:func:`store`, and ``data`` as a :class:`CachedSampleData` whose list of items (a corpus
+    metric's) is the entry's JSON text, decoded only when read -- what a worker sends back: pickling
+    the text costs a fraction of pickling the list there and unpickling it in the build, which reads
+    the items only when the cell's statistics must be computed again (as it reads an entry's). ``data``
+    itself when it was not encoded or has no such list."""
     try:
         members = encode(data, view, k, stats_key(k, job) if job is not None else None)
     except (TypeError, ValueError, RecursionError):
-        return False
-    return _write(folder, f"{k}{SUFFIX}", members)
+        return False, data
+    return _write(folder, f"{k}{SUFFIX}", members), _with_pending_items(data, members)
+
+
+def _with_pending_items(data: SampleData, members: dict[str, np.ndarray]) -> SampleData:
+    raw = members.get("items.json")
+    if raw is None or type(data.items) is not list or type(data) is not SampleData:
+        return data
+    out = CachedSampleData(**{f.name: getattr(data, f.name) for f in dataclasses.fields(data)})
+    out.items = _Pending(raw.tobytes(), len(data.items))
+    return out
 
 
 def _write(folder: Path, name: str, members: dict[str, np.ndarray]) -> bool:

@@ -953,8 +953,10 @@ def _work(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None, boo
         view = None
         if job.out_file and Path(job.out_file).is_file():
             view = Path(job.out_file).read_bytes()
-        if cache.store(folder, k, data, view, job) and data.cell is not None:
+        stored, sent = cache.store_entry(folder, k, data, view, job)  # sent: its items as the entry's JSON text
+        if stored and data.cell is not None:
             data.cell.key = cache.stats_key(k, job)
+        data = sent
     return data, k, False, unusable, False, False
 
 
