@@ -219,3 +219,24 @@ def test_ids_as_steps_exactly_when_all_are_exact_integers(ids):
     if steps:
         assert cols["di"] == [b - a for a, b in zip([0] + ids, ids)]
     assert [r["d"] for r in samples.decode_view(cols)["samples"]] == ids
+
+
+def test_edge_lines_read_by_read_samples_as_json_loads_reads_them(tmp_path, monkeypatch):
+    """read_samples' own (inline) line reading takes and refuses what the json.loads reading does."""
+    from test_leaderboard_samples_fast import EDGE_LINES
+
+    good = [json.dumps(_line(i)).encode() for i in range(3)]
+    text = b"\n".join(good[:1] + EDGE_LINES + good[1:]) + b"\n\n  \n" + b"\r\n".join(good[1:]) + b"\r\n"
+    p = tmp_path / "e.jsonl"
+    out = {}
+    for fast in (True, False):
+        p.write_bytes(text)
+        with monkeypatch.context() as m:
+            if not fast:
+                m.setattr(samples, "_fast_loads", None)
+            job = samples.SampleJob("sys", "t", "acc", "none", str(p), str(tmp_path / f"e{fast}.js"))
+            d = samples.read_samples(job, None)
+        out[fast] = (repr(d.doc_ids.tolist()), d.warnings, d.n_docs_in_file, d.error,
+                     (tmp_path / f"e{fast}.js").read_text(encoding="utf-8"))
+    assert out[True] == out[False]
+    assert out[True][3] is None and any("malformed" in w for w in out[True][1]) and any("UTF-8" in w for w in out[True][1])
