@@ -187,6 +187,10 @@ class Prepared:
             raise ValueError(f"resamples are over {counts.shape[1]} documents, the metric over {self.n}")
         if self.stats is not None:
             assert self.finish is not None
+            if self.finish is _finish_span_micro:
+                micro = _span_micro_boot(counts, self.stats)
+                if micro is not None:
+                    return micro
             sums, totals = _resample_sums(counts, self.stats)
             return np.asarray(self.finish(sums, totals), dtype=np.float64)
         agg = _aggregate()
@@ -498,6 +502,26 @@ def _seqeval_f(tp: np.ndarray, npred: np.ndarray, ngold: np.ndarray) -> np.ndarr
 
 def _finish_span_micro(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
     return _seqeval_f(s[:, 0::3].sum(axis=1), s[:, 1::3].sum(axis=1), s[:, 2::3].sum(axis=1))
+
+
+def _span_micro_boot(counts: np.ndarray, stats: np.ndarray) -> np.ndarray | None:
+    """:func:`_finish_span_micro` of the resamples from the per-kind totals over the entity types (tp,
+    n_pred, n_gold: 3 columns instead of 3 per type, the product ~3x cheaper at 17 types), or None
+    (then the general path). Only where every sum is an exact integer both ways: non-negative integer
+    statistics and multiplicities whose resample sums of the totals stay below 2**24, so the general
+    path's float32 product is exact too and summing its columns per kind gives these very numbers."""
+    k = stats.shape[1]
+    if (k == 0 or k % 3 or not counts.size or not np.issubdtype(counts.dtype, np.integer)
+            or float(stats.min(initial=0.0)) < 0.0 or not bool(np.all(np.floor(stats) == stats))):
+        return None
+    kinds = np.stack([stats[:, j::3].sum(axis=1) for j in range(3)], axis=1)  # exact: integers below 2**53
+    cf32, totals, low = _derived(counts, "f32", _as_f32)
+    smax = float(kinds.max(initial=0.0))
+    if low < 0 or smax >= _F32_EXACT or float(totals.max()) * smax >= _F32_EXACT:
+        return None
+    with _one_blas_thread():
+        s = (cf32 @ kinds.astype(np.float32)).astype(np.float64)
+    return np.asarray(_seqeval_f(s[:, 0].copy(), s[:, 1].copy(), s[:, 2].copy()), dtype=np.float64)
 
 
 def _finish_span_macro(s: np.ndarray, _t: np.ndarray) -> np.ndarray:
