@@ -956,7 +956,9 @@ def _pid_alive(pid: int) -> bool:
 
 
 # ----------------------------------------------------------------------------------- running
-PRELOAD = ["lm_eval.evaluator", "lm_eval.models.huggingface", "peft", "transformers", "trl",
+# ecomsuite first: its package import quiets a library notice (ecomsuite._quiet_optional_kernel_notice)
+# before peft imports bitsandbytes
+PRELOAD = ["ecomsuite", "lm_eval.evaluator", "lm_eval.models.huggingface", "peft", "transformers", "trl",
            "ecomsuite.cli", "ecomsuite.evaluate"]
 _CTX = None
 PR_SET_PDEATHSIG = 1

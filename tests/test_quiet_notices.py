@@ -26,3 +26,10 @@ def test_importing_peft_prints_no_kernel_notice():
     r = subprocess.run([sys.executable, "-c", "import ecomsuite, peft"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "kernels-community" not in r.stderr
+
+
+def test_forkserver_preload_imports_ecomsuite_before_peft():
+    # the study's forkserver imports its PRELOAD list in order: the filter must be in place before peft
+    from ecomsuite.reproduce import PRELOAD
+
+    assert PRELOAD.index("ecomsuite") < PRELOAD.index("peft")
