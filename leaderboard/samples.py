@@ -382,67 +382,7 @@ def _has_digest(text: str, digest: bytes) -> bool:
     return True
 
 
-class Refs(dict):
-    """doc_id -> (digest of prompt, digest of reference) of the task's shared docs file. ``prefixes``
-    (write_shared_docs; None: none kept): the reference file's line beginnings that read_samples need
-    not parse again (see _prefix_of)."""
-
-    prefixes: "SharedPrefixes | None" = None
-
-
-@dataclass
-class SharedPrefixes:
-    """Line beginnings of a task's reference samples file (the one its shared docs come from): per
-    doc_id token (the bytes after ``{"doc_id": `` up to the first comma) the line's bytes up to its
-    top-level ``"resps"`` member, and those members parsed. A line of another system that begins with
-    the same bytes holds the same members: read_samples parses only the rest of it."""
-
-    by_token: dict = field(default_factory=dict)  # doc_id token -> (prefix bytes, its members as a dict)
-    keys: frozenset = frozenset()  # every key of a kept prefix
-    n_bytes: int = 0
-
-
-_DOC_ID_HEAD = b'{"doc_id": '
-_TOKEN_MAX = 40  # bytes of a doc_id token looked up (a longer one: no prefix)
-_RESPS_CUT = b', "resps"'
-_PREFIX_MAX = 1 << 16  # bytes of one kept prefix (a longer one is not kept) ...
-_PREFIXES_MAX = 64 << 20  # ... and of a task's kept prefixes together
-_SHARED_PREFIX = True  # read_samples skips parsing a line's beginning shared with the reference file (False: tests)
-
-
-def _token_of(raw: bytes) -> bytes | None:
-    """The doc_id token of a line that begins ``{"doc_id": ``: its bytes up to the first comma."""
-    if not raw.startswith(_DOC_ID_HEAD):
-        return None
-    j = raw.find(b",", 11, 11 + _TOKEN_MAX)
-    return raw[11:j] if j > 11 else None
-
-
-def _prefix_of(raw: bytes, s: Any) -> tuple[bytes, bytes, dict] | None:
-    """(doc_id token, prefix P, P's members as a dict) of a reference line ``raw`` (parsed: ``s``), or
-    None. P is the line up to its ``"resps"`` key, ending with ``, ``; it is kept only where
-    ``P[:-2] + b"}"`` parses (then the cut is at the line's top level, after a member: inside a string
-    or a nested value, the closing brace cannot end the object), orjson writes its value back with
-    integers held to 53 bits (as _lines requires of a line), and its keys are the first keys of the
-    whole line's."""
-    token = _token_of(raw)
-    if token is None or type(s) is not dict:
-        return None
-    at = raw.find(_RESPS_CUT, 11)
-    tries = 0
-    while 0 <= at < _PREFIX_MAX and tries < 16:
-        tries += 1
-        p = raw[:at + 2]
-        try:
-            d = _fast_loads(p[:-2] + b"}")
-            _fast_dumps(d, option=_FAST_STRICT)
-        except _FastError:
-            at = raw.find(_RESPS_CUT, at + 1)
-            continue
-        if type(d) is dict and d and "resps" not in d and list(s)[:len(d)] == list(d):
-            return token, p, d
-        return None
-    return None
+Refs = dict  # doc_id -> (digest of prompt, digest of reference) of the task's shared docs file
 
 
 class _LineLog:
@@ -517,15 +457,8 @@ def _open_samples(path: str) -> io.BufferedReader:
 
 
 def _lines(path: str, log: _LineLog):
-    """(line number, parsed object) of each non-blank JSON line of a samples file (see _raw_lines)."""
-    for lineno, _, obj, _ in _raw_lines(path, log):
-        yield lineno, obj
-
-
-def _raw_lines(path: str, log: _LineLog):
-    """(line number, its bytes, parsed object, whether orjson read it) of each non-blank JSON line of
-    a samples file; malformed lines go to ``log`` with their line number. Raises safeio.NotReadable /
-    OSError for the file.
+    """(line number, parsed object) of each non-blank JSON line of a samples file; malformed lines
+    go to ``log`` with their line number. Raises safeio.NotReadable / OSError for the file.
 
     A line is parsed by orjson, from its bytes. Its value is kept when orjson can also write it
     back with integers held to 53 bits and at most 254 levels of nesting: an integer safeio reads
@@ -544,11 +477,11 @@ def _raw_lines(path: str, log: _LineLog):
                 except fast_error:
                     pass
                 else:
-                    yield lineno, raw, obj, True
+                    yield lineno, obj
                     continue
             obj = _parse_slow(raw, lineno, log)
             if obj is not _SKIP:
-                yield lineno, raw, obj, False
+                yield lineno, obj
 
 
 def _doc_id(s: Any) -> Any:
@@ -576,9 +509,7 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
 
     The lines are read as ``_lines`` reads them (inline: no generator step per line). A generation
     line (one request whose context is text: most lines) has its viewer record built here, with
-    view_record's values; any other line goes through view_record. A line that begins with the same
-    bytes as the reference file's line of its doc_id (``refs.prefixes``: doc, target, arguments, the
-    same in each system's line of a task) has only its rest parsed, giving the same dict."""
+    view_record's values; any other line goes through view_record."""
     warnings: list[str] = []
     ids: list[Any] = []
     keys_seen: set = set()
@@ -603,37 +534,13 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     s_scale = _ROUND_SCALES[SCORE_DECIMALS]
     max_text, pf_key = MAX_TEXT, PARSE_FAIL
     inline = _INLINE_VIEW
-    # the reference file's line beginnings (see SharedPrefixes): not when the metric's item would be one of
-    # their members (an object shared with other files' lines; the other members are only read)
-    pre = refs.prefixes if _SHARED_PREFIX and loads is not None and isinstance(refs, Refs) else None
-    prefix_of = pre.by_token.get if pre is not None and metric not in pre.keys else None
-    head, token_max = _DOC_ID_HEAD, 11 + _TOKEN_MAX
     last_id: Any = -math.inf  # the records' ids so far: all integers, ascending (then no sort is needed)
     ordered = True
     try:
         with _open_samples(job.path) as fh:
             for lineno, raw in enumerate(fh, 1):
                 fast = loads is not None  # a line orjson wrote back: each part of it is one orjson writes
-                s = None
-                if prefix_of is not None and raw.startswith(head):
-                    # a line that begins as the reference file's line of its doc_id: only the rest parsed. It
-                    # parses as an object of at least one member (else the whole line would not: "{P}" is not
-                    # JSON) without the prefix's keys (a repeated key: the whole line is parsed) -> the members
-                    # of both, in their order, with the values a parse of the whole line gives
-                    j = raw.find(b",", 11, token_max)
-                    kept = prefix_of(raw[11:j]) if j > 11 else None
-                    if kept is not None and raw.startswith(kept[0]):
-                        try:
-                            rest = loads(b"{" + raw[len(kept[0]):])
-                            dumps(rest, option=strict)
-                        except fast_error:
-                            pass
-                        else:
-                            if rest:
-                                s = {**kept[1], **rest}
-                                if len(s) != len(kept[1]) + len(rest):
-                                    s = None
-                if s is None and fast:
+                if fast:
                     try:
                         s = loads(raw)
                         dumps(s, option=strict)
@@ -1096,17 +1003,9 @@ def write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
 
 def _write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
     docs: dict[str, dict[str, str]] = {}
-    refs = Refs()
-    pre = SharedPrefixes() if _SHARED_PREFIX else None
-    keys: set = set()
+    refs: Refs = {}
     try:
-        for _, raw, s, fast in _raw_lines(job.path, _LineLog()):  # problems are reported when the file itself is read
-            if fast and pre is not None and (kept := _prefix_of(raw, s)) is not None:
-                token, p, d = kept
-                if token not in pre.by_token and pre.n_bytes + len(p) <= _PREFIXES_MAX:
-                    pre.by_token[token] = (p, d)
-                    pre.n_bytes += len(p)
-                    keys.update(d)
+        for _, s in _lines(job.path, _LineLog()):  # problems are reported when the file itself is read
             doc_id = _doc_id(s)
             if doc_id is None or doc_id in refs:
                 continue
@@ -1122,9 +1021,6 @@ def _write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
         return None
     if not docs:
         return None
-    if pre is not None and pre.by_token:
-        pre.keys = frozenset(keys)
-        refs.prefixes = pre
     _write_js(out_file, DOCS_GLOBAL, task, {"task": task, "format": VIEW_FORMAT, "z": pack({"docs": docs})})
     return refs
 
