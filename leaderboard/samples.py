@@ -24,7 +24,6 @@ import hashlib
 import io
 import json
 import math
-import operator
 import os
 import re
 import sys
@@ -196,37 +195,6 @@ def _round(x: float, decimals: int) -> float:
     return round(x, decimals)
 
 
-def _choices_fast(reqs: list, filtered: list) -> tuple[str, list, list] | None:
-    """(prompt, choices, loglikelihoods) of a multiple-choice line of the common shape -- every
-    request {"arg_0": context, "arg_1": choice} in argument order with text that needs no cut, every
-    filtered response [loglikelihood text or float, greedy] with a finite value -- as view_record's
-    general reading gives them; None for any other line (read the general way)."""
-    choices: list = []
-    lls: list = []
-    for req, p in zip(reqs, filtered):
-        if type(req) is not dict or len(req) != 2 or type(p) is not list or len(p) != 2:
-            return None
-        c = req.get("arg_1", _SKIP)
-        if type(c) is not str or len(c) > MAX_TEXT or "arg_0" not in req:
-            return None
-        v = p[0]
-        if type(v) is str and len(v) < 64:
-            try:
-                v = float(v)
-            except ValueError:
-                return None
-        elif type(v) is not float:
-            return None
-        if not math.isfinite(v):
-            return None
-        choices.append(c)
-        lls.append(v)
-    prompt = reqs[0]["arg_0"]
-    if type(prompt) is not str or len(prompt) > MAX_TEXT:
-        return None
-    return prompt, choices, lls
-
-
 def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -> dict:
     """One sample as the viewer shows it: "d" document id, "p" prompt, "t" reference, "o" output,
     "x" parsed value (absent: the same as "o"), "ch" choices with their loglikelihoods at
@@ -236,7 +204,6 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
     args = s.get("arguments")
     filtered = s.get("filtered_resps")
     target = s.get("target")
-    lls: list | None = None
     if type(args) is dict and len(args) == 1:  # one request (a generation): its first argument is the prompt
         for req in args.values():
             pass
@@ -246,52 +213,53 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
         else:
             req = _ordered(req) if isinstance(req, dict) else req if isinstance(req, list) else [req]
             prompt = _text(req[0]) if req else ""
-    elif (type(args) is dict and type(filtered) is list and len(filtered) == len(args) > 1
-          and (mc := _choices_fast(_ordered(args), filtered)) is not None):  # multiple choice, its common shape
-        prompt, choices, lls = mc
+        reqs: list = []  # not multiple choice (that needs 2+ requests): the others are not needed
     else:
         reqs = _requests(args)
         prompt = _text(reqs[0][0]) if reqs and reqs[0] else ""
-        # multiple choice: one loglikelihood request per choice, filtered to [ll, is_greedy] pairs
-        if isinstance(filtered, list) and len(reqs) > 1 and len(filtered) == len(reqs):
-            lls = []
-            for p in filtered:
-                if not (isinstance(p, list) and len(p) == 2):
-                    lls = None
-                    break
-                v = p[0]
-                if type(v) is str and len(v) < 64:  # lm-eval writes the loglikelihood as text: _num, inline
-                    try:
-                        v = float(v)
-                    except ValueError:
-                        lls = None
-                        break
-                elif type(v) is not float:
-                    v = _num(v)
-                    if v is None:
-                        lls = None
-                        break
-                if not math.isfinite(v):
-                    lls = None
-                    break
-                lls.append(v)
-            if lls is not None:
-                choices = [_text(r[1]) if len(r) > 1 else "" for r in reqs]
     rec: dict[str, Any] = {"d": s.get("doc_id") if doc_id is None else doc_id, "p": prompt}
+    # multiple choice: one loglikelihood request per choice, filtered to [ll, is_greedy] pairs
+    lls: list | None = None
+    if isinstance(filtered, list) and len(reqs) > 1 and len(filtered) == len(reqs):
+        lls = []
+        for p in filtered:
+            if not (isinstance(p, list) and len(p) == 2):
+                lls = None
+                break
+            v = p[0]
+            if type(v) is str and len(v) < 64:  # lm-eval writes the loglikelihood as text: _num, inline
+                try:
+                    v = float(v)
+                except ValueError:
+                    lls = None
+                    break
+            elif type(v) is not float:
+                v = _num(v)
+                if v is None:
+                    lls = None
+                    break
+            if not math.isfinite(v):
+                lls = None
+                break
+            lls.append(v)
     if lls is not None:
+        choices = [_text(r[1]) if len(r) > 1 else "" for r in reqs]
         pred = lls.index(max(lls))  # the first highest
-        if type(target) is int and 0 <= target < len(choices):  # (what _num gives an index)
-            rec["t"] = f"{target}: {choices[target]}"
+        t = _num(target)
+        if t is not None and t == int(t) and 0 <= int(t) < len(choices):
+            rec["t"] = f"{int(t)}: {choices[int(t)]}"
         else:
-            t = _num(target)
-            if t is not None and t == int(t) and 0 <= int(t) < len(choices):
-                rec["t"] = f"{int(t)}: {choices[int(t)]}"
-            else:
-                rec["t"] = _text(target)
-        # _round(v, LL_DECIMALS), its common case inline
-        shown = [k / _LL_SCALE if -1e9 < (y := v * _LL_SCALE) < 1e9 and (k := round(y)) and -0.4999 < y - k < 0.4999
-                 else _round(v, LL_DECIMALS) for v in lls]
-        rec["ch"] = list(map(list, zip(choices, shown)))
+            rec["t"] = _text(target)
+        shown = []
+        for v in lls:  # _round(v, LL_DECIMALS), its common case inline
+            y = v * _LL_SCALE
+            if -1e9 < y < 1e9:
+                k = round(y)
+                if k and -0.4999 < y - k < 0.4999:
+                    shown.append(k / _LL_SCALE)
+                    continue
+            shown.append(_round(v, LL_DECIMALS))
+        rec["ch"] = [[c, v] for c, v in zip(choices, shown)]
         # output and parsed value are the chosen choice: the viewer derives them from "ch" (the first
         # highest shown loglikelihood), so they are not stored; "k" names the choice when rounding tied it
         if shown.index(max(shown)) != pred:
@@ -433,29 +401,6 @@ def _no_cycle_collection():
             gc.enable()
 
 
-_SKIP = object()  # _parse_slow: a blank or malformed line
-
-
-def _parse_slow(raw: bytes, lineno: int, log: _LineLog) -> Any:
-    """A line the fast parser did not keep (or any line without orjson), read by ``safeio.loads``:
-    its value, or _SKIP for a blank line and for a malformed one (named in ``log``)."""
-    if not raw.strip():
-        return _SKIP
-    line, reencoded = safeio.decode(raw)
-    if reencoded:
-        log.reencoded.append(lineno)
-    try:
-        return safeio.loads(line)
-    except ValueError as e:
-        log.add(lineno, f"not JSON ({str(e)[:80]})")
-        return _SKIP
-
-
-def _open_samples(path: str) -> io.BufferedReader:
-    # a buffer of many lines: with the default 8 KB, most lines of a few KB straddle two reads
-    return io.BufferedReader(safeio.open_regular(path, safeio.MAX_SAMPLES_BYTES).detach(), _READ_BUFFER)
-
-
 def _lines(path: str, log: _LineLog):
     """(line number, parsed object) of each non-blank JSON line of a samples file; malformed lines
     go to ``log`` with their line number. Raises safeio.NotReadable / OSError for the file.
@@ -465,10 +410,10 @@ def _lines(path: str, log: _LineLog):
     as a float (more than 18 digits) is past 53 bits, and json.loads reads 254 levels wherever it
     is called from. Any other line -- one orjson refuses (not JSON, not UTF-8, NaN/Infinity, lone
     surrogates) or one past those limits -- is parsed as before by ``safeio.loads``: the lines
-    accepted, the values read and every message are json.loads's. (read_samples reads its lines
-    the same way, inline.)"""
+    accepted, the values read and every message are json.loads's."""
     loads, dumps, strict, fast_error = _fast_loads, _fast_dumps, _FAST_STRICT, _FastError
-    with _open_samples(path) as fh:
+    # a buffer of many lines: with the default 8 KB, most lines of a few KB straddle two reads
+    with io.BufferedReader(safeio.open_regular(path, safeio.MAX_SAMPLES_BYTES).detach(), _READ_BUFFER) as fh:
         for lineno, raw in enumerate(fh, 1):
             if loads is not None:
                 try:
@@ -479,9 +424,15 @@ def _lines(path: str, log: _LineLog):
                 else:
                     yield lineno, obj
                     continue
-            obj = _parse_slow(raw, lineno, log)
-            if obj is not _SKIP:
-                yield lineno, obj
+            if not raw.strip():
+                continue
+            line, reencoded = safeio.decode(raw)
+            if reencoded:
+                log.reencoded.append(lineno)
+            try:
+                yield lineno, safeio.loads(line)
+            except ValueError as e:
+                log.add(lineno, f"not JSON ({str(e)[:80]})")
 
 
 def _doc_id(s: Any) -> Any:
@@ -498,18 +449,11 @@ def _doc_id(s: Any) -> Any:
     return None
 
 
-_INLINE_VIEW = True  # read_samples builds a generation line's viewer record itself (False: view_record; tests)
-
-
 def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None = None) -> SampleData:
     """Stream one samples file; write its viewer file; return the arrays the statistics need.
 
     With ``refs`` (the task's shared docs file), a prompt or reference identical to the shared one
-    is left out of this system's data file; the viewer takes it from the shared file.
-
-    The lines are read as ``_lines`` reads them (inline: no generator step per line). A generation
-    line (one request whose context is text: most lines) has its viewer record built here, with
-    view_record's values; any other line goes through view_record."""
+    is left out of this system's data file; the viewer takes it from the shared file."""
     warnings: list[str] = []
     ids: list[Any] = []
     keys_seen: set = set()
@@ -529,164 +473,86 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     metric, want_filter, cluster_field = job.metric, job.filter, job.cluster_field
     isfinite, nan_f = math.isfinite, np.nan
     digest_text = _DIGEST_TEXT
-    loads, dumps, strict, fast_error = _fast_loads, _fast_dumps, _FAST_STRICT, _FastError
-    get_ref = refs.get if refs else None  # an empty refs: no line's prompt is shared
-    s_scale = _ROUND_SCALES[SCORE_DECIMALS]
-    max_text, pf_key = MAX_TEXT, PARSE_FAIL
-    inline = _INLINE_VIEW
-    last_id: Any = -math.inf  # the records' ids so far: all integers, ascending (then no sort is needed)
-    ordered = True
     try:
-        with _open_samples(job.path) as fh:
-            for lineno, raw in enumerate(fh, 1):
-                fast = loads is not None  # a line orjson wrote back: each part of it is one orjson writes
-                if fast:
-                    try:
-                        s = loads(raw)
-                        dumps(s, option=strict)
-                    except fast_error:
-                        fast = False
-                if not fast:
-                    s = _parse_slow(raw, lineno, log)
-                    if s is _SKIP:
-                        continue
-                n_lines += 1
-                doc_id = s.get("doc_id") if type(s) is dict else None
-                if type(doc_id) is not int:
-                    doc_id = _doc_id(s)
-                    if doc_id is None:
-                        log.add(lineno, "no usable doc_id (missing, NaN, infinite or not a number/string)")
-                        continue
-                f = s.get("filter")
-                if f is not None and f != want_filter and str(f) != want_filter:  # (only a text equals the text)
-                    other_filter += 1
+        for lineno, s in _lines(job.path, log):
+            n_lines += 1
+            doc_id = s.get("doc_id") if type(s) is dict else None
+            if type(doc_id) is not int:
+                doc_id = _doc_id(s)
+                if doc_id is None:
+                    log.add(lineno, "no usable doc_id (missing, NaN, infinite or not a number/string)")
                     continue
-                if doc_id in seen:
-                    dup += 1
-                    continue
-                # one line -> its viewer record and statistics; a malformed line is named and left out
-                try:
-                    item = s.get(metric)
-                    number = type(item) is float or type(item) is int
-                    if number:
-                        v = float(item)
-                        score, what = (v, metric) if isfinite(v) else (None, None)
-                    else:
-                        score, what = _sample_score(metric, item, s, aggregate)
-                    args = s.get("arguments")
-                    prompt = None
-                    if inline and type(args) is dict and len(args) == 1:  # view_record's one-request case, common shape
-                        for req in args.values():
-                            pass
-                        if type(req) is dict and len(req) == 2 and "arg_0" in req and "arg_1" in req:
-                            prompt = req["arg_0"]
-                            if type(prompt) is not str or len(prompt) > max_text:
-                                prompt = None
-                    if prompt is not None:  # view_record of a generation line, inline
-                        target = s.get("target")
-                        if type(target) is not str or len(target) > max_text:
-                            target = _text(target)
-                        o = s.get("resps")
-                        while isinstance(o, list) and len(o) == 1:
-                            o = o[0]
-                        if type(o) is not str or len(o) > max_text:
-                            o = _text(o)
-                        x = s.get("filtered_resps")
-                        while isinstance(x, list) and len(x) == 1:
-                            x = x[0]
-                        if type(x) is not str or len(x) > max_text:
-                            x = _text(x)
-                        if score is None:
-                            shown = None
-                        elif not score:  # a zero is its own rounding
-                            shown = score
-                        else:  # _round(score, SCORE_DECIMALS), its common case inline
-                            y = score * s_scale
-                            if -1e9 < y < 1e9 and (k := round(y)) and -0.4999 < y - k < 0.4999:
-                                shown = k / s_scale
-                            else:
-                                shown = _round(score, SCORE_DECIMALS)
-                        pf = s.get(pf_key)
-                        if pf is not None and (type(pf) is not float or not isfinite(pf)):
-                            pf = _num(pf)
-                        rec = {"d": doc_id}
-                        ref = get_ref(doc_id) if get_ref is not None else None
-                        if ref is None:
-                            rec["p"] = prompt
-                            rec["t"] = target
-                        else:  # _has_digest, its memo looked up here first
-                            if not (digest_text.get(ref[0]) == prompt or _has_digest(prompt, ref[0])):
-                                rec["p"] = prompt
-                            if not (digest_text.get(ref[1]) == target or _has_digest(target, ref[1])):
-                                rec["t"] = target
-                        rec["o"] = o
-                        if x != o:  # the viewer shows the output as the parsed value when "x" is absent
-                            rec["x"] = x
-                        rec["s"] = shown
-                        if pf is not None:
-                            rec["f"] = pf
-                    else:
-                        rec = view_record(s, metric, score, doc_id)
-                        pf = rec.get("f")
-                        ref = get_ref(doc_id) if get_ref is not None else None
-                        if ref is not None:  # _has_digest, its memo looked up here first
-                            if digest_text.get(ref[0]) == rec["p"] or _has_digest(rec["p"], ref[0]):
-                                del rec["p"]
-                            if digest_text.get(ref[1]) == rec["t"] or _has_digest(rec["t"], ref[1]):
-                                del rec["t"]
-                    if number and score is None:
-                        kind = "nan"  # a NaN score must not erase the CI: left out, and counted
-                    elif item is None:
-                        kind = "missing"
-                    else:
-                        if not fast and not number and type(item) is not bool:
-                            _check_item(item)  # a corpus item the statistics cannot serialise fails on its own line
-                        doc = s.get("doc")
-                        v = doc.get("id") if type(doc) is dict else None
-                        if type(v) is str and v:  # doc_key of a document with a text id
-                            key, src = "id:" + v, "id"
-                        else:
-                            key, src = doc_key(doc, doc_id, s.get("doc_hash"))
-                        if key in keys_seen:
-                            kind = "dup_key"
-                        else:
-                            kind = "ok"
-                            cv = None
-                            if cluster_field:
-                                cv = doc.get(cluster_field) if isinstance(doc, dict) else None
-                                cv = None if cv is None else str(cv)[:200]
-                except (RecursionError, ValueError, TypeError, OverflowError, AttributeError) as e:
-                    log.add(lineno, f"{type(e).__name__}: {e}")
-                    continue
-                seen.add(doc_id)
-                if what == PENDING:
-                    pending.append((rec, len(scores) if kind == "ok" else None, item))
-                elif score_metric is None and what:
-                    score_metric = what
-                records.append(rec)
-                if ordered:
-                    if type(doc_id) is int and doc_id > last_id:
-                        last_id = doc_id
-                    else:
-                        ordered = False
-                if kind == "ok":
-                    keys_seen.add(key)
-                    if src != key_source and _KEY_RANK[src] > _KEY_RANK[key_source]:
-                        key_source = src
-                    if cluster_field:
-                        if cv is None:
-                            no_cluster += 1
-                        clusters.append(cv)
-                    ids.append(key)
-                    items.append(item)
-                    pfs.append(nan_f if pf is None else pf)  # the line's parse failure (a finite number or absent)
-                    scores.append(nan_f if score is None else score)
-                elif kind == "missing":
-                    missing += 1
-                elif kind == "nan":
-                    nan += 1
+            f = s.get("filter")
+            if f is not None and str(f) != want_filter:
+                other_filter += 1
+                continue
+            if doc_id in seen:
+                dup += 1
+                continue
+            # one line -> its viewer record and statistics; a malformed line is named and left out
+            try:
+                item = s.get(metric)
+                if type(item) is float or type(item) is int:
+                    v = float(item)
+                    score, what = (v, metric) if isfinite(v) else (None, None)
                 else:
-                    dup_key += 1
+                    score, what = _sample_score(metric, item, s, aggregate)
+                rec = view_record(s, metric, score, doc_id)
+                if refs is not None:
+                    ref = refs.get(doc_id)
+                    if ref is not None:  # _has_digest, its memo looked up here first
+                        if digest_text.get(ref[0]) == rec["p"] or _has_digest(rec["p"], ref[0]):
+                            del rec["p"]
+                        if digest_text.get(ref[1]) == rec["t"] or _has_digest(rec["t"], ref[1]):
+                            del rec["t"]
+                if item is None:
+                    kind = "missing"
+                elif isinstance(item, (int, float)) and not isinstance(item, bool) and not isfinite(float(item)):
+                    kind = "nan"  # a NaN score must not erase the CI: left out, and counted
+                else:
+                    if not isinstance(item, (int, float)):
+                        _check_item(item)  # a corpus item the statistics cannot serialise fails on its own line
+                    doc = s.get("doc")
+                    v = doc.get("id") if type(doc) is dict else None
+                    if type(v) is str and v:  # doc_key of a document with a text id
+                        key, src = "id:" + v, "id"
+                    else:
+                        key, src = doc_key(doc, doc_id, s.get("doc_hash"))
+                    if key in keys_seen:
+                        kind = "dup_key"
+                    else:
+                        kind = "ok"
+                        cv = None
+                        if cluster_field:
+                            cv = doc.get(cluster_field) if isinstance(doc, dict) else None
+                            cv = None if cv is None else str(cv)[:200]
+            except (RecursionError, ValueError, TypeError, OverflowError, AttributeError) as e:
+                log.add(lineno, f"{type(e).__name__}: {e}")
+                continue
+            seen.add(doc_id)
+            if what == PENDING:
+                pending.append((rec, len(scores) if kind == "ok" else None, item))
+            elif score_metric is None and what:
+                score_metric = what
+            records.append(rec)
+            if kind == "ok":
+                keys_seen.add(key)
+                if src != key_source and _KEY_RANK[src] > _KEY_RANK[key_source]:
+                    key_source = src
+                if cluster_field:
+                    if cv is None:
+                        no_cluster += 1
+                    clusters.append(cv)
+                ids.append(key)
+                items.append(item)
+                pfs.append(rec.get("f", nan_f))  # the line's parse failure (view_record: a finite number or absent)
+                scores.append(nan_f if score is None else score)
+            elif kind == "missing":
+                missing += 1
+            elif kind == "nan":
+                nan += 1
+            else:
+                dup_key += 1
     except safeio.NotReadable as e:
         return _failed(job, f"samples file {e}")
     except OSError as e:
@@ -727,8 +593,7 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     if np.all(np.isnan(pf_arr)):
         pf_arr = None
     sc_arr = np.asarray(scores, dtype=np.float64)[order]
-    if not ordered:  # (integer ids in ascending order are _record_order's order)
-        records.sort(key=_record_order)
+    records.sort(key=_record_order)
     if job.out_file:
         _write_view(job, records, score_metric)
     return SampleData(
@@ -774,8 +639,6 @@ def _record_order(r: dict) -> tuple:
 
 _SPARSE = ("p", "t", "x", "k")  # fields few records have: {record index: value}
 _MAX_EXACT = 2**53  # larger integer ids are not exact in JavaScript: stored as they are, not as steps
-_GET_D, _FIRST, _SECOND = operator.itemgetter("d"), operator.itemgetter(0), operator.itemgetter(1)
-_INT_ONLY = {int}
 
 
 def encode_view(payload: dict) -> dict:
@@ -787,11 +650,9 @@ def encode_view(payload: dict) -> dict:
     loglikelihoods ("ll")."""
     recs = payload["samples"]
     cols: dict[str, Any] = {"metric": payload.get("metric"), "score_metric": payload.get("score_metric"), "n": len(recs)}
-    ids = list(map(_GET_D, recs))
-    kinds = set(map(type, ids))  # (the check below without a step per id where all are plain integers)
-    if (-_MAX_EXACT < min(ids) and max(ids) < _MAX_EXACT if kinds == _INT_ONLY else
-            all(isinstance(i, int) and not isinstance(i, bool) and abs(i) < _MAX_EXACT for i in ids)):
-        cols["di"] = list(map(operator.sub, ids, [0] + ids))  # each id less the one before
+    ids = [r["d"] for r in recs]
+    if all(isinstance(i, int) and not isinstance(i, bool) and abs(i) < _MAX_EXACT for i in ids):
+        cols["di"] = [b - a for a, b in zip([0] + ids, ids)]
     else:
         cols["d"] = ids
     for k in _SPARSE:
@@ -810,7 +671,7 @@ def encode_view(payload: dict) -> dict:
             if ch is None:
                 ci.append(None)
                 continue
-            labels = list(map(_FIRST, ch))
+            labels = [c[0] for c in ch]
             # text labels (view_record's) are keyed by their tuple (equal tuples of text, equal JSON),
             # anything else by its JSON (a text never equals a tuple)
             key: Any = tuple(labels)
@@ -826,7 +687,7 @@ def encode_view(payload: dict) -> dict:
                     table[key] = at = len(cl)
                     cl.append(labels)
             ci.append(at)
-            ll.extend(map(_SECOND, ch))
+            ll += [c[1] for c in ch]
         cols.update(cl=cl, ci=ci, ll=ll)
     cols["s"] = [r.get("s") for r in recs]
     if any("f" in r for r in recs):
