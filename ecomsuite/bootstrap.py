@@ -285,17 +285,29 @@ def _resample_sums(counts: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, n
     statistics (no -0.0), and every row's sum of ``count x |stat|`` below 2**24; anything else
     (means of fractions, huge counts) goes through einsum in float64, single-threaded, in one fixed
     order, as before."""
-    if np.issubdtype(counts.dtype, np.integer) and counts.size and stats.shape[1] >= _BLAS_MIN_COLUMNS:
-        cf32, totals, low = _derived(counts, "f32", _as_f32)
-        smax = float(stats.max(initial=0.0))
-        if (low >= 0 and float(stats.min(initial=0.0)) >= 0.0 and smax < _F32_EXACT
-                and float(totals.max()) * smax < _F32_EXACT and bool(np.all(np.floor(stats) == stats))):
-            with _one_blas_thread():
-                sums = cf32 @ stats.astype(np.float32)
-            return sums.astype(np.float64), totals.astype(np.float64)
+    if stats.shape[1] >= _BLAS_MIN_COLUMNS:
+        exact = _exact_f32_sums(counts, stats)
+        if exact is not None:
+            return exact
     c, totals = _derived(counts, "f64", _as_f64)
     # einsum, not BLAS: single-threaded is faster at these sizes on a busy machine
     return np.einsum("bn,nk->bk", c, stats), totals.copy()
+
+
+def _exact_f32_sums(counts: np.ndarray, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(``counts @ stats``, row totals) as float64 by a float32 BLAS product (one thread), where that
+    is exact (see :func:`_resample_sums`): integer multiplicities, non-negative integer statistics and
+    every row's sum below 2**24. None otherwise."""
+    if not (np.issubdtype(counts.dtype, np.integer) and counts.size):
+        return None
+    cf32, totals, low = _derived(counts, "f32", _as_f32)
+    smax = float(stats.max(initial=0.0))
+    if not (low >= 0 and float(stats.min(initial=0.0)) >= 0.0 and smax < _F32_EXACT
+            and float(totals.max()) * smax < _F32_EXACT and bool(np.all(np.floor(stats) == stats))):
+        return None
+    with _one_blas_thread():
+        sums = cf32 @ stats.astype(np.float32)
+    return sums.astype(np.float64), totals.astype(np.float64)
 
 
 def restore(metric: str, n: int, value: float, stats: np.ndarray | None, finish_id: str | None,
@@ -515,12 +527,10 @@ def _span_micro_boot(counts: np.ndarray, stats: np.ndarray) -> np.ndarray | None
             or float(stats.min(initial=0.0)) < 0.0 or not bool(np.all(np.floor(stats) == stats))):
         return None
     kinds = np.stack([stats[:, j::3].sum(axis=1) for j in range(3)], axis=1)  # exact: integers below 2**53
-    cf32, totals, low = _derived(counts, "f32", _as_f32)
-    smax = float(kinds.max(initial=0.0))
-    if low < 0 or smax >= _F32_EXACT or float(totals.max()) * smax >= _F32_EXACT:
+    exact = _exact_f32_sums(counts, kinds)
+    if exact is None:
         return None
-    with _one_blas_thread():
-        s = (cf32 @ kinds.astype(np.float32)).astype(np.float64)
+    s = exact[0]
     return np.asarray(_seqeval_f(s[:, 0].copy(), s[:, 1].copy(), s[:, 2].copy()), dtype=np.float64)
 
 

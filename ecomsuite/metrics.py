@@ -60,18 +60,16 @@ def f1_per_class(golds: Sequence[str], preds: Sequence[str], labels: Sequence[st
     pass over the documents (how often each (gold, predicted) pair occurs): the same integers as the
     three passes per label below, which serve anything else (other types compare by ``==``)."""
     out = {}
-    pairs = _str_pair_counts(golds, preds) if labels else None
-    if pairs is not None and all(type(lab) is str for lab in labels):
-        for lab in labels:
+    pairs = _str_pair_counts(golds, preds) if labels and all(type(lab) is str for lab in labels) else None
+    for lab in labels:
+        if pairs is not None:
             tp = pairs.get((lab, lab), 0)
             fp = sum(c for (g, p), c in pairs.items() if p == lab and g != lab)
             fn = sum(c for (g, p), c in pairs.items() if g == lab and p != lab)
-            out[lab] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan
-        return out
-    for lab in labels:
-        tp = sum(g == lab and p == lab for g, p in zip(golds, preds, strict=True))
-        fp = sum(g != lab and p == lab for g, p in zip(golds, preds))
-        fn = sum(g == lab and p != lab for g, p in zip(golds, preds))
+        else:
+            tp = sum(g == lab and p == lab for g, p in zip(golds, preds, strict=True))
+            fp = sum(g != lab and p == lab for g, p in zip(golds, preds))
+            fn = sum(g == lab and p != lab for g, p in zip(golds, preds))
         out[lab] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan
     return out
 
