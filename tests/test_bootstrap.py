@@ -2,6 +2,7 @@
 import math
 import os
 import random
+import time
 
 import numpy as np
 import pytest
@@ -417,14 +418,21 @@ def test_pair_tests_all_is_pair_tests_bit_for_bit_in_tiles_and_processes(monkeyp
     assert [len(x) for x in got] == [0, 0, 0, 0]
 
 
-def test_pair_tests_all_a_failed_worker_fails_the_call(monkeypatch):
+def test_pair_tests_all_a_failed_worker_fails_the_call(monkeypatch, tmp_path):
     monkeypatch.setattr(bs, "PAIR_FORK_MIN", 1)
     real = bs._band_into
     parent = os.getpid()
+    taken = tmp_path / "child-took-a-band"
 
     def band_into(*a):
         if os.getpid() != parent:
+            taken.touch()
             raise MemoryError("worker ran out")
+        # The parent works too: without waiting it may take every band before the child reads one
+        # (seen on a loaded CI machine), and then no worker fails. Wait until the child has one.
+        deadline = time.monotonic() + 60
+        while not taken.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
         return real(*a)
 
     monkeypatch.setattr(bs, "_band_into", band_into)
