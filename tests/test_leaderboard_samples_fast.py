@@ -283,3 +283,86 @@ def test_pool_results_are_the_serial_ones_and_the_collector_is_restored(tmp_path
     pooled = [_result(d) for d in samples.load_all(jobs, n_jobs=2)]
     assert gc.isenabled()
     assert pooled == serial and [(tmp_path / f"v{k}.js").read_bytes() for k in range(8)] == views
+
+
+def _json_bytes_reference(obj) -> bytes:
+    """The viewer file's JSON as pack wrote it before orjson: json.dumps, NaN/inf as null, surrogates replaced."""
+    try:
+        raw = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        raw = json.dumps(samples.safejson.clean(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return raw.encode("utf-8", "replace")
+
+
+def _floats_outside(obj, keys) -> list:
+    """Every float of ``obj`` not in a list under one of its top-level ``keys``."""
+    out = []
+
+    def walk(v):
+        if isinstance(v, float):
+            out.append(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+    for k, v in obj.items():
+        if k not in keys:
+            walk(v)
+    return out
+
+
+def test_viewer_json_is_json_dumps_bytes_on_hostile_values():
+    """pack's orjson path writes json.dumps' very bytes, or json.dumps writes them: floats on both sides
+    of 1e-4 and 1e16 (where the notations part), subnormals, NaN/inf, -0.0, 64-bit and larger integers,
+    every control character, lone surrogates, keys that are not text."""
+    rng = random.Random(5)
+    edges = [0.0, -0.0, 1e-4, -1e-4, 9.999999999999999e-05, 1e-05, 5e-324, 1e16, 9999999999999998.0, -1e16,
+             1.5e16, 1e22, 1.7976931348623157e308, 0.1, 1 / 3, -2.5, 123456789.125, float("nan"), float("inf"),
+             float("-inf"), None]
+    texts = ["", "a\"b\\c/", "".join(chr(c) for c in range(0x20)) + "\x7f\u2028\u2029\ufeff\U0001f600", "caf\u00e9",
+             "\ud800 lone", "x" * 50]
+    ints = [0, -1, 2**53 + 1, 2**63 - 1, -2**63, 2**64 - 1, 2**64, -2**63 - 1, 10**30]
+    n_fast = 0
+    for trial in range(400):
+        cols = {"metric": rng.choice(texts), "score_metric": "m", "n": 3,
+                "di": [rng.choice(ints) for _ in range(3)] if trial % 7 == 0 else [0, 1, 1],
+                "o": [rng.choice(texts) for _ in range(3)],
+                "x": {str(rng.randrange(3)): rng.choice(texts)},
+                "s": [rng.choice(edges) if rng.random() < 0.3 else round(rng.random(), 4) for _ in range(3)],
+                "ll": [rng.choice(edges) if rng.random() < 0.2 else -rng.random() * 30 for _ in range(8)]}
+        if trial % 11 == 0:
+            cols["f"] = [rng.choice(edges) for _ in range(3)]
+        if trial % 13 == 0:
+            cols["k"] = {1: 2}  # a key that is not text: json.dumps writes "1", orjson refuses
+        want = _json_bytes_reference(cols)
+        assert samples._json_bytes(cols, samples._VIEW_FLOATS) == want, cols
+        assert samples._json_bytes(cols, None) == want
+        assert samples.unpack(samples.pack(cols, samples._VIEW_FLOATS)) == json.loads(want)
+        try:
+            n_fast += orjson.dumps(cols) == want
+        except TypeError:
+            pass
+    assert n_fast > 40  # many took the fast path (the comparison above is not only json.dumps against itself)
+    docs = {"docs": {"1": {"p": texts[2], "t": texts[4]}, "2": {"p": "", "t": "x"}}}
+    assert samples._json_bytes(docs, ()) == _json_bytes_reference(docs)
+
+
+def test_viewer_columns_hold_floats_only_where_pack_looks(tmp_path):
+    """pack's fast path relies on encode_view putting floats only in _VIEW_FLOATS: the hostile lines of
+    both task shapes, read into viewer files, keep that promise."""
+    rows = [_mc_line(i) for i in range(12)] + [_line(100 + i) for i in range(12)]
+    rows[1]["target"] = 2.0
+    rows[2]["doc_id"] = 3.0
+    rows[13]["target"] = {"a": [1.5, 1e-9]}
+    rows[14]["resps"] = [[{"x": 1e30}]]
+    rows[15]["filtered_resps"] = [[2.5e-7]]
+    rows[16]["parse_fail"] = 1e-9
+    rows[17]["arguments"] = {"gen_args_0": {"arg_0": 1e20, "arg_1": {}}}
+    rows[3]["arguments"]["gen_args_1"]["arg_1"] = 1e-12  # a choice that is a number
+    records = [samples.view_record(r, "acc", 1e-7 if i % 5 == 0 else 0.5, samples._doc_id(r)) for i, r in enumerate(rows)]
+    cols = samples.encode_view({"metric": "acc", "score_metric": "acc", "samples": records})
+    assert any(k in cols for k in ("ll", "s", "f"))
+    assert _floats_outside(cols, samples._VIEW_FLOATS) == []
+    assert samples._json_bytes(cols, samples._VIEW_FLOATS) == _json_bytes_reference(cols)
