@@ -366,3 +366,28 @@ def test_viewer_columns_hold_floats_only_where_pack_looks(tmp_path):
     assert any(k in cols for k in ("ll", "s", "f"))
     assert _floats_outside(cols, samples._VIEW_FLOATS) == []
     assert samples._json_bytes(cols, samples._VIEW_FLOATS) == _json_bytes_reference(cols)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_cells_with_equal_documents_share_one_copy(tmp_path, n_jobs):
+    """load_all keeps one copy of equal document keys and cluster labels per task (each worker's result
+    brings its own), and a cell with other documents keeps its own: the values read are unchanged."""
+    jobs, want_ids = [], []
+    for k in range(10):
+        p = tmp_path / f"s{k}.jsonl"
+        docs = range(12) if k != 4 else range(1, 13)  # system 4 was scored on other documents
+        rows = [_line(i, acc=float((i + k) % 2)) for i in docs]
+        for r in rows:
+            r["doc"]["grp"] = f"g{r['doc_id'] % 3}"
+        _write(p, rows)
+        task = "t" if k < 8 else "u"
+        jobs.append(samples.SampleJob(f"sys{k}", task, "acc", "none", str(p), None, cluster_field="grp"))
+        want_ids.append(sorted(f"id:d{i}" for i in docs))
+    got = samples.load_all(jobs, n_jobs=n_jobs)
+    assert [d.doc_ids.tolist() for d in got] == want_ids
+    assert [d.items.tolist() for d in got] == [[float((int(i[4:]) + k) % 2) for i in want_ids[k]] for k in range(10)]
+    same = [d for k, d in enumerate(got) if k < 8 and k != 4]
+    assert all(d.doc_ids is same[0].doc_ids and d.clusters is same[0].clusters for d in same)
+    assert got[4].doc_ids is not same[0].doc_ids and got[4].doc_ids.tolist() == want_ids[4]
+    assert got[8].doc_ids is got[9].doc_ids and got[8].doc_ids is not same[0].doc_ids  # another task: its own
+    assert [d.clusters for d in got] == [[f"g{int(i[4:]) % 3}" for i in ids] for ids in want_ids]
