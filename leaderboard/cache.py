@@ -256,7 +256,7 @@ def _encode_field(value: Any, name: str, arrays: dict[str, np.ndarray]) -> Any:
     raise TypeError(f"{name}: {type(value).__name__} is not cached")
 
 
-def _compact(a: np.ndarray) -> np.ndarray:
+def compact_integers(a: np.ndarray) -> np.ndarray:
     """The smallest integer dtype that holds ``a`` exactly (counts), else ``a`` as it is."""
     if a.size == 0 or not np.all(np.isfinite(a)) or not np.array_equal(a, np.round(a)) or \
             bool(np.any(np.signbit(a) & (a == 0))):
@@ -286,11 +286,12 @@ def _encode_cell(cell: Any, data: SampleData, sk: str, arrays: dict[str, np.ndar
     if prep.stats is None:
         source = "direct"  # the library per resample: the items are the entry's own
     elif (prep.finish_id == "mean" and data.numeric and prep.stats.shape == (prep.n, 1)
-          and np.array_equal(prep.stats[:, 0].view(np.int64), np.asarray(data.items, dtype=np.float64).view(np.int64))):
+          and np.array_equal(np.asarray(prep.stats[:, 0], dtype=np.float64).view(np.int64),
+                             np.asarray(data.items, dtype=np.float64).view(np.int64))):
         source = "items"  # a mean's statistics are the numeric items themselves (bit for bit)
     else:
         source = "array"
-        arrays["cell_stats"] = _compact(np.asarray(prep.stats, dtype=np.float64))
+        arrays["cell_stats"] = compact_integers(np.asarray(prep.stats, dtype=np.float64))
     out["prepared"] = {"n": int(prep.n), "finish_id": prep.finish_id, "note": prep.note, "source": source}
     return out
 

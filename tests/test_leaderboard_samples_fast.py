@@ -391,3 +391,40 @@ def test_cells_with_equal_documents_share_one_copy(tmp_path, n_jobs):
     assert got[4].doc_ids is not same[0].doc_ids and got[4].doc_ids.tolist() == want_ids[4]
     assert got[8].doc_ids is got[9].doc_ids and got[8].doc_ids is not same[0].doc_ids  # another task: its own
     assert [d.clusters for d in got] == [[f"g{int(i[4:]) % 3}" for i in ids] for ids in want_ids]
+
+
+def test_integer_statistics_held_compactly_give_the_same_bits():
+    """load_all holds a cell's integer statistics in the smallest integer type (cache.compact_integers):
+    every resample, subset and value computed from them is the float64 one, bit for bit -- the
+    float32 product, the per-kind span totals, einsum (means; sums past 2**24) and subsets."""
+    import numpy as np
+    from ecomsuite import bootstrap as bs
+    from ecomsuite.leaderboard.cache import compact_integers
+
+    rng = random.Random(3)
+    tags = ["O", "B-a", "I-a", "B-b", "I-b", "B-c"]
+    n = 300
+    span = []
+    for _ in range(n):
+        g = [rng.choice(tags) for _ in range(rng.randint(1, 6))]
+        span.append([g, [t if rng.random() < 0.7 else rng.choice(tags) for t in g]])
+    cases = {
+        "acc": [float(rng.random() < 0.6) for _ in range(n)],
+        "macro_f1": [[rng.choice("ESCI"), rng.choice("ESCI")] for _ in range(n)],
+        "span_f1": span, "span_macro_f1": span,
+        "big counts": [float(rng.randrange(60000)) for _ in range(n)],  # sums past 2**24: einsum in float64
+    }
+    counts = bs.resample_counts(n, 500, 7)
+    idx = sorted(rng.sample(range(n), 200))
+    sub_counts = bs.resample_counts(len(idx), 500, 7)
+    compacted = 0
+    for name, items in cases.items():
+        prep = bs.prepare("acc" if name == "big counts" else name, items, verify=False)
+        assert prep.stats is not None and prep.stats.dtype == np.float64, name
+        small = bs.Prepared(prep.metric, prep.n, prep.value, compact_integers(prep.stats), prep.finish, None,
+                            prep.note, prep.finish_id)
+        compacted += small.stats.dtype != np.float64
+        assert small.boot(counts).tobytes() == prep.boot(counts).tobytes(), name
+        a, b = prep.subset(idx), small.subset(idx)
+        assert (a.value, a.n) == (b.value, b.n) and b.boot(sub_counts).tobytes() == a.boot(sub_counts).tobytes(), name
+    assert compacted == len(cases)
