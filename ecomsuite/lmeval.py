@@ -11,6 +11,7 @@ prints the folder).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -281,7 +282,6 @@ def hub_commit(dataset) -> str | None:
     """The Hub commit a DatasetDict loaded from a Hub dataset repository was read at: ``datasets`` keeps each
     split's Arrow files under ``<cache>/<id>/<config>/<version>/<commit sha>/`` (and, offline, reads the
     newest such folder). None when the splits have no cache files (in memory) or name no single commit."""
-    import re
 
     if not hasattr(dataset, "values"):
         return None
@@ -289,6 +289,24 @@ def hub_commit(dataset) -> str | None:
                for f in (getattr(split, "cache_files", None) or [])}
     only = parents.pop() if len(parents) == 1 else ""
     return only if re.fullmatch(r"[0-9a-f]{40}", only) else None
+
+
+def check_pinned_commit(cfg, dataset) -> None:
+    """A task that pins its Hub dataset to a commit (``dataset_kwargs.revision``: 40 hex digits) gets those
+    documents or stops: offline, ``datasets`` reads the newest cached commit of the repository whatever
+    revision was asked for, and scored other documents than the task names without a word. DataError
+    naming the task, the repository and both commits. A branch or tag name can't be checked offline."""
+    kwargs = cfg.dataset_kwargs if isinstance(cfg.dataset_kwargs, dict) else {}
+    pinned = kwargs.get("revision")
+    if not (isinstance(pinned, str) and re.fullmatch(r"[0-9a-fA-F]{40}", pinned)):
+        return
+    loaded = hub_commit(dataset)
+    if loaded is not None and loaded != pinned.lower():
+        from ecomsuite.data import DataError
+
+        raise DataError(f"task {cfg.task}: dataset_kwargs.revision pins {cfg.dataset_path} at {pinned}, but datasets "
+                        f"loaded commit {loaded} (offline it reads the newest cached copy); fetch the pinned commit "
+                        f"with Hub access (HF_HUB_OFFLINE unset), or pin {loaded} if those are the documents you want")
 
 
 def documents_fingerprint(dataset) -> str:
@@ -318,6 +336,7 @@ def record_dataset_provenance(task) -> None:
         cfg.metadata = {}
     if "data_fingerprint" in cfg.metadata:
         return
+    check_pinned_commit(cfg, dataset)
     cfg.metadata.update({
         "data_source": dataset_source(cfg, dataset),
         "data_is_sample": False,

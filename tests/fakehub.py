@@ -8,7 +8,8 @@ fetches (the calls huggingface_hub 2.4 + datasets 5.2 make, logged while writing
     HEAD /datasets/{repo}/resolve/{rev}/{path}        X-Repo-Commit, ETag, Content-Length, Accept-Ranges
     GET  /datasets/{repo}/resolve/{rev}/{path}        the bytes, ``Range: bytes=N-`` answered with 206
 
-``rev`` is ``main`` or the repository's commit sha (40 hex digits, derived from its files). Errors carry the
+``rev`` is ``main`` or a commit sha of the repository (40 hex digits, derived from its files; each ``add_repo``
+is a new commit, and earlier ones stay served by their sha). Errors carry the
 Hub's ``X-Error-Code`` (RepoNotFound, RevisionNotFound, EntryNotFound), which huggingface_hub maps to its
 exceptions. Every request is logged as (method, path without query, Range, Authorization). A repository made
 with ``token=...`` answers 401 without ``Authorization: Bearer <token>``. A served path in ``cut_once`` is
@@ -73,14 +74,17 @@ class FakeHub(ThreadingHTTPServer):
 
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.repos: dict[str, Repo] = {}
+        self.repos: dict[str, Repo] = {}  # repo id -> its main
+        self.commits: dict[str, dict[str, Repo]] = {}  # repo id -> sha -> that commit
         self.log: list[tuple[str, str, str | None, str | None]] = []
         self.cut_once: set[str] = set()
         self.redirect: dict[str, str] = {}
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
     def add_repo(self, repo_id: str, files: dict[str, bytes], token: str | None = None) -> Repo:
+        """A new commit of ``repo_id`` (its main); earlier commits stay served by their sha."""
         self.repos[repo_id] = Repo(dict(files), token)
+        self.commits.setdefault(repo_id, {})[self.repos[repo_id].sha] = self.repos[repo_id]
         return self.repos[repo_id]
 
     def resolve_path(self, repo_id: str, path: str, rev: str = "main") -> str:
@@ -146,8 +150,10 @@ class _Handler(BaseHTTPRequestHandler):
             if repo.token and self.headers.get("Authorization") != f"Bearer {repo.token}":
                 return self._send(401, b'{"error": "Invalid credentials"}', error="RepoNotFound")
             rev = groups.get("rev") or "main"
-            if rev not in ("main", repo.sha):
-                return self._send(404, b'{"error": "Invalid rev id"}', error="RevisionNotFound")
+            if rev != "main":
+                repo = self.server.commits.get(groups["repo"], {}).get(rev)
+                if repo is None:
+                    return self._send(404, b'{"error": "Invalid rev id"}', error="RevisionNotFound")
             return getattr(self, name)(repo, groups, parse_qs(split.query), path)
         self._send(404, b'{"error": "not served by the fake hub"}')
 

@@ -230,6 +230,53 @@ def test_hub_dataset_provenance_follows_the_commit_and_survives_offline(hub_task
     assert offline["data_fingerprint"] == meta2["data_fingerprint"]
 
 
+def test_a_task_pinned_to_a_commit_gets_that_commit_or_stops(hub_tasks, fake_hub, monkeypatch, capsys):
+    """``dataset_kwargs.revision`` pinned to a commit: online, the documents of that commit (not main's);
+    offline, datasets reads the newest cached commit whatever was pinned -- then the task stops with a one-line
+    DataError naming the task, the repository and both commits, instead of scoring other documents. A pin to
+    the cached commit loads offline."""
+    import datasets.config
+    import huggingface_hub.constants as hc
+
+    from ecomsuite.data import DataError
+    from ecomsuite.prompts import load_tasks
+
+    tasks, hub_folder, _plain = hub_tasks
+    _hub_id_task(tasks, hub_folder)
+    first = fake_hub.add_repo("shop/categories", _repo_files(hub_folder))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _rows("test")
+    rows[0]["category"] = "bath"
+    pq.write_table(pa.Table.from_pylist(rows), hub_folder / "data" / "test-00000-of-00001.parquet")
+    second = fake_hub.add_repo("shop/categories", _repo_files(hub_folder))
+    text = (tasks / "hubid_cat.yaml").read_text()
+
+    def pin(name: str, sha: str) -> None:
+        (tasks / f"{name}.yaml").write_text(text.replace("task: hubid_cat", f"task: {name}").replace(
+            "dataset_path: shop/categories\n", f"dataset_path: shop/categories\ndataset_kwargs:\n  revision: {sha}\n"))
+    pin("pin_second", second.sha)
+    pin("pin_first", first.sha)
+    main_meta = load_tasks(["hubid_cat"])["hubid_cat"].config.metadata         # main: the second commit, cached
+    assert main_meta["data_source"].endswith(f"@{second.sha}")
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    assert load_tasks(["pin_second"])["pin_second"].config.metadata["data_fingerprint"] == main_meta["data_fingerprint"]
+    with pytest.raises(DataError) as e:                                         # the first was never fetched
+        load_tasks(["pin_first"])
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("task pin_first: dataset_kwargs.revision pins shop/categories at "
+                                               f"{first.sha}, but datasets loaded commit {second.sha}")
+    assert main(["tasks", "validate", str(tasks)]) != 0
+    assert f"pins shop/categories at {first.sha}" in capsys.readouterr().err
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)                           # online: that commit's documents
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    meta = load_tasks(["pin_first"])["pin_first"].config.metadata
+    assert meta["data_source"] == f"hf://datasets/shop/categories@{first.sha}"
+    assert meta["data_fingerprint"] != main_meta["data_fingerprint"]
+
+
 # ------------------------------------------------------------------ a run option the task also sets
 LOCALE_TASK = """\
 include: {template}
