@@ -985,6 +985,8 @@ def _work(job: SampleJob) -> tuple[SampleData, str | None, bool, str | None, boo
         if stored and data.cell is not None:
             data.cell.key = cache.stats_key(k, job)
         data = sent
+    elif k is None:  # no cache: the items held as text all the same (see cache.items_as_text)
+        data = cache.items_as_text(data)
     return data, k, False, unusable, False, False
 
 
