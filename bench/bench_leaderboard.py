@@ -322,10 +322,48 @@ def site_changes(before: dict[str, str], after: dict[str, str]) -> dict[str, Any
             "removed": len(set(before) - set(after))}
 
 
+def resident_fraction(roots: list[str]) -> float | None:
+    """The share of the samples files' bytes under ``roots`` that is in the page cache now (mincore over a
+    private mapping of each file), or None where that can't be asked (not Linux, no libc). A full build's
+    wall time depends on it: some machines page out file pages that were not read for a minute (DAMON's
+    proactive reclaim), so a 17 GB corpus is read partly from disk, more or less from build to build."""
+    import ctypes
+    import mmap
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        mincore = libc.mincore
+    except (OSError, AttributeError):
+        return None
+    mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    page = mmap.PAGESIZE
+    total = resident = 0
+    for root in roots:
+        for path in Path(root).rglob("samples_*.jsonl"):
+            size = path.stat().st_size
+            if not size:
+                continue
+            with open(path, "rb") as fh:
+                mm = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
+            try:
+                anchor = ctypes.c_char.from_buffer(mm)
+                n = -(-size // page)
+                vec = (ctypes.c_ubyte * n)()
+                if mincore(ctypes.addressof(anchor), size, vec) != 0:
+                    return None
+                del anchor
+                total += n
+                resident += sum(bytes(vec)) if n else 0  # 1 per resident page
+            finally:
+                mm.close()
+    return round(resident / total, 3) if total else None
+
+
 def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **extra: Any) -> dict:
-    """One build_site call: wall, CPU seconds of this process and its workers, peak RSS, sizes.
-    The pages' build time is fixed (``generated``) so that two builds of the same inputs can be
-    compared byte for byte."""
+    """One build_site call: wall, CPU seconds of this process and its workers, peak RSS, sizes, and how
+    much of the samples files was in the page cache when it started. The pages' build time is fixed
+    (``generated``) so that two builds of the same inputs can be compared byte for byte."""
+    resident = resident_fraction(results)
     ru0 = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     load = os.getloadavg()[0]
     t = time.perf_counter()
@@ -340,6 +378,7 @@ def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **
     stages = {k: round(v, 2) for k, v in summary.seconds.items()}
     return {
         "build_s": round(wall, 2), "cpu_s_all_processes": round(cpu, 1), "load_average_1min_at_start": round(load, 1),
+        "inputs_resident_at_start": resident,
         "stages_s": stages,
         # what build_site's "total" leaves out (before this bench's leaderboard: swapping the site in)
         "outside_stages_s": round(wall - summary.seconds.get("total", 0.0), 2),

@@ -57,6 +57,8 @@ def test_bench_builds_a_site_from_the_tasks_own_items(tmp_path, monkeypatch):
     assert bench.main(["--runs", "3", "--docs", "20", "--jobs", "1", "--bootstrap-iters", "50", "--no-plots",
                        "--workdir", str(tmp_path / "w"), "--json", str(out)]) == 0
     fig = json.loads(out.read_text())
+    # how much of the inputs was in the page cache (mincore) as each build started: just written, all of it
+    assert fig["full"]["inputs_resident_at_start"] in (1.0, None)
     site = tmp_path / "w" / "r3-t6-d20" / "site"
     assert (site / "index.html").is_file()
     assert fig["full"]["systems"] == 3 and fig["incremental_one_new_run"]["systems"] == 4
@@ -74,6 +76,27 @@ def test_bench_builds_a_site_from_the_tasks_own_items(tmp_path, monkeypatch):
         smp = next(res.parent.glob(f"samples_{task}_*.jsonl"))
         items = [json.loads(line)[metric] for line in smp.read_text().splitlines()]
         assert math.isclose(data["results"][task][f"{metric},none"], float(aggregate(metric, items)), rel_tol=1e-9)
+
+
+def test_bench_tells_how_much_of_the_inputs_is_in_the_page_cache(tmp_path):
+    import os
+
+    bench = _bench()
+    folder = tmp_path / "r"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"samples_t{i}_x.jsonl").write_bytes(b'{"doc_id": 1}\n' * (3000 + i))
+    (folder / "samples_empty_x.jsonl").write_bytes(b"")
+    got = bench.resident_fraction([str(folder)])
+    if got is None:  # no mincore here
+        pytest.skip("mincore is not available")
+    assert got == 1.0  # just written
+    for p in folder.glob("samples_t*"):  # dropped from the cache where the file system lets it go
+        with open(p, "rb") as fh:
+            os.fsync(fh.fileno())
+            os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    assert 0.0 <= bench.resident_fraction([str(folder)]) <= 1.0
+    assert bench.resident_fraction([str(tmp_path / "nothing")]) is None
 
 
 def _runs(tmp_path, n=3):
