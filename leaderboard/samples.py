@@ -1038,7 +1038,7 @@ def _hit(folder: Path, k: str, job: SampleJob, data: SampleData, ref: Any) -> tu
     return data, k, True, None, cell_hit, linked
 
 
-class _SharedDocs:
+class _HeldCells:
     """What the build holds of each cell until the site is written, made smaller as it arrives:
 
     - one copy of a task's document keys and cluster labels for all the cells that have equal ones
@@ -1046,7 +1046,7 @@ class _SharedDocs:
       strings. Equal values are replaced by the identical object, so nothing reads differently;
       nothing changes these arrays and lists in place. At most ``KEEP`` distinct copies per task
       are looked up.
-    - integer statistics in the smallest integer type that holds them (see :meth:`share`).
+    - integer statistics in the smallest integer type that holds them (see :meth:`slim`).
 
     At 200 bench runs x 6 tasks x 1,000 samples the build's memory went 392 -> 263 -> 162 MB."""
 
@@ -1067,7 +1067,7 @@ class _SharedDocs:
             table[h] = value
         return value
 
-    def share(self, d: SampleData) -> None:
+    def slim(self, d: SampleData) -> None:
         prep = getattr(d.cell, "prepared", None)
         if prep is not None and type(prep.stats) is np.ndarray and prep.stats.dtype == np.float64:
             from .cache import compact_integers
@@ -1113,14 +1113,14 @@ def load_all(
     refs = refs or {}
     digests = {t: cache.refs_digest(r) for t, r in refs.items()} if cache_dir else {}
     init = (refs, str(cache_dir) if cache_dir else None, digests, site)
-    shared = _SharedDocs()
+    held = _HeldCells()
     if n_jobs <= 1 or len(jobs) < 8:
         _init_worker(*init)
         try:
             res = []
             for j in tqdm(jobs, **it_kwargs):
                 res.append(_worker(j))
-                shared.share(res[-1][0])
+                held.slim(res[-1][0])
         finally:
             _REFS.clear()
             _CACHE.clear()
@@ -1135,7 +1135,7 @@ def load_all(
                 tqdm(**it_kwargs) as bar:
             for part in pool.imap(_worker_batch, _batches(jobs, n_jobs), chunksize=1):
                 for r in part:
-                    shared.share(r[0])
+                    held.slim(r[0])
                 res.extend(part)
                 bar.update(len(part))
     unusable = [why for _, _, _, why, *_ in res if why]
