@@ -353,7 +353,7 @@ def resident_fraction(roots: list[str]) -> float | None:
                     return None
                 del anchor
                 total += n
-                resident += sum(bytes(vec)) if n else 0  # 1 per resident page
+                resident += sum(bytes(vec))  # 1 per resident page
             finally:
                 mm.close()
     return round(resident / total, 3) if total else None

@@ -701,7 +701,7 @@ def items_as_text(data: SampleData) -> SampleData:
     only when read), for a build without a cache: held as Python lists, the items of 200 bench runs took a
     ``--no-cache`` build to 600 MB against 162 MB. ``data`` itself when it has no such list or it cannot be
     encoded."""
-    if type(data.items) is not list or type(data) is not SampleData:
+    if not _sends_list_items(data):
         return data
     members: dict[str, np.ndarray] = {}
     try:
@@ -711,9 +711,14 @@ def items_as_text(data: SampleData) -> SampleData:
     return _with_pending_items(data, members)
 
 
+def _sends_list_items(data: SampleData) -> bool:
+    """Whether ``data`` is read samples whose items are a list (a corpus metric's): sent as their JSON text."""
+    return type(data.items) is list and type(data) is SampleData
+
+
 def _with_pending_items(data: SampleData, members: dict[str, np.ndarray]) -> SampleData:
     raw = members.get("items.json")
-    if raw is None or type(data.items) is not list or type(data) is not SampleData:
+    if raw is None or not _sends_list_items(data):
         return data
     out = CachedSampleData(**{f.name: getattr(data, f.name) for f in dataclasses.fields(data)})
     out.items = _Pending(raw.tobytes(), len(data.items))
