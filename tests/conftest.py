@@ -1,7 +1,9 @@
 """Shared fixtures: tiny random models built offline in seconds (no Hub access)."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,6 +16,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # the cache root points at an empty folder, while the converted SmolLM2 keeps its own cache (reused).
 os.environ.setdefault("ECOMSUITE_CACHE", str(Path.home() / ".cache" / "ecomsuite"))
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="ecomsuite-test-xdg-")
+# removed when the test process ends (each run left one folder in /tmp: 163 of them on the dev machine)
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 # ... and never a user's Hub token (`hf auth login` saves one; the Hub mirror tests decide who has a token)
 os.environ.pop("HF_TOKEN", None)
 os.environ["HF_TOKEN_PATH"] = str(Path(os.environ["XDG_CACHE_HOME"]) / "no-hf-token")
