@@ -249,12 +249,16 @@ def legacy_data_module(rev: str = LEGACY_REV):
                          capture_output=True, text=True)
     if src.returncode:
         raise RuntimeError(f"git show {rev}:ecomsuite/data/__init__.py failed: {src.stderr.strip()}")
-    tmp = Path(tempfile.mkdtemp(prefix="ecomsuite_legacy_")) / "ecomsuite_data_legacy.py"
-    tmp.write_text(src.stdout)
-    spec = importlib.util.spec_from_file_location("ecomsuite_data_legacy", tmp)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
+    folder = tempfile.mkdtemp(prefix="ecomsuite_legacy_")
+    try:  # the file is needed only while the module is executed (each call left a folder in /tmp)
+        tmp = Path(folder) / "ecomsuite_data_legacy.py"
+        tmp.write_text(src.stdout)
+        spec = importlib.util.spec_from_file_location("ecomsuite_data_legacy", tmp)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     mod.SAMPLE_DIR = Path(__import__("ecomsuite.data").data.SAMPLE_DIR)
     return mod
 

@@ -21,7 +21,6 @@ import contextlib
 import gc
 import gzip
 import hashlib
-import io
 import json
 import math
 import os
@@ -380,9 +379,6 @@ class _LineLog:
         return out
 
 
-_READ_BUFFER = 1 << 20
-
-
 @contextlib.contextmanager
 def _no_cycle_collection():
     """The cyclic garbage collector paused while one samples file is read (and resumed as it was).
@@ -411,27 +407,26 @@ def _lines(path: str, log: _LineLog):
     surrogates) or one past those limits -- is parsed as before by ``safeio.loads``: the lines
     accepted, the values read and every message are json.loads's."""
     loads, dumps, strict, fast_error = _fast_loads, _fast_dumps, _FAST_STRICT, _FastError
-    # a buffer of many lines: with the default 8 KB, most lines of a few KB straddle two reads
-    with io.BufferedReader(safeio.open_regular(path, safeio.MAX_SAMPLES_BYTES).detach(), _READ_BUFFER) as fh:
-        for lineno, raw in enumerate(fh, 1):
-            if loads is not None:
-                try:
-                    obj = loads(raw)
-                    dumps(obj, option=strict)
-                except fast_error:
-                    pass
-                else:
-                    yield lineno, obj
-                    continue
-            if not raw.strip():
-                continue
-            line, reencoded = safeio.decode(raw)
-            if reencoded:
-                log.reencoded.append(lineno)
+    # safeio.lines: many lines per read, past the page cache where the file is cold
+    for lineno, raw in enumerate(safeio.lines(path, safeio.MAX_SAMPLES_BYTES), 1):
+        if loads is not None:
             try:
-                yield lineno, safeio.loads(line)
-            except ValueError as e:
-                log.add(lineno, f"not JSON ({str(e)[:80]})")
+                obj = loads(raw)
+                dumps(obj, option=strict)
+            except fast_error:
+                pass
+            else:
+                yield lineno, obj
+                continue
+        if not raw.strip():
+            continue
+        line, reencoded = safeio.decode(raw)
+        if reencoded:
+            log.reencoded.append(lineno)
+        try:
+            yield lineno, safeio.loads(line)
+        except ValueError as e:
+            log.add(lineno, f"not JSON ({str(e)[:80]})")
 
 
 def _doc_id(s: Any) -> Any:
