@@ -359,10 +359,31 @@ def resident_fraction(roots: list[str]) -> float | None:
     return round(resident / total, 3) if total else None
 
 
+def set_inputs(roots: list[str], how: str) -> None:
+    """``how`` "cold": every samples file under ``roots`` dropped from the page cache (fadvise DONTNEED,
+    as if written long ago); "warm": every one read once (as if just written); "as-is": left alone."""
+    if how == "as-is":
+        return
+    for root in roots:
+        for path in Path(root).rglob("samples_*.jsonl"):
+            if how == "warm":
+                with open(path, "rb") as fh:
+                    while fh.read(1 << 22):
+                        pass
+                continue
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
 def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **extra: Any) -> dict:
-    """One build_site call: wall, CPU seconds of this process and its workers, peak RSS, sizes, and how
-    much of the samples files was in the page cache when it started. The pages' build time is fixed
-    (``generated``) so that two builds of the same inputs can be compared byte for byte."""
+    """One build_site call: wall, CPU seconds (user and kernel) of this process and its workers, peak RSS,
+    sizes, and how much of the samples files was in the page cache when it started (after ``--inputs``).
+    The pages' build time is fixed (``generated``) so that two builds of the same inputs can be compared
+    byte for byte."""
+    set_inputs(results, a.inputs)
     resident = resident_fraction(results)
     ru0 = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     load = os.getloadavg()[0]
@@ -378,7 +399,8 @@ def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **
     stages = {k: round(v, 2) for k, v in summary.seconds.items()}
     return {
         "build_s": round(wall, 2), "cpu_s_all_processes": round(cpu, 1), "load_average_1min_at_start": round(load, 1),
-        "inputs_resident_at_start": resident,
+        "kernel_cpu_s_all_processes": round(sum(b.ru_stime - a0.ru_stime for a0, b in zip(ru0, ru1)), 1),
+        "inputs": a.inputs, "inputs_resident_at_start": resident,
         "stages_s": stages,
         # what build_site's "total" leaves out (before this bench's leaderboard: swapping the site in)
         "outside_stages_s": round(wall - summary.seconds.get("total", 0.0), 2),
@@ -512,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--read-floor", action="store_true",
                    help="also time only reading + json.loads of every samples line (the least a full build costs)")
     p.add_argument("--progress", action="store_true")
+    p.add_argument("--inputs", choices=["as-is", "cold", "warm"], default="as-is",
+                   help="before each build: leave the samples files' pages as they are, drop them from the page "
+                        "cache (cold: as if written long ago), or read them once (warm)")
     p.add_argument("--clean", action="store_true", help="delete the generated inputs and site afterwards")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     a = p.parse_args(argv)
@@ -544,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 child = [sys.executable, str(Path(__file__).resolve()), "--checkout", root, "--json", f"{tmp}/f.json",
                          "--runs", str(a.runs), "--tasks", str(a.tasks), "--docs", str(a.docs), "--jobs", str(a.jobs),
-                         "--bootstrap-iters", str(a.bootstrap_iters), "--workdir", a.workdir, "--site-name", f"site-{label}"]
+                         "--bootstrap-iters", str(a.bootstrap_iters), "--workdir", a.workdir, "--site-name", f"site-{label}",
+                         "--inputs", a.inputs]
                 child += [f for f, on in (("--no-plots", a.no_plots), ("--no-incremental", a.no_incremental),
                                           ("--progress", a.progress)) if on]
                 subprocess.run(child, check=True, stdout=subprocess.DEVNULL)

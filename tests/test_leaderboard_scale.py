@@ -97,6 +97,16 @@ def test_bench_tells_how_much_of_the_inputs_is_in_the_page_cache(tmp_path):
             os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
     assert 0.0 <= bench.resident_fraction([str(folder)]) <= 1.0
     assert bench.resident_fraction([str(tmp_path / "nothing")]) is None
+    # --inputs: warm reads every samples file once, cold drops them (where the file system lets it)
+    bench.set_inputs([str(folder)], "warm")
+    assert bench.resident_fraction([str(folder)]) == 1.0
+    for p in folder.glob("samples_t*"):
+        with open(p, "rb") as fh:
+            os.fsync(fh.fileno())
+    bench.set_inputs([str(folder)], "cold")
+    cold = bench.resident_fraction([str(folder)])
+    bench.set_inputs([str(folder)], "as-is")
+    assert bench.resident_fraction([str(folder)]) == cold < 1.0
 
 
 def _runs(tmp_path, n=3):
