@@ -124,7 +124,8 @@ def validate(cfg: BaselineConfig) -> list[str]:
     if cfg.eval_limit is not None and cfg.eval_limit < 0:
         p.append(f"eval_limit: must be >= 0 (0 = all documents), got {cfg.eval_limit}")
     if cfg.data_dir and not Path(cfg.data_dir).expanduser().is_dir():
-        p.append(f"data_dir: {cfg.data_dir} is not a folder; point it at the folder holding esci/, queryner/, ...")
+        what = "is not a folder" if Path(cfg.data_dir).expanduser().exists() else "not found"
+        p.append(f"data_dir: {cfg.data_dir} {what}; point it at the folder holding esci/, queryner/, ...")
     if cfg.out and Path(cfg.out).exists() and not Path(cfg.out).is_dir():
         p.append(f"out: {cfg.out} is a file; pass a folder")
     if cfg.eval_only and not cfg.eval:
