@@ -8,7 +8,6 @@ instead of filling memory, and a JSON document nested 200,000 levels deep or hol
 
 from __future__ import annotations
 
-import errno
 import io
 import json
 import mmap
@@ -58,8 +57,9 @@ def lines(path: str | os.PathLike, max_bytes: int) -> Iterator[bytes]:
     disk straight into this process's buffer (see :func:`_cold`): on these 2-vCPU VMs, copying cold
     pages out of the page cache cost ~2 s of kernel CPU per GB (a full-size leaderboard build read
     17 GB: 31-37 s of kernel CPU, 5-7 s with O_DIRECT; bench/README.md). A build reads each samples
-    file once, so the page cache only costs there. A cached file, a filesystem or kernel without
-    O_DIRECT or RWF_NOWAIT, or a direct read refused before its first byte: the page cache, as before."""
+    file once, so the page cache only costs there. A cached file, or a filesystem or kernel without
+    O_DIRECT or RWF_NOWAIT: the page cache, as before; a direct read refused midway: the rest of the file
+    through the page cache, from where it stopped (an error there is the file's error)."""
     raw = open_regular(path, max_bytes).detach()  # the unbuffered file: its descriptor is read
     try:
         if _cold(raw.fileno()):
@@ -116,10 +116,10 @@ def _direct_lines(fd: int) -> Iterator[bytes]:
         while True:
             try:
                 k = os.preadv(fd, [buf], off)
-            except OSError as e:
-                if not (direct and off == 0 and e.errno == errno.EINVAL):
+            except OSError:
+                if not direct:
                     raise
-                import fcntl  # O_DIRECT refused after all: through the page cache
+                import fcntl  # a direct read refused (some FUSE file systems): the rest through the page cache
 
                 fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_DIRECT)
                 direct = False

@@ -115,6 +115,30 @@ def test_small_files_and_refused_direct_reads_go_through_the_page_cache(tmp_path
     assert refused == [0]
 
 
+@pytest.mark.parametrize("err", [errno.EINVAL, errno.EIO])
+def test_a_direct_read_refused_midway_reads_the_rest_through_the_page_cache(tmp_path, monkeypatch, err):
+    p = tmp_path / "f"
+    p.write_bytes(b"".join(b"%d:" % i + b"q" * (i % 700) + b"\n" for i in range(3000)))
+    _evict(p)
+    monkeypatch.setattr(safeio, "DIRECT_CHUNK", 1 << 14)
+    fd = _direct_fd(p)
+    real = os.preadv
+    calls = []
+
+    def preadv(fd_, bufs, off, *flags):
+        calls.append((off, bool(__import__("fcntl").fcntl(fd_, __import__("fcntl").F_GETFL) & os.O_DIRECT)))
+        if len(calls) == 3:  # the third read, past two chunks, refused while direct
+            raise OSError(err, os.strerror(err))
+        return real(fd_, bufs, off, *flags)
+
+    monkeypatch.setattr(safeio.os, "preadv", preadv)
+    try:
+        assert list(safeio._direct_lines(fd)) == _expected(p)
+    finally:
+        os.close(fd)
+    assert calls[2] == (2 << 14, True) and calls[3] == (2 << 14, False)  # retried from there, buffered
+
+
 def test_a_samples_file_reads_the_same_cold_and_cached(tmp_path, monkeypatch):
     """The build's result, warnings included, does not depend on how the file was read: a line cut
     short at the end gives json.loads' message with the same position both ways."""
