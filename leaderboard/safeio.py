@@ -56,7 +56,7 @@ def lines(path: str | os.PathLike, max_bytes: int) -> Iterator[bytes]:
     A file of at least DIRECT_MIN_BYTES that is not in the page cache is read with O_DIRECT, from the
     disk straight into this process's buffer (see :func:`_cold`): on these 2-vCPU VMs, copying cold
     pages out of the page cache cost ~2 s of kernel CPU per GB (a full-size leaderboard build read
-    17 GB: 31-37 s of kernel CPU, 5-7 s with O_DIRECT; bench/README.md). A build reads each samples
+    17 GB: 34-39 s of kernel CPU, 8.5-9.4 s with O_DIRECT; bench/README.md, session 9). A build reads each samples
     file once, so the page cache only costs there. A cached file, or a filesystem or kernel without
     O_DIRECT or RWF_NOWAIT: the page cache, as before; a direct read refused midway: the rest of the file
     through the page cache, from where it stopped (an error there is the file's error)."""
@@ -88,12 +88,18 @@ def _cold(fd: int) -> bool:
                 return False  # cached: the page cache is the cheap way
         except BlockingIOError:
             pass  # not cached
-        import fcntl
-
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | direct)
+        _set_direct(fd, True)
         return True
     except OSError:  # no RWF_NOWAIT (EOPNOTSUPP), no O_DIRECT (EINVAL): the page cache
         return False
+
+
+def _set_direct(fd: int, on: bool) -> None:
+    """O_DIRECT set on (or cleared from) an open descriptor (fcntl: Unix only, imported here)."""
+    import fcntl
+
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, (flags | os.O_DIRECT) if on else (flags & ~os.O_DIRECT))
 
 
 _BUFFERS: list[mmap.mmap] = []  # direct-read buffers not in use: reused, never faulted in again
@@ -119,9 +125,7 @@ def _direct_lines(fd: int) -> Iterator[bytes]:
             except OSError:
                 if not direct:
                     raise
-                import fcntl  # a direct read refused (some FUSE file systems): the rest through the page cache
-
-                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+                _set_direct(fd, False)  # a direct read refused (some FUSE file systems): the rest through the page cache
                 direct = False
                 continue
             if k <= 0:

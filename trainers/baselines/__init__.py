@@ -123,8 +123,9 @@ def validate(cfg: BaselineConfig) -> list[str]:
         p.append(f"warmup: a fraction of the training steps in [0, 1), got {cfg.warmup}")
     if cfg.eval_limit is not None and cfg.eval_limit < 0:
         p.append(f"eval_limit: must be >= 0 (0 = all documents), got {cfg.eval_limit}")
-    if cfg.data_dir and not Path(cfg.data_dir).expanduser().is_dir():
-        what = "is not a folder" if Path(cfg.data_dir).expanduser().exists() else "not found"
+    data_dir = Path(cfg.data_dir).expanduser() if cfg.data_dir else None
+    if data_dir is not None and not data_dir.is_dir():
+        what = "is not a folder" if data_dir.exists() else "not found"
         p.append(f"data_dir: {cfg.data_dir} {what}; point it at the folder holding esci/, queryner/, ...")
     if cfg.out and Path(cfg.out).exists() and not Path(cfg.out).is_dir():
         p.append(f"out: {cfg.out} is a file; pass a folder")
