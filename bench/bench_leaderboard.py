@@ -360,8 +360,9 @@ def resident_fraction(roots: list[str]) -> float | None:
 
 
 def set_inputs(roots: list[str], how: str) -> None:
-    """``how`` "cold": every samples file under ``roots`` dropped from the page cache (fadvise DONTNEED,
-    as if written long ago); "warm": every one read once (as if just written); "as-is": left alone."""
+    """``how`` "cold": every samples file under ``roots`` dropped from the page cache (fsync, then fadvise
+    DONTNEED, which leaves dirty pages: inputs this bench just wrote; as if written long ago); "warm": every
+    one read once (as if just written); "as-is": left alone."""
     if how == "as-is":
         return
     for root in roots:
@@ -373,6 +374,7 @@ def set_inputs(roots: list[str], how: str) -> None:
                 continue
             fd = os.open(path, os.O_RDONLY)
             try:
+                os.fsync(fd)
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             finally:
                 os.close(fd)
