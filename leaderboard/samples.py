@@ -194,28 +194,51 @@ def _round(x: float, decimals: int) -> float:
     return round(x, decimals)
 
 
-def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -> dict:
+class _Static:
+    """What a viewer record takes from a line's arguments and target alone (its prompt; for several
+    requests, the choices and the reference shown with the chosen index), worked out once per
+    distinct line beginning (see _lines) instead of once per system. Read-only once made."""
+
+    __slots__ = ("prompt", "reqs", "choices", "t_choice", "t_plain")
+
+    def __init__(self, args: Any, target: Any) -> None:
+        if type(args) is dict and len(args) == 1:  # one request (a generation): its first argument is the prompt
+            (req,) = args.values()
+            if type(req) is dict and len(req) == 2 and "arg_0" in req and "arg_1" in req:  # _ordered's order
+                first = req["arg_0"]
+                prompt = first if type(first) is str and len(first) <= MAX_TEXT else _text(first)
+            else:
+                req = _ordered(req) if isinstance(req, dict) else req if isinstance(req, list) else [req]
+                prompt = _text(req[0]) if req else ""
+            reqs: list = []  # not multiple choice (that needs 2+ requests): the others are not needed
+        else:
+            reqs = _requests(args)
+            prompt = _text(reqs[0][0]) if reqs and reqs[0] else ""
+        self.prompt, self.reqs = prompt, reqs
+        self.choices: list[str] | None = None
+        self.t_choice: str | None = None  # the reference as a multiple-choice record shows it
+        if len(reqs) > 1:
+            self.choices = choices = [_text(r[1]) if len(r) > 1 else "" for r in reqs]
+            t = _num(target)
+            if t is not None and t == int(t) and 0 <= int(t) < len(choices):
+                self.t_choice = f"{int(t)}: {choices[int(t)]}"
+            else:
+                self.t_choice = _text(target)
+        self.t_plain = target if type(target) is str and len(target) <= MAX_TEXT else _text(target)
+
+
+def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None, static: _Static | None = None) -> dict:
     """One sample as the viewer shows it: "d" document id, "p" prompt, "t" reference, "o" output,
     "x" parsed value (absent: the same as "o"), "ch" choices with their loglikelihoods at
     LL_DECIMALS decimals (multiple choice: "o" and "x" are derived from them by the viewer, "k" the
     chosen index where the rounded values tie), "s" score, "f" parse failure. Data files store
-    these records as columns (encode_view)."""
-    args = s.get("arguments")
+    these records as columns (encode_view). ``static``: the line's _Static (made from its arguments
+    and target when not given)."""
+    if static is None:
+        static = _Static(s.get("arguments"), s.get("target"))
     filtered = s.get("filtered_resps")
-    target = s.get("target")
-    if type(args) is dict and len(args) == 1:  # one request (a generation): its first argument is the prompt
-        (req,) = args.values()
-        if type(req) is dict and len(req) == 2 and "arg_0" in req and "arg_1" in req:  # _ordered's order
-            first = req["arg_0"]
-            prompt = first if type(first) is str and len(first) <= MAX_TEXT else _text(first)
-        else:
-            req = _ordered(req) if isinstance(req, dict) else req if isinstance(req, list) else [req]
-            prompt = _text(req[0]) if req else ""
-        reqs: list = []  # not multiple choice (that needs 2+ requests): the others are not needed
-    else:
-        reqs = _requests(args)
-        prompt = _text(reqs[0][0]) if reqs and reqs[0] else ""
-    rec: dict[str, Any] = {"d": s.get("doc_id") if doc_id is None else doc_id, "p": prompt}
+    reqs = static.reqs
+    rec: dict[str, Any] = {"d": s.get("doc_id") if doc_id is None else doc_id, "p": static.prompt}
     # multiple choice: one loglikelihood request per choice, filtered to [ll, is_greedy] pairs
     lls: list | None = None
     if isinstance(filtered, list) and len(reqs) > 1 and len(filtered) == len(reqs):
@@ -241,13 +264,8 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
                 break
             lls.append(v)
     if lls is not None:
-        choices = [_text(r[1]) if len(r) > 1 else "" for r in reqs]
         pred = lls.index(max(lls))  # the first highest
-        t = _num(target)
-        if t is not None and t == int(t) and 0 <= int(t) < len(choices):
-            rec["t"] = f"{int(t)}: {choices[int(t)]}"
-        else:
-            rec["t"] = _text(target)
+        rec["t"] = static.t_choice
         shown = []
         for v in lls:  # _round(v, LL_DECIMALS), its common case inline
             y = v * _LL_SCALE
@@ -257,13 +275,13 @@ def view_record(s: dict, metric: str, score: float | None, doc_id: Any = None) -
                     shown.append(k / _LL_SCALE)
                     continue
             shown.append(_round(v, LL_DECIMALS))
-        rec["ch"] = [[c, v] for c, v in zip(choices, shown)]
+        rec["ch"] = [[c, v] for c, v in zip(static.choices, shown)]  # type: ignore[arg-type]
         # output and parsed value are the chosen choice: the viewer derives them from "ch" (the first
         # highest shown loglikelihood), so they are not stored; "k" names the choice when rounding tied it
         if shown.index(max(shown)) != pred:
             rec["k"] = pred
     else:  # _text(...) inline for short text, _unwrap inline
-        rec["t"] = target if type(target) is str and len(target) <= MAX_TEXT else _text(target)
+        rec["t"] = static.t_plain
         o = s.get("resps")
         while isinstance(o, list) and len(o) == 1:
             o = o[0]
@@ -396,27 +414,124 @@ def _no_cycle_collection():
             gc.enable()
 
 
+class _Prefix:
+    """The members of a samples line before its top-level "resps" -- doc_id, doc, target, arguments
+    as lm-eval writes them, the same bytes in every system's file of a task run with the same
+    prompts -- parsed once, and the viewer's part of them (_Static, made on first use)."""
+
+    __slots__ = ("members", "static", "fixed")
+
+    def __init__(self, members: dict) -> None:
+        self.members = members
+        self.static: _Static | None = None
+        # the viewer's part is the same for every line with these members only when they hold both
+        # the arguments and the target (else the rest of a line may hold one)
+        self.fixed = "arguments" in members and "target" in members
+
+
+_PREFIX_MEMO = True  # (off: every line parsed whole; the tests compare both)
+_PREFIX_SEP = b', "resps": '  # lm-eval's separators; a '"' inside a JSON string is always escaped
+# a line's first bytes (to its first comma: '{"doc_id": 12') -> [(its bytes before _PREFIX_SEP, their _Prefix)]
+_PREFIXES: dict[bytes, list[tuple[bytes, _Prefix]]] = {}
+_PREFIX_MAX = 32 << 20  # bytes of line beginnings remembered per process; then it starts again
+_prefix_bytes = [0]
+_HEAD = 64  # the most bytes of a line's head
+
+
+def _head(raw: bytes) -> bytes:
+    """The bytes of a line before its first comma (at most _HEAD): where lines with the same beginning
+    are looked up."""
+    h = raw.find(b",", 0, _HEAD)
+    return raw[:h] if h > 0 else raw[:_HEAD]
+
+
+def _remember_prefix(raw: bytes, cut: int, obj: Any) -> _Prefix | None:
+    """The _Prefix of a line parsed whole (``obj``) whose bytes before ``cut`` (its first
+    _PREFIX_SEP) are the object's first members: ``raw[:cut] + "}"`` parses to exactly the leading
+    members of ``obj``. Else None (the separator inside a nested object, a key repeated after it,
+    ...): such lines are always parsed whole."""
+    if type(obj) is not dict:
+        return None
+    key = raw[:cut]
+    known = _PREFIXES.get(_head(raw))
+    pre = next((p for k, p in known or () if k == key), None)
+    if pre is None:
+        try:
+            members = _fast_loads(key + b"}")
+        except _FastError:
+            return None
+        if type(members) is not dict:
+            return None
+    else:  # (this line's rest was refused alone, or repeats a member: this line must match all the same)
+        members = pre.members
+    if len(members) >= len(obj):
+        return None
+    for (k, v), (k2, v2) in zip(members.items(), obj.items()):
+        if k != k2 or type(v) is not type(v2) or v != v2:
+            return None
+    if pre is not None:
+        return pre
+    if _prefix_bytes[0] + len(key) > _PREFIX_MAX:
+        _PREFIXES.clear()
+        _prefix_bytes[0] = 0
+        known = None
+    pre = _Prefix(members)
+    if known is None:
+        _PREFIXES[_head(raw)] = [(key, pre)]
+    else:
+        known.append((key, pre))
+    _prefix_bytes[0] += len(key)
+    return pre
+
+
 def _lines(path: str, log: _LineLog):
-    """(line number, parsed object) of each non-blank JSON line of a samples file; malformed lines
-    go to ``log`` with their line number. Raises safeio.NotReadable / OSError for the file.
+    """(line number, parsed object, its _Prefix or None) of each non-blank JSON line of a samples
+    file; malformed lines go to ``log`` with their line number. Raises safeio.NotReadable / OSError
+    for the file.
 
     A line is parsed by orjson, from its bytes. Its value is kept when orjson can also write it
     back with integers held to 53 bits and at most 254 levels of nesting: an integer safeio reads
     as a float (more than 18 digits) is past 53 bits, and json.loads reads 254 levels wherever it
     is called from. Any other line -- one orjson refuses (not JSON, not UTF-8, NaN/Infinity, lone
     surrogates) or one past those limits -- is parsed as before by ``safeio.loads``: the lines
-    accepted, the values read and every message are json.loads's."""
+    accepted, the values read and every message are json.loads's.
+
+    A line whose bytes before its top-level "resps" member are those of a line parsed before (in
+    this process) has only the rest parsed ("{" + rest, checked the same way) and joined to the
+    members parsed then: the same object as parsing it whole, since both parts parse and share no
+    key. Anything else is parsed whole."""
     loads, dumps, strict, fast_error = _fast_loads, _fast_dumps, _FAST_STRICT, _FastError
+    prefixes, sep, memo, head = _PREFIXES, _PREFIX_SEP, _PREFIX_MEMO, _HEAD
     # safeio.lines: many lines per read, past the page cache where the file is cold
     for lineno, raw in enumerate(safeio.lines(path, safeio.MAX_SAMPLES_BYTES), 1):
         if loads is not None:
+            if memo:  # a line beginning as one parsed before: its rest parsed alone
+                h = raw.find(b",", 0, head)
+                hit = None
+                for pfx, pre in prefixes.get(raw[:h] if h > 0 else raw[:head]) or ():
+                    n = len(pfx)
+                    if raw.startswith(pfx) and raw.startswith(sep, n):
+                        try:
+                            rest = loads(b"{" + raw[n + 2:])
+                            dumps(rest, option=strict)
+                        except fast_error:
+                            break
+                        if type(rest) is dict and rest.keys().isdisjoint(pre.members):
+                            hit = pre
+                        break
+                if hit is not None:
+                    obj = hit.members.copy()
+                    obj.update(rest)
+                    yield lineno, obj, hit
+                    continue
             try:
                 obj = loads(raw)
                 dumps(obj, option=strict)
             except fast_error:
                 pass
             else:
-                yield lineno, obj
+                cut = raw.find(sep) if memo else -1
+                yield lineno, obj, (_remember_prefix(raw, cut, obj) if cut > 0 else None)
                 continue
         if not raw.strip():
             continue
@@ -424,7 +539,7 @@ def _lines(path: str, log: _LineLog):
         if reencoded:
             log.reencoded.append(lineno)
         try:
-            yield lineno, safeio.loads(line)
+            yield lineno, safeio.loads(line), None
         except ValueError as e:
             log.add(lineno, f"not JSON ({str(e)[:80]})")
 
@@ -468,7 +583,7 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     isfinite, nan_f = math.isfinite, np.nan
     digest_text = _DIGEST_TEXT
     try:
-        for lineno, s in _lines(job.path, log):
+        for lineno, s, pre in _lines(job.path, log):
             n_lines += 1
             doc_id = s.get("doc_id") if type(s) is dict else None
             if type(doc_id) is not int:
@@ -491,7 +606,14 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
                     score, what = (v, metric) if isfinite(v) else (None, None)
                 else:
                     score, what = _sample_score(metric, item, s, aggregate)
-                rec = view_record(s, metric, score, doc_id)
+                if pre is None or not pre.fixed:
+                    rec = view_record(s, metric, score, doc_id)
+                else:
+                    static = pre.static
+                    if static is None:
+                        members = pre.members
+                        static = pre.static = _Static(members["arguments"], members["target"])
+                    rec = view_record(s, metric, score, doc_id, static)
                 if refs is not None:
                     ref = refs.get(doc_id)
                     if ref is not None:  # _has_digest, its memo looked up here first
@@ -888,7 +1010,7 @@ def _write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
     docs: dict[str, dict[str, str]] = {}
     refs: Refs = {}
     try:
-        for _, s in _lines(job.path, _LineLog()):  # problems are reported when the file itself is read
+        for _, s, _pre in _lines(job.path, _LineLog()):  # problems are reported when the file itself is read
             doc_id = _doc_id(s)
             if doc_id is None or doc_id in refs:
                 continue

@@ -60,7 +60,7 @@ def _read(path, fast: bool, monkeypatch) -> tuple[list, list, int, list]:
         if not fast:
             m.setattr(samples, "_fast_loads", None)
         log = samples._LineLog()
-        got = [(n, repr(v)) for n, v in samples._lines(str(path), log)]  # repr: 1 and 1.0 differ, key order shows
+        got = [(n, repr(v)) for n, v, _ in samples._lines(str(path), log)]  # repr: 1 and 1.0 differ, key order shows
     return got, log.bad, log.n_bad, log.reencoded
 
 
