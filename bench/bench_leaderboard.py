@@ -380,11 +380,36 @@ def set_inputs(roots: list[str], how: str) -> None:
                 os.close(fd)
 
 
+_CALIBRATION_LINE = json.dumps({
+    "doc_id": 7, "doc": {"id": "d7", "query": "air fryer 6 quart", "title": "a product " * 20, "label": "E"},
+    "target": "exact", "arguments": {f"gen_args_{k}": {"arg_0": "a prompt " * 60, "arg_1": f" choice {k}"} for k in range(4)},
+    "resps": [[[f"-{k}.5", "False"]] for k in range(4)], "filtered_resps": [[f"-{k}.5", "False"] for k in range(4)],
+    "filter": "none", "metrics": ["acc", "macro_f1"], "acc": 1.0, "macro_f1": ["E", "E"]}).encode()
+
+
+def cpu_calibration(lines: int = 20000) -> float:
+    """CPU-s of a fixed piece of work like a build's (JSON lines parsed, their fields walked in Python):
+    the same code and inputs take 2-3x as long on some of these VMs as on others (issue 13's session 10:
+    75-77 s in session 9, 205-247 s in session 10 for one full-size build of 3486928), so each build records it next to its figures."""
+    import orjson
+
+    t = time.process_time()
+    n = 0
+    for _ in range(lines):
+        d = orjson.loads(_CALIBRATION_LINE)
+        for k, v in d.items():
+            n += len(k) + (len(v) if isinstance(v, (str, list, dict)) else 1)
+        n += sum(float(p[0]) < 0 for p in d["filtered_resps"])
+    assert n
+    return round(time.process_time() - t, 3)
+
+
 def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **extra: Any) -> dict:
     """One build_site call: wall, CPU seconds (user and kernel) of this process and its workers, peak RSS,
     sizes, and how much of the samples files was in the page cache when it started (after ``--inputs``).
     The pages' build time is fixed (``generated``) so that two builds of the same inputs can be compared
     byte for byte."""
+    calibration = cpu_calibration()
     set_inputs(results, a.inputs)
     resident = resident_fraction(results)
     ru0 = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
@@ -403,6 +428,7 @@ def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **
         "build_s": round(wall, 2), "cpu_s_all_processes": round(cpu, 1), "load_average_1min_at_start": round(load, 1),
         "kernel_cpu_s_all_processes": round(sum(b.ru_stime - a0.ru_stime for a0, b in zip(ru0, ru1)), 1),
         "inputs": a.inputs, "inputs_resident_at_start": resident,
+        "cpu_calibration_s_before": calibration, "cpu_calibration_s_after": cpu_calibration(),
         "stages_s": stages,
         # what build_site's "total" leaves out (before this bench's leaderboard: swapping the site in)
         "outside_stages_s": round(wall - summary.seconds.get("total", 0.0), 2),
