@@ -50,6 +50,21 @@ def _bench():
     return mod
 
 
+def test_bench_of_samples_reading_compares_both_ways_on_the_builds_jobs(tmp_path, monkeypatch):
+    """bench/bench_samples_reading.py: every task's files read with and without the line-beginning memo."""
+    monkeypatch.delenv("ECOMSUITE_DATA_DIR", raising=False)
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("bench_samples_reading", ROOT / "bench" / "bench_samples_reading.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "r.json"
+    assert mod.main(["--runs", "4", "--docs", "20", "--files", "2", "--workdir", str(tmp_path / "w"), "--json", str(out)]) == 0
+    fig = json.loads(out.read_text())
+    assert sorted(fig["per_task"]) == sorted(_bench().TASKS)
+    assert all(v["whole_ms_per_file"] > 0 and v["memo_ms_per_file"] > 0 for v in fig["per_task"].values())
+    assert fig["whole_cpu_s"] > 0 and fig["ratio"] > 0
+
+
 def test_bench_builds_a_site_from_the_tasks_own_items(tmp_path, monkeypatch):
     monkeypatch.delenv("ECOMSUITE_DATA_DIR", raising=False)
     bench = _bench()

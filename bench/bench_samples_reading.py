@@ -1,0 +1,114 @@
+"""One leaderboard worker's CPU per samples file, with and without the line-beginning memo
+(``samples._PREFIX_MEMO``), the two ways interleaved file by file in one process.
+
+A full-size build (bench_leaderboard.py) takes minutes, and on these VMs the same build's CPU-s drift
+by 10-20% within an hour, more than the change measured here. Interleaving the two readings of each
+file in one process puts both under the same drift, so their ratio is what the change does.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_samples_reading.py --runs 100 --files 40 --json out.json
+
+The inputs are bench_leaderboard.py's generated corpus (``--workdir``, reused when there); the jobs are
+those a build makes of it (its collect and assemble stages), with the task's shared docs written
+first as the build does (they fill the memo before the workers fork). Each file is read by
+``samples._work``, the worker's whole job: parsing, viewer record and file, cell statistics, cache
+entry (none: no cache folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_leaderboard as bl  # noqa: E402
+
+
+def build_jobs(inputs: Path, out: Path) -> tuple[list, dict]:
+    """The SampleJobs and shared-docs digests a build of ``inputs`` makes (its samples stage skipped)."""
+    from ecomsuite.leaderboard import build, samples
+
+    got: dict = {}
+
+    class _Stop(Exception):
+        pass
+
+    def capture(jobs, n_jobs=1, progress=False, refs=None, **kw):
+        got["jobs"], got["refs"] = jobs, refs or {}
+        raise _Stop
+
+    real = samples.load_all
+    samples.load_all = capture
+    try:
+        build.build_site(build.BuildOptions(results=[str(inputs)], out=str(out), jobs=1, plots=False, cache=False))
+    except _Stop:
+        pass
+    finally:
+        samples.load_all = real
+    if "jobs" not in got:
+        raise SystemExit("the build did not reach its samples stage")
+    return got["jobs"], got["refs"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=50)
+    p.add_argument("--docs", type=int, default=1000)
+    p.add_argument("--files", type=int, default=20, help="files per task, each read both ways")
+    p.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "ecomsuite-bench-leaderboard"))
+    p.add_argument("--json", metavar="FILE")
+    a = p.parse_args(argv)
+    if a.files + 2 > a.runs:
+        p.error("--files must be at most --runs - 2 (two files per task warm up)")
+    inputs, _, _ = bl.generate(Path(a.workdir) / f"r{a.runs}-t{len(bl.TASKS)}-d{a.docs}", a.runs, len(bl.TASKS), a.docs,
+                               os.cpu_count() or 1)
+    from ecomsuite.leaderboard import samples
+    from ecomsuite.leaderboard.stats import get_aggregate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs, refs = build_jobs(inputs, Path(tmp) / "site")
+        for j in jobs:  # viewer files written, to a folder of this bench's
+            j.out_file = str(Path(tmp) / f"{abs(hash((j.system_id, j.task)))}.js")
+        get_aggregate()
+        samples._init_worker(refs)
+        tasks = sorted({j.task for j in jobs})
+        by_task = {t: [j for j in jobs if j.task == t] for t in tasks}
+        for t in tasks:  # one-time costs (imports, the metric libraries' checks) out of the figures
+            samples._PREFIX_MEMO = True
+            samples._work(by_task[t][0])
+            samples._PREFIX_MEMO = False
+            samples._work(by_task[t][1])
+        cpu = {(t, m): 0.0 for t in tasks for m in (False, True)}
+        gc.disable()  # as the workers read (samples._no_cycle_collection)
+        try:
+            for i in range(2, 2 + a.files):
+                for t in tasks:
+                    for memo in ((False, True) if i % 2 else (True, False)):  # which goes first alternates
+                        samples._PREFIX_MEMO = memo
+                        c = time.process_time()
+                        samples._work(by_task[t][i])
+                        cpu[(t, memo)] += time.process_time() - c
+        finally:
+            gc.enable()
+            samples._PREFIX_MEMO = True
+            samples._init_worker({})
+    per_task = {t: {"whole_ms_per_file": round(1000 * cpu[(t, False)] / a.files, 2),
+                    "memo_ms_per_file": round(1000 * cpu[(t, True)] / a.files, 2),
+                    "ratio": round(cpu[(t, True)] / cpu[(t, False)], 3)} for t in tasks}
+    whole, memo = (sum(v for (_, m), v in cpu.items() if m is k) for k in (False, True))
+    figures = {"runs": a.runs, "docs": a.docs, "files_per_task": a.files, "cpu_calibration_s": bl.cpu_calibration(),
+               "per_task": per_task, "whole_cpu_s": round(whole, 2), "memo_cpu_s": round(memo, 2),
+               "ratio": round(memo / whole, 3)}
+    print(json.dumps(figures, indent=2))
+    if a.json:
+        Path(a.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
