@@ -11,7 +11,9 @@ The inputs are bench_leaderboard.py's generated corpus (``--workdir``, reused wh
 those a build makes of it (its collect and assemble stages), with the task's shared docs written
 first as the build does (they fill the memo before the workers fork). Each file is read by
 ``samples._work``, the worker's whole job: parsing, viewer record and file, cell statistics, cache
-entry (none: no cache folder).
+entry (none: no cache folder). The same is measured on copies of some files whose prompts begin with
+a text of their own (as a chat template per model makes them): no line begins as the task's reference
+file's, so there the memo can only cost.
 """
 
 from __future__ import annotations
@@ -55,16 +57,60 @@ def build_jobs(inputs: Path, out: Path) -> tuple[list, dict]:
     return got["jobs"], got["refs"]
 
 
+def _own_prompts(job, folder: Path, k: int):
+    """``job`` on a copy of its samples file whose prompts begin with a text of its own."""
+    import dataclasses
+
+    out = folder / f"own-{k}-{Path(job.path).name}"
+    with open(job.path, "rb") as src, open(out, "wb") as dst:
+        for line in src:
+            dst.write(line.replace(b'{"arg_0": "', b'{"arg_0": "(variant %d) ' % k, 1))
+    return dataclasses.replace(job, path=str(out))
+
+
+def _interleaved(files: dict[str, list]) -> dict[tuple[str, bool], float]:
+    """CPU-s of ``samples._work`` per (task, memo on) over ``files``, each file read both ways in turn."""
+    from ecomsuite.leaderboard import samples
+
+    cpu = {(t, m): 0.0 for t in files for m in (False, True)}
+    gc.disable()  # as the workers read (samples._no_cycle_collection)
+    try:
+        for i in range(max(map(len, files.values()))):
+            for t, jobs in files.items():
+                if i >= len(jobs):
+                    continue
+                for memo in ((False, True) if i % 2 else (True, False)):  # which goes first alternates
+                    samples._PREFIX_MEMO = memo
+                    c = time.process_time()
+                    samples._work(jobs[i])
+                    cpu[(t, memo)] += time.process_time() - c
+    finally:
+        gc.enable()
+        samples._PREFIX_MEMO = True
+    return cpu
+
+
+def _figures(cpu: dict[tuple[str, bool], float], n: int) -> dict:
+    tasks = sorted({t for t, _ in cpu})
+    whole, memo = (sum(v for (_, m), v in cpu.items() if m is k) for k in (False, True))
+    return {"per_task": {t: {"whole_ms_per_file": round(1000 * cpu[(t, False)] / n, 2),
+                             "memo_ms_per_file": round(1000 * cpu[(t, True)] / n, 2),
+                             "ratio": round(cpu[(t, True)] / cpu[(t, False)], 3)} for t in tasks},
+            "whole_cpu_s": round(whole, 2), "memo_cpu_s": round(memo, 2), "ratio": round(memo / whole, 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--docs", type=int, default=1000)
     p.add_argument("--files", type=int, default=20, help="files per task, each read both ways")
+    p.add_argument("--files-own", type=int, default=6,
+                   help="files per task copied with prompts of their own (no beginning repeats), each read both ways")
     p.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "ecomsuite-bench-leaderboard"))
     p.add_argument("--json", metavar="FILE")
     a = p.parse_args(argv)
-    if a.files + 2 > a.runs:
-        p.error("--files must be at most --runs - 2 (two files per task warm up)")
+    if max(a.files, a.files_own) + 2 > a.runs:
+        p.error("--files and --files-own must be at most --runs - 2 (two files per task warm up)")
     inputs, _, _ = bl.generate(Path(a.workdir) / f"r{a.runs}-t{len(bl.TASKS)}-d{a.docs}", a.runs, len(bl.TASKS), a.docs,
                                os.cpu_count() or 1)
     from ecomsuite.leaderboard import samples
@@ -83,27 +129,15 @@ def main(argv: list[str] | None = None) -> int:
             samples._work(by_task[t][0])
             samples._PREFIX_MEMO = False
             samples._work(by_task[t][1])
-        cpu = {(t, m): 0.0 for t in tasks for m in (False, True)}
-        gc.disable()  # as the workers read (samples._no_cycle_collection)
-        try:
-            for i in range(2, 2 + a.files):
-                for t in tasks:
-                    for memo in ((False, True) if i % 2 else (True, False)):  # which goes first alternates
-                        samples._PREFIX_MEMO = memo
-                        c = time.process_time()
-                        samples._work(by_task[t][i])
-                        cpu[(t, memo)] += time.process_time() - c
-        finally:
-            gc.enable()
-            samples._PREFIX_MEMO = True
-            samples._init_worker({})
-    per_task = {t: {"whole_ms_per_file": round(1000 * cpu[(t, False)] / a.files, 2),
-                    "memo_ms_per_file": round(1000 * cpu[(t, True)] / a.files, 2),
-                    "ratio": round(cpu[(t, True)] / cpu[(t, False)], 3)} for t in tasks}
-    whole, memo = (sum(v for (_, m), v in cpu.items() if m is k) for k in (False, True))
-    figures = {"runs": a.runs, "docs": a.docs, "files_per_task": a.files, "cpu_calibration_s": bl.cpu_calibration(),
-               "per_task": per_task, "whole_cpu_s": round(whole, 2), "memo_cpu_s": round(memo, 2),
-               "ratio": round(memo / whole, 3)}
+        # the same files with a prompt of their own (as a chat template per model makes them): no line
+        # begins as the reference's, so the memo can only cost
+        own = {t: [_own_prompts(j, Path(tmp), k) for k, j in enumerate(by_task[t][2:2 + a.files_own])] for t in tasks}
+        cpu = _interleaved({t: by_task[t][2:2 + a.files] for t in tasks})
+        cpu_own = _interleaved(own)
+        samples._init_worker({})
+    figures = {"runs": a.runs, "docs": a.docs, "cpu_calibration_s": bl.cpu_calibration(),
+               "files_per_task": a.files, **_figures(cpu, a.files),
+               "beginnings_never_repeating": {"files_per_task": a.files_own, **_figures(cpu_own, a.files_own)}}
     print(json.dumps(figures, indent=2))
     if a.json:
         Path(a.json).write_text(json.dumps(figures, indent=2))

@@ -431,11 +431,13 @@ class _Prefix:
 
 _PREFIX_MEMO = True  # (off: every line parsed whole; the tests compare both)
 _PREFIX_SEP = b', "resps": '  # lm-eval's separators; a '"' inside a JSON string is always escaped
-# a line's first bytes (to its first comma: '{"doc_id": 12') -> [(its bytes before _PREFIX_SEP, their _Prefix)]
-_PREFIXES: dict[bytes, list[tuple[bytes, _Prefix]]] = {}
+# task -> a line's first bytes (to its first comma: '{"doc_id": 12') -> [(its bytes before _PREFIX_SEP, their
+# _Prefix)]: per task, as every task's files have a line that begins '{"doc_id": 12' (one candidate, not six)
+_PREFIXES: dict[str, dict[bytes, list[tuple[bytes, _Prefix]]]] = {}
 _PREFIX_MAX = 32 << 20  # bytes of line beginnings remembered per process; then it starts again
 _prefix_bytes = [0]
 _HEAD = 64  # the most bytes of a line's head
+MEMO_TRIES = 32  # lines of a file without a hit after which it is parsed whole (its prompts are not the reference's)
 
 
 def _head(raw: bytes) -> bytes:
@@ -445,7 +447,7 @@ def _head(raw: bytes) -> bytes:
     return raw[:h] if h > 0 else raw[:_HEAD]
 
 
-def _remember_prefix(raw: bytes, cut: int, obj: Any) -> _Prefix | None:
+def _remember_prefix(raw: bytes, cut: int, obj: Any, task: str = "") -> _Prefix | None:
     """The _Prefix of a line parsed whole (``obj``) whose bytes before ``cut`` (its first
     _PREFIX_SEP) are the object's first members: ``raw[:cut] + "}"`` parses to exactly the leading
     members of ``obj``. Else None (the separator inside a nested object, a key repeated after it,
@@ -453,7 +455,7 @@ def _remember_prefix(raw: bytes, cut: int, obj: Any) -> _Prefix | None:
     if type(obj) is not dict:
         return None
     key = raw[:cut]
-    known = _PREFIXES.get(_head(raw))
+    known = _PREFIXES.get(task, {}).get(_head(raw))
     pre = next((p for k, p in known or () if k == key), None)
     if pre is None:
         try:
@@ -477,14 +479,14 @@ def _remember_prefix(raw: bytes, cut: int, obj: Any) -> _Prefix | None:
         known = None
     pre = _Prefix(members)
     if known is None:
-        _PREFIXES[_head(raw)] = [(key, pre)]
+        _PREFIXES.setdefault(task, {})[_head(raw)] = [(key, pre)]
     else:
         known.append((key, pre))
     _prefix_bytes[0] += len(key)
     return pre
 
 
-def _lines(path: str, log: _LineLog):
+def _lines(path: str, log: _LineLog, remember: bool = False, task: str = ""):
     """(line number, parsed object, its _Prefix or None) of each non-blank JSON line of a samples
     file; malformed lines go to ``log`` with their line number. Raises safeio.NotReadable / OSError
     for the file.
@@ -496,12 +498,20 @@ def _lines(path: str, log: _LineLog):
     surrogates) or one past those limits -- is parsed as before by ``safeio.loads``: the lines
     accepted, the values read and every message are json.loads's.
 
-    A line whose bytes before its top-level "resps" member are those of a line parsed before (in
-    this process) has only the rest parsed ("{" + rest, checked the same way) and joined to the
-    members parsed then: the same object as parsing it whole, since both parts parse and share no
-    key. Anything else is parsed whole."""
+    A line whose bytes before its top-level "resps" member are those of a line of a file read with
+    ``remember`` (in this process: the build reads each task's reference file so, for its shared docs,
+    before it forks its workers) has only the rest parsed ("{" + rest, checked the same way) and
+    joined to the members parsed then: the same object as parsing it whole, since both parts parse
+    and share no key. Anything else is parsed whole. Only the reference files' beginnings are kept:
+    keeping every file's would cost ~36 us a line where beginnings never repeat (a chat template
+    per model), ~2.7x the parsing (bench/README.md, session 10). A file whose first MEMO_TRIES lines
+    begin as none of them is not looked up further."""
     loads, dumps, strict, fast_error = _fast_loads, _fast_dumps, _FAST_STRICT, _FastError
-    prefixes, sep, memo, head = _PREFIXES, _PREFIX_SEP, _PREFIX_MEMO, _HEAD
+    sep, memo, head = _PREFIX_SEP, _PREFIX_MEMO, _HEAD
+    prefixes = _PREFIXES.get(task, {})  # (a reference file read with remember: filled as it is read)
+    if remember:
+        prefixes = _PREFIXES.setdefault(task, prefixes)
+    tries = 0 if remember else MEMO_TRIES  # lines to look up before a file without a hit is given up
     # safeio.lines: many lines per read, past the page cache where the file is cold
     for lineno, raw in enumerate(safeio.lines(path, safeio.MAX_SAMPLES_BYTES), 1):
         if loads is not None:
@@ -510,7 +520,7 @@ def _lines(path: str, log: _LineLog):
                 hit = None
                 for pfx, pre in prefixes.get(raw[:h] if h > 0 else raw[:head]) or ():
                     n = len(pfx)
-                    if raw.startswith(pfx) and raw.startswith(sep, n):
+                    if raw.startswith(sep, n) and raw.startswith(pfx):  # (its own bytes first: the memo's are not in the CPU cache)
                         try:
                             rest = loads(b"{" + raw[n + 2:])
                             dumps(rest, option=strict)
@@ -522,16 +532,24 @@ def _lines(path: str, log: _LineLog):
                 if hit is not None:
                     obj = hit.members.copy()
                     obj.update(rest)
+                    tries = 0
                     yield lineno, obj, hit
                     continue
+                if tries:
+                    tries -= 1
+                    memo = tries > 0
             try:
                 obj = loads(raw)
                 dumps(obj, option=strict)
             except fast_error:
                 pass
             else:
-                cut = raw.find(sep) if memo else -1
-                yield lineno, obj, (_remember_prefix(raw, cut, obj) if cut > 0 else None)
+                pre = None
+                if remember and memo:
+                    cut = raw.find(sep)
+                    if cut > 0:
+                        pre = _remember_prefix(raw, cut, obj, task)
+                yield lineno, obj, pre
                 continue
         if not raw.strip():
             continue
@@ -583,7 +601,7 @@ def read_samples(job: SampleJob, aggregate: Callable | None, refs: Refs | None =
     isfinite, nan_f = math.isfinite, np.nan
     digest_text = _DIGEST_TEXT
     try:
-        for lineno, s, pre in _lines(job.path, log):
+        for lineno, s, pre in _lines(job.path, log, task=job.task):
             n_lines += 1
             doc_id = s.get("doc_id") if type(s) is dict else None
             if type(doc_id) is not int:
@@ -1010,7 +1028,7 @@ def _write_shared_docs(task: str, job: SampleJob, out_file: str) -> Refs | None:
     docs: dict[str, dict[str, str]] = {}
     refs: Refs = {}
     try:
-        for _, s, _pre in _lines(job.path, _LineLog()):  # problems are reported when the file itself is read
+        for _, s, _pre in _lines(job.path, _LineLog(), remember=True, task=task):  # problems: reported when the file itself is read
             doc_id = _doc_id(s)
             if doc_id is None or doc_id in refs:
                 continue

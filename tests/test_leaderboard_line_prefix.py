@@ -16,6 +16,11 @@ orjson = pytest.importorskip("orjson")
 LONG = safeio.MAX_INT_DIGITS + 1  # the shortest integer safeio reads as a float
 
 
+def _held() -> list[bytes]:
+    """The line beginnings the memo holds, every task's."""
+    return [k for heads in samples._PREFIXES.values() for cands in heads.values() for k, _ in cands]
+
+
 def _line(i: int, **extra) -> dict:
     d = {"doc_id": i, "doc": {"id": f"d{i}", "q": f"query {i} \u00e9", "cat": f"c{i % 3}"}, "target": f"ref {i}",
          "arguments": {"gen_args_0": {"arg_0": f"prompt {i}", "arg_1": {"until": ["\n"], "max_gen_toks": 16}}},
@@ -154,7 +159,7 @@ def test_beginnings_kept_only_where_they_are_the_leading_members(monkeypatch):
         pre = kept[i]
         assert list(pre.members) == ["doc_id", "doc", "target", "arguments"] and pre.fixed
         assert pre.members == {k: rows[i][k] for k in pre.members}
-    assert sum(map(len, samples._PREFIXES.values())) == 9  # 12 lines, 3 not kept
+    assert len(_held()) == 9  # 12 lines, 3 not kept
 
 
 @pytest.mark.parametrize("metric", ["acc", "span_f1", "doc"])
@@ -235,5 +240,40 @@ def test_memory_of_beginnings_is_bounded(monkeypatch):
         b = json.dumps(_line(i)).encode()
         samples._remember_prefix(b, b.find(samples._PREFIX_SEP), json.loads(b))
         assert samples._prefix_bytes[0] <= 3000
-        assert sum(len(k) for v in samples._PREFIXES.values() for k, _ in v) == samples._prefix_bytes[0]
+        assert sum(map(len, _held())) == samples._prefix_bytes[0]
     assert 0 < len(samples._PREFIXES) < 100
+
+
+def test_only_the_reference_files_beginnings_are_kept(tmp_path, monkeypatch):
+    """A system's own beginnings are not kept: where they never repeat (a chat template per model)
+    keeping them cost ~2.7x the parsing. Its lines that begin as the reference's are still read by their rest."""
+    rows = _ref_rows(30)
+    chat = [json.dumps(dict(r, arguments={"gen_args_0": {"arg_0": f"<|user|>{r['doc_id']}", "arg_1": {}}})).encode()
+            for r in rows]
+    ref, p = _files(tmp_path, rows, chat[:15] + _bytes(rows)[15:], "k")
+    monkeypatch.setattr(samples, "_PREFIXES", {})
+    assert [pre is None for _, _, pre in samples._lines(str(p), samples._LineLog(), task="t")] == [True] * 30
+    assert _held() == []
+    kept = [pre is not None for _, _, pre in samples._lines(str(ref), samples._LineLog(), remember=True, task="t")]
+    assert sum(kept) == 29 and not kept[3]  # all but the one whose "resps" is first found inside its doc
+    n = len(_held())
+    got = [pre is not None for _, _, pre in samples._lines(str(p), samples._LineLog(), task="t")]
+    assert got == [False] * 15 + kept[15:] and len(_held()) == n
+    # another task's files do not look there
+    assert [pre for _, _, pre in samples._lines(str(p), samples._LineLog(), task="other")] == [None] * 30
+
+
+def test_a_file_whose_first_lines_miss_is_not_looked_up_further(tmp_path, monkeypatch):
+    """MEMO_TRIES lines without a hit: the rest of the file is parsed whole (a file's prompts are all
+    templated alike), and read the same; one hit before that keeps the file looked up to its end."""
+    monkeypatch.setattr(samples, "MEMO_TRIES", 5)
+    rows = _ref_rows(30)
+    chat = [json.dumps(dict(r, arguments={"gen_args_0": {"arg_0": f"<|user|>{r['doc_id']}", "arg_1": {}}})).encode()
+            for r in rows]
+    plain = _bytes(rows)
+    for name, lines, want in (("late", chat[:6] + plain[6:], [False] * 30),
+                              ("early", chat[:4] + plain[4:5] + chat[5:12] + plain[12:], [False] * 4 + [True] + [False] * 7 + [True] * 18)):
+        ref, p = _files(tmp_path, rows, lines, name)
+        got = _read(tmp_path, ref, p, "acc", name + "on", monkeypatch, True)
+        assert got[:2] == _read(tmp_path, ref, p, "acc", name + "off", monkeypatch, False)[:2]
+        assert got[2] == sum(want)
