@@ -52,9 +52,12 @@ import numpy as np
 from . import safeio
 
 try:
+    from orjson import JSONEncodeError as _FastEncodeError
+    from orjson import dumps as _fast_dumps
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency (pyproject.toml)
-    _fast_loads = None
+    _fast_loads = _fast_dumps = None
+    _FastEncodeError = TypeError
 from .samples import SampleData, SampleJob
 
 SUFFIX = ".lbcache"
@@ -249,11 +252,28 @@ def _encode_field(value: Any, name: str, arrays: dict[str, np.ndarray]) -> Any:
             return {"strings": value.tolist()}
         raise TypeError(f"{name}: {value.dtype} array of {value.ndim} dimension(s) is not cached")
     if isinstance(value, list):
-        text = json.dumps(value, ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode("ascii")
+        text = _items_text(value)
         member = f"{name}.json"
         arrays[member] = np.frombuffer(text, dtype=np.uint8)
         return {"lazy": member, "len": len(value), "crc32": zlib.crc32(text)}
     raise TypeError(f"{name}: {type(value).__name__} is not cached")
+
+
+def _items_text(value: list) -> bytes:
+    """A list of JSON items as ASCII JSON text that ``safeio.loads`` reads back as ``value``:
+    orjson's where it writes only ASCII and no ``null`` (the same values as json.dumps' text, ~8x
+    faster; NaN and infinities would come back None), else ``json.dumps(ensure_ascii=True,
+    allow_nan=True)``'s (non-ASCII text, NaN, None, a lone surrogate, integers past 64 bits, keys
+    that are not text). The two texts differ only in spacing and number notation (tests pin the values)."""
+    if _fast_dumps is not None:
+        try:
+            text = _fast_dumps(value)
+        except (TypeError, _FastEncodeError):
+            pass
+        else:
+            if text.isascii() and b"null" not in text:
+                return text
+    return json.dumps(value, ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode("ascii")
 
 
 def compact_integers(a: np.ndarray) -> np.ndarray:

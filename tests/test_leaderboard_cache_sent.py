@@ -76,3 +76,43 @@ def test_a_build_without_a_cache_holds_list_items_as_text_too(tmp_path):
         assert type(got[8]) is SampleData and got[8].items.tolist() == [float(int(i[4:]) % 2) for i in got[8].doc_ids]
     data = _data(_job(tmp_path), [["E", "S"], ["E", {1, 2}]])  # a set is not JSON: held as it is
     assert cache.items_as_text(data) is data
+
+
+def test_items_text_reads_back_as_the_items_whichever_writer_wrote_it():
+    """_items_text takes orjson's text only where it is ASCII without null; every item list reads back
+    (safeio.loads, as _Pending does) to what json.dumps' text reads back to, type for type."""
+    import json
+
+    from ecomsuite.leaderboard import safeio
+
+    cases = [
+        [["B-x", "I-x"], ["B-x", "O"]],
+        [["a summary", ["ref one", "ref two"]]] * 3,
+        [[1, 2.5, -0.0, 1e-05, 1e16, 123456789012345678, 2**63 - 1, True, False]],
+        [[2**64 + 1], [-(2**63) - 1]],  # past 64 bits: orjson refuses, json.dumps writes them
+        [["null", "nullable"]],  # the text "null": the slow path, the same items
+        [[None, "x"]], [[math.nan, 1.0]], [[math.inf, -math.inf]],
+        [["é", "\u2028", "\U0001f600"]], [["\x7f\x00\x1f\"\\/"]], [["\ud800"]],
+        [{"b": 1, "a": [2, {"c": "d"}]}], [[[[[]]]]], [],
+        [("tuple", 1)],
+    ]
+    for items in cases:
+        text = cache._items_text(items)
+        assert text.isascii()
+        ref = json.dumps(items, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
+        got, want = safeio.loads(text.decode("ascii")), safeio.loads(ref)
+        assert json.dumps(got, allow_nan=True) == json.dumps(want, allow_nan=True), items
+        assert [type(x) for x in _flat(got)] == [type(x) for x in _flat(want)], items
+    assert cache._items_text([["B-x", "O"]]) == b'[["B-x","O"]]'  # the fast path is taken where it can be
+
+
+def _flat(v):
+    if isinstance(v, (list, tuple)):
+        for x in v:
+            yield from _flat(x)
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            yield k
+            yield from _flat(x)
+    else:
+        yield v

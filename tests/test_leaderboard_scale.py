@@ -67,6 +67,25 @@ def test_bench_of_samples_reading_compares_both_ways_on_the_builds_jobs(tmp_path
         assert part["whole_cpu_s"] > 0 and part["ratio"] > 0
 
 
+def test_bench_of_two_checkouts_measures_each_file_in_both(tmp_path, monkeypatch):
+    """bench/bench_worker_ab.py: one process per checkout, every task's files in each; the same checkout
+    twice writes the same viewer files."""
+    monkeypatch.delenv("ECOMSUITE_DATA_DIR", raising=False)
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("bench_worker_ab", ROOT / "bench" / "bench_worker_ab.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "r.json"
+    assert mod.main(["--impl", f"a={ROOT}", "--impl", f"b={ROOT}", "--runs", "4", "--docs", "20", "--files", "2",
+                     "--workdir", str(tmp_path / "w"), "--json", str(out)]) == 0
+    fig = json.loads(out.read_text())
+    assert sorted(fig["per_task"]) == sorted(_bench().TASKS) and fig["viewer_files_equal"] is True
+    assert all(v["a_ms_per_file"] > 0 and v["b_ms_per_file"] > 0 for v in fig["per_task"].values())
+    assert fig["cpu_s"]["a"] > 0 and fig["ratio_to_a"]["b"] > 0
+    with pytest.raises(SystemExit):
+        mod.main(["--impl", f"a={ROOT}", "--runs", "4", "--files", "2", "--workdir", str(tmp_path / "w")])
+
+
 def test_bench_builds_a_site_from_the_tasks_own_items(tmp_path, monkeypatch):
     monkeypatch.delenv("ECOMSUITE_DATA_DIR", raising=False)
     bench = _bench()
