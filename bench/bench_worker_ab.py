@@ -6,7 +6,8 @@ checkout gets its own long-lived process (its own ``ecomsuite``, loaded by
 ``bench_leaderboard.use_checkout``); the parent hands them the same files one at a time, in turn, in
 an order that alternates which goes first (A B, B A, ...), and each process measures the CPU of its
 worker's whole job on that file (``samples._work``: parsing, viewer record and file, cell
-statistics, the items held as text). Only one process works at a time, so both run under the same
+statistics, its cache entry written to an empty cache as in a full build, or with ``--no-cache``
+the items held as text). Only one process works at a time, so both run under the same
 drift and the same (idle) second vCPU, and their ratio is what the change does.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_worker_ab.py --impl before=/tmp/old --impl after=. \\
@@ -36,7 +37,7 @@ sys.path.insert(0, str(HERE))
 import bench_leaderboard as bl  # noqa: E402
 
 
-def child(root: str, inputs: str, out: str) -> int:
+def child(root: str, inputs: str, out: str, use_cache: bool = True) -> int:
     """A checkout's process: reads "i" lines (a job's index) on stdin, answers "cpu-s" for samples._work
     on it; "digest" answers the SHA-256 of every viewer file written, in job order."""
     import gc
@@ -54,7 +55,12 @@ def child(root: str, inputs: str, out: str) -> int:
     for i, j in enumerate(jobs):
         j.out_file = str(Path(out) / f"view-{i}.js")
     get_aggregate()
-    samples._init_worker(refs)
+    if use_cache:  # as a build with its cache (the default) does, the cache empty: every file read and stored
+        from ecomsuite.leaderboard import cache
+
+        samples._init_worker(refs, str(Path(out) / "cache"), {t: cache.refs_digest(r) for t, r in refs.items()})
+    else:
+        samples._init_worker(refs)
     print(json.dumps([[j.task, j.system_id] for j in jobs]), file=proto, flush=True)
     gc.disable()  # as the workers read (samples._no_cycle_collection)
     for line in sys.stdin:
@@ -81,11 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--docs", type=int, default=1000)
     p.add_argument("--files", type=int, default=20, help="files per task measured (after two that warm up)")
     p.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "ecomsuite-bench-leaderboard"))
+    p.add_argument("--no-cache", action="store_true",
+                   help="as a build without its samples cache (default: with it, empty, as a full build)")
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--child", nargs=3, metavar=("CHECKOUT", "INPUTS", "OUT"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
-        return child(*a.child)
+        return child(*a.child, use_cache=not a.no_cache)
     impls = []
     for spec in a.impl:
         label, sep, root = spec.partition("=")
@@ -104,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(tmp) / label
             out.mkdir()
             procs[label] = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), "--child", root, str(inputs), str(out)],
+                [sys.executable, str(Path(__file__).resolve()), "--child", root, str(inputs), str(out)] + (["--no-cache"] if a.no_cache else []),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(HERE.parent))
         try:
             listed = {label: json.loads(pr.stdout.readline()) for label, pr in procs.items()}
@@ -145,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                     **{f"{label}_ratio": round(cpu[(t, label)] / cpu[(t, base)], 3) for label in labels[1:]}}
                 for t in tasks}
     totals = {label: sum(cpu[(t, label)] for t in tasks) for label in labels}
-    figures = {"runs": a.runs, "docs": a.docs, "files_per_task": a.files, "cpu_calibration_s": bl.cpu_calibration(),
+    figures = {"runs": a.runs, "docs": a.docs, "files_per_task": a.files, "cache": not a.no_cache, "cpu_calibration_s": bl.cpu_calibration(),
                "impls": dict(impls), "per_task": per_task,
                "cpu_s": {label: round(v, 3) for label, v in totals.items()},
                "ratio_to_" + base: {label: round(totals[label] / totals[base], 3) for label in labels[1:]},
