@@ -248,8 +248,10 @@ def _encode_field(value: Any, name: str, arrays: dict[str, np.ndarray]) -> Any:
         if value.dtype.kind in "biuf" and value.ndim == 1:
             arrays[name] = value
             return "array"
-        if value.dtype == object and all(isinstance(v, str) for v in value.tolist()):
-            return {"strings": value.tolist()}
+        if value.dtype == object:
+            strings = value.tolist()
+            if all(map(isinstance, strings, repeat(str))):
+                return {"strings": strings}
         raise TypeError(f"{name}: {value.dtype} array of {value.ndim} dimension(s) is not cached")
     if isinstance(value, list):
         text = _items_text(value)
@@ -274,6 +276,22 @@ def _items_text(value: list) -> bytes:
             if text.isascii() and b"null" not in text:
                 return text
     return json.dumps(value, ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode("ascii")
+
+
+def _meta_text(meta: dict) -> bytes:
+    """An entry's meta as ASCII JSON text that reads back as ``meta``: orjson's where its text is ASCII
+    and reads back equal (~10x faster on a thousand document ids), else ``json.dumps(ensure_ascii=True,
+    allow_nan=True)``'s -- NaN or an infinity (orjson writes null: not equal), non-ASCII text, a tuple,
+    an integer past 64 bits."""
+    if _fast_dumps is not None:
+        try:
+            text = _fast_dumps(meta)
+        except (TypeError, _FastEncodeError):
+            pass
+        else:
+            if text.isascii() and _fast_loads(text) == meta:
+                return text
+    return json.dumps(meta, ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode("ascii")
 
 
 def compact_integers(a: np.ndarray) -> np.ndarray:
@@ -335,8 +353,7 @@ def encode(data: SampleData, view: bytes | None, k: str, sk: str | None = None) 
             arrays.update(cell_arrays)
         except (TypeError, ValueError):
             pass  # the samples part is still cached; the statistics are computed again next time
-    text = json.dumps(meta, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
-    arrays["meta"] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    arrays["meta"] = np.frombuffer(_meta_text(meta), dtype=np.uint8)
     if view is not None:
         arrays["view"] = np.frombuffer(view, dtype=np.uint8)
     return arrays

@@ -116,3 +116,22 @@ def _flat(v):
             yield from _flat(x)
     else:
         yield v
+
+
+def test_meta_text_reads_back_as_the_meta_whichever_writer_wrote_it():
+    """_meta_text takes orjson's text only where it is ASCII and reads back equal; NaN, infinities, tuples,
+    non-ASCII text and integers past 64 bits take json.dumps: either reads back (cache._loads_ascii) as json.dumps' text."""
+    import json
+
+    base = {"format": cache.FORMAT, "error": None, "warnings": ["w"], "doc_ids": {"strings": ["id:a", "id:b"]},
+            "cell": {"value": 0.25, "ci": [0.1, 0.4]}}
+    cases = [dict(base), {**base, "cell": {"value": math.nan}}, {**base, "cell": {"ci": [-math.inf, math.inf]}},
+             {**base, "warnings": ["é \u2028"]}, {**base, "clusters": ("a", "b")}, {**base, "n": 2**64 + 3},
+             {**base, "n": -0.0}, {**base, "x": 1e-07}]
+    for meta in cases:
+        text = cache._meta_text(meta)
+        assert text.isascii()
+        want = cache._loads_ascii(json.dumps(meta, ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode())
+        got = cache._loads_ascii(text)
+        assert json.dumps(got, allow_nan=True) == json.dumps(want, allow_nan=True), meta
+    assert cache._meta_text(base) == json.dumps(base, separators=(",", ":")).encode()  # the fast path, same text here
