@@ -86,6 +86,27 @@ def test_bench_of_two_checkouts_measures_each_file_in_both(tmp_path, monkeypatch
         mod.main(["--impl", f"a={ROOT}", "--runs", "4", "--files", "2", "--workdir", str(tmp_path / "w")])
 
 
+def test_bench_of_disk_reading_reads_every_samples_file_whole(tmp_path, monkeypatch):
+    """bench/bench_disk_read.py: every samples_*.jsonl under the roots read once, byte for byte, by each reader."""
+    import sys
+
+    spec = importlib.util.spec_from_file_location("bench_disk_read", ROOT / "bench" / "bench_disk_read.py")
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_disk_read", mod)  # its reader is pickled to the pool by name
+    spec.loader.exec_module(mod)
+    sizes = [0, 10, 4096, 4096 * 300 + 7, (1 << 20) + 4096]
+    for i, n in enumerate(sizes):
+        d = tmp_path / "in" / f"run{i}"
+        d.mkdir(parents=True)
+        (d / f"samples_t_{i}.jsonl").write_bytes(b"x" * n)
+        (d / f"results_{i}.json").write_bytes(b"y" * 999)  # not a samples file: not read
+    out = tmp_path / "r.json"
+    assert mod.main([str(tmp_path / "in"), "--readers", "2", "--json", str(out)]) == 0
+    fig = json.loads(out.read_text())
+    assert fig["files"] == len(sizes) and fig["gb"] == round(sum(sizes) / 1e9, 3) and fig["readers"] == 2
+    assert mod.read_files([str(p) for p in sorted((tmp_path / "in").rglob("samples_*"))])[0] == sum(sizes)
+
+
 def test_bench_builds_a_site_from_the_tasks_own_items(tmp_path, monkeypatch):
     monkeypatch.delenv("ECOMSUITE_DATA_DIR", raising=False)
     bench = _bench()
