@@ -387,6 +387,14 @@ _CALIBRATION_LINE = json.dumps({
     "filter": "none", "metrics": ["acc", "macro_f1"], "acc": 1.0, "macro_f1": ["E", "E"]}).encode()
 
 
+def emit(figures: dict, json_path: str | None) -> None:
+    """A bench's figures printed, and written to ``json_path`` when given (--json)."""
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if json_path:
+        Path(json_path).write_text(text)
+
+
 def cpu_calibration(lines: int = 20000) -> float:
     """CPU-s of a fixed piece of work like a build's (JSON lines parsed, their fields walked in Python):
     the same code and inputs take 2-3x as long on some of these VMs as on others (issue 13's session 10:
@@ -610,9 +618,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         figures.update(run_builds(a, workdir, inputs, workdir / a.site_name))
     figures["load_average_1min_before_after"] = [round(load0, 1), round(os.getloadavg()[0], 1)]
-    print(json.dumps(figures, indent=2))
-    if a.json:
-        Path(a.json).write_text(json.dumps(figures, indent=2))
+    emit(figures, a.json)
     if a.clean:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

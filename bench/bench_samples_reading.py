@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import sys
 import tempfile
@@ -138,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = {"runs": a.runs, "docs": a.docs, "cpu_calibration_s": bl.cpu_calibration(),
                "files_per_task": a.files, **_figures(cpu, a.files),
                "beginnings_never_repeating": {"files_per_task": a.files_own, **_figures(cpu_own, a.files_own)}}
-    print(json.dumps(figures, indent=2))
-    if a.json:
-        Path(a.json).write_text(json.dumps(figures, indent=2))
+    bl.emit(figures, a.json)
     return 0
 
 

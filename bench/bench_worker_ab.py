@@ -158,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                "cpu_s": {label: round(v, 3) for label, v in totals.items()},
                "ratio_to_" + base: {label: round(totals[label] / totals[base], 3) for label in labels[1:]},
                "viewer_files_equal": len(set(digests.values())) == 1}
-    print(json.dumps(figures, indent=2))
-    if a.json:
-        Path(a.json).write_text(json.dumps(figures, indent=2))
+    bl.emit(figures, a.json)
     return 0
 
 

@@ -261,20 +261,26 @@ def _encode_field(value: Any, name: str, arrays: dict[str, np.ndarray]) -> Any:
     raise TypeError(f"{name}: {type(value).__name__} is not cached")
 
 
+def _orjson_ascii(value: Any) -> bytes | None:
+    """orjson's JSON text of ``value`` when it writes one and it is ASCII; else None."""
+    if _fast_dumps is None:
+        return None
+    try:
+        text = _fast_dumps(value)
+    except (TypeError, _FastEncodeError):
+        return None
+    return text if text.isascii() else None
+
+
 def _items_text(value: list) -> bytes:
     """A list of JSON items as ASCII JSON text that ``safeio.loads`` reads back as ``value``:
     orjson's where it writes only ASCII and no ``null`` (the same values as json.dumps' text, ~8x
     faster; NaN and infinities would come back None), else ``json.dumps(ensure_ascii=True,
     allow_nan=True)``'s (non-ASCII text, NaN, None, a lone surrogate, integers past 64 bits, keys
     that are not text). The two texts differ only in spacing and number notation (tests pin the values)."""
-    if _fast_dumps is not None:
-        try:
-            text = _fast_dumps(value)
-        except (TypeError, _FastEncodeError):
-            pass
-        else:
-            if text.isascii() and b"null" not in text:
-                return text
+    text = _orjson_ascii(value)
+    if text is not None and b"null" not in text:
+        return text
     return json.dumps(value, ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode("ascii")
 
 
@@ -283,14 +289,9 @@ def _meta_text(meta: dict) -> bytes:
     and reads back equal (~10x faster on a thousand document ids), else ``json.dumps(ensure_ascii=True,
     allow_nan=True)``'s -- NaN or an infinity (orjson writes null: not equal), non-ASCII text, a tuple,
     an integer past 64 bits."""
-    if _fast_dumps is not None:
-        try:
-            text = _fast_dumps(meta)
-        except (TypeError, _FastEncodeError):
-            pass
-        else:
-            if text.isascii() and _fast_loads(text) == meta:
-                return text
+    text = _orjson_ascii(meta)
+    if text is not None and _fast_loads(text) == meta:
+        return text
     return json.dumps(meta, ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode("ascii")
 
 

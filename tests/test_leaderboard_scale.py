@@ -50,13 +50,23 @@ def _bench():
     return mod
 
 
-def test_bench_of_samples_reading_compares_both_ways_on_the_builds_jobs(tmp_path, monkeypatch):
-    """bench/bench_samples_reading.py: every task's files read with and without the line-beginning memo."""
+def _bench_script(name: str, monkeypatch):
+    """bench/<name>.py loaded as the module ``name`` (registered: its pools pickle its functions by name),
+    with bench/ on sys.path (the scripts import bench_leaderboard) and no data folder from the environment."""
+    import sys
+
     monkeypatch.delenv("ECOMSUITE_DATA_DIR", raising=False)
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("bench_samples_reading", ROOT / "bench" / "bench_samples_reading.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, mod)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_of_samples_reading_compares_both_ways_on_the_builds_jobs(tmp_path, monkeypatch):
+    """bench/bench_samples_reading.py: every task's files read with and without the line-beginning memo."""
+    mod = _bench_script("bench_samples_reading", monkeypatch)
     out = tmp_path / "r.json"
     assert mod.main(["--runs", "4", "--docs", "20", "--files", "2", "--files-own", "1", "--workdir", str(tmp_path / "w"),
                      "--json", str(out)]) == 0
@@ -70,11 +80,7 @@ def test_bench_of_samples_reading_compares_both_ways_on_the_builds_jobs(tmp_path
 def test_bench_of_two_checkouts_measures_each_file_in_both(tmp_path, monkeypatch):
     """bench/bench_worker_ab.py: one process per checkout, every task's files in each; the same checkout
     twice writes the same viewer files."""
-    monkeypatch.delenv("ECOMSUITE_DATA_DIR", raising=False)
-    monkeypatch.syspath_prepend(str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("bench_worker_ab", ROOT / "bench" / "bench_worker_ab.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _bench_script("bench_worker_ab", monkeypatch)
     out = tmp_path / "r.json"
     assert mod.main(["--impl", f"a={ROOT}", "--impl", f"b={ROOT}", "--runs", "4", "--docs", "20", "--files", "2",
                      "--workdir", str(tmp_path / "w"), "--json", str(out)]) == 0
@@ -88,12 +94,7 @@ def test_bench_of_two_checkouts_measures_each_file_in_both(tmp_path, monkeypatch
 
 def test_bench_of_disk_reading_reads_every_samples_file_whole(tmp_path, monkeypatch):
     """bench/bench_disk_read.py: every samples_*.jsonl under the roots read once, byte for byte, by each reader."""
-    import sys
-
-    spec = importlib.util.spec_from_file_location("bench_disk_read", ROOT / "bench" / "bench_disk_read.py")
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_disk_read", mod)  # its reader is pickled to the pool by name
-    spec.loader.exec_module(mod)
+    mod = _bench_script("bench_disk_read", monkeypatch)
     sizes = [0, 10, 4096, 4096 * 300 + 7, (1 << 20) + 4096]
     for i, n in enumerate(sizes):
         d = tmp_path / "in" / f"run{i}"
