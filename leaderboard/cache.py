@@ -50,15 +50,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import safeio
-
-try:
-    from orjson import JSONEncodeError as _FastEncodeError
-    from orjson import dumps as _fast_dumps
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - orjson is a dependency (pyproject.toml)
-    _fast_loads = _fast_dumps = None
-    _FastEncodeError = TypeError
-from .samples import SampleData, SampleJob
+from .samples import SampleData, SampleJob, _fast_dumps, _fast_loads  # orjson's, or None (samples imports it)
 
 SUFFIX = ".lbcache"
 FORMAT = "ecomsuite-lbcache/5"
@@ -267,7 +259,7 @@ def _orjson_ascii(value: Any) -> bytes | None:
         return None
     try:
         text = _fast_dumps(value)
-    except (TypeError, _FastEncodeError):
+    except TypeError:  # (orjson.JSONEncodeError is one)
         return None
     return text if text.isascii() else None
 
