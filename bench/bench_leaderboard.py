@@ -5,13 +5,22 @@
     python bench/bench_leaderboard.py --small              # 50 runs x 6 tasks x 100 samples
 
 Per-sample items are real ecom items: documents are the tasks' own test documents (lm-eval task
-objects; the embedded sample, or $ECOMSUITE_DATA_DIR), cycled to --docs with distinct ids; each
-document gets six model outputs (the reference and five kinds of wrong: a dropped or changed JSON
-attribute, half the lines/words, shuffled words, another document's reference, an unparseable
-answer) scored by the task's OWN process_results hook, so macro-F1, span F1, BLEU and attribute F1
-run through the leaderboard's corpus-metric bootstrap. A run answers each document right with its
-skill, else with one of the wrong outputs. Inputs are lm-eval-shaped (results_*.json +
-samples_*.jsonl, lineage.json for adapters) under --workdir, reused when the same size was made.
+objects; the embedded sample -- 4 to 16 test documents a task -- or, with ``--data-dir``, the real
+data in the publishers' formats), cycled to --docs with distinct ids; each document gets
+``--variants`` model outputs (default 6: the reference and five kinds of wrong: a dropped or changed
+JSON attribute, half the lines/words, shuffled words, another document's reference, an unparseable
+answer; more variants add seeded edits of the reference, each distinct) scored by the task's OWN
+process_results hook, so macro-F1, span F1, BLEU and attribute F1 run through the leaderboard's
+corpus-metric bootstrap. A run answers each document right with its skill, else with one of the
+wrong outputs. Inputs are lm-eval-shaped (results_*.json + samples_*.jsonl, lineage.json for
+adapters) under --workdir, in a folder named by their size, data and variants (``corpus_dir``),
+reused when its manifest says the same.
+
+The default corpus repeats itself: 16 documents' outputs at most, 6 each, so a task's files hold
+~100 distinct lines, and anything the build remembers by content (a line's beginning, a text's
+digest, an item's statistics) hits far more often than on real runs, where every system writes
+its own outputs for distinct documents. ``--data-dir ../shared/data --variants 40`` makes a
+corpus nearer to that (bench/README.md compares the two).
 
 Measured, side by side in one invocation: the full build, then the rebuild after one new run
 (``incremental_one_new_run``, with the per-samples-file cache, which also holds each cell's
@@ -37,7 +46,7 @@ from typing import Any
 
 TASKS = ["ecom_esci", "ecom_esci_gen", "ecom_queryner", "ecom_review_summ", "ecom_desc_gen", "ecom_attr_extract"]
 DATE = "2025-01-01T00-00-00.000001"
-N_VARIANTS = 6  # model outputs per document: the reference and five kinds of wrong
+N_VARIANTS = 6  # model outputs per document (default): the reference and five kinds of wrong
 
 
 ROOTS = {"ecomsuite": "ecomsuite", "ecomsuite.leaderboard": "leaderboard", "ecomsuite.tasks": "tasks",
@@ -104,7 +113,10 @@ def bench_docs(docs: list[dict], n: int) -> list[dict]:
 
 def wrong_outputs(target: str, other: str, k: int) -> list[str]:
     """k plausible wrong outputs of a generative task: a JSON object with a key dropped and a value
-    changed, half the lines or words, another document's reference, an unparseable answer."""
+    changed, half the lines or words, another document's reference, an unparseable answer; past
+    those (k > 8), the repeats among them left out and seeded edits of the reference added: a JSON
+    value changed, or a word dropped and two swapped, each marked with its number, so that no two
+    are the same."""
     import random
 
     rng = random.Random(target)
@@ -125,7 +137,21 @@ def wrong_outputs(target: str, other: str, k: int) -> list[str]:
     rng.shuffle(words)
     outs.append(" ".join(words))
     outs += [other, "I cannot answer that.", ""]
-    return (outs * k)[:k]
+    if k <= len(outs):  # (the default corpus: as it always was, repeats included)
+        return (outs * k)[:k]
+    outs = [o for o in dict.fromkeys(outs) if o != target]  # (a one-word target's halves and shuffles are itself)
+    for j in range(len(outs), k):
+        if isinstance(obj, dict) and obj and j % 2:
+            keys = list(obj)
+            outs.append(json.dumps({**obj, keys[j % len(keys)]: f"value {j}"}))
+            continue
+        w = target.split() or ["none"]
+        w.pop(rng.randrange(len(w)))
+        if len(w) > 1:
+            a, b = rng.randrange(len(w)), rng.randrange(len(w))
+            w[a], w[b] = w[b], w[a]
+        outs.append(" ".join(w + [f"({j})"]))
+    return outs
 
 
 _MEMO: dict[str, Any] = {}  # copies of a document differ only in id: hooks and prompts run once per content
@@ -154,8 +180,8 @@ def _line(task, doc: dict, i: int, results: list, resps: list, filtered: list, t
     return json.dumps(s, ensure_ascii=False, default=str), items
 
 
-def task_variants(task, docs: list[dict]) -> list[list[tuple[str, dict]]]:
-    """Per document, N_VARIANTS (samples line, items) pairs; variant 0 is the reference answer."""
+def task_variants(task, docs: list[dict], variants: int = N_VARIANTS) -> list[list[tuple[str, dict]]]:
+    """Per document, ``variants`` (samples line, items) pairs; variant 0 is the reference answer."""
     from ecomsuite.prompts import target_text
 
     out = []
@@ -164,7 +190,7 @@ def task_variants(task, docs: list[dict]) -> list[list[tuple[str, dict]]]:
             n_choices = len(task.doc_to_choice(doc))
             gold = task.doc_to_target(doc)
             rows = []
-            for v in range(N_VARIANTS):
+            for v in range(variants):
                 pred = (gold + v) % n_choices
                 lls = [round(-1.0 - abs(k - pred) * 0.7 - 0.01 * v, 4) for k in range(n_choices)]
                 pairs = [(ll, k == pred) for k, ll in enumerate(lls)]
@@ -174,7 +200,7 @@ def task_variants(task, docs: list[dict]) -> list[list[tuple[str, dict]]]:
             target = _memo("target", task, doc, None, lambda: target_text(task, doc))
             nxt = docs[(i + 1) % len(docs)]
             other = _memo("target", task, nxt, None, lambda: target_text(task, nxt))
-            outs = [target] + wrong_outputs(target, other, N_VARIANTS - 1)
+            outs = [target] + wrong_outputs(target, other, variants - 1)
             rows = [_line(task, doc, i, [o], [[o]], [o], target) for o in outs]
         out.append(rows)
     return out
@@ -204,11 +230,11 @@ def write_run(out: Path, r: int, rng: Any) -> None:
     results, configs, hib, nsamp = {}, {}, {}, {}
     for t, task in _TASKS.items():
         bank = _BANK[t]
-        picks = [0 if rng.random() < skill else rng.randrange(1, N_VARIANTS) for _ in bank]
+        picks = [0 if rng.random() < skill else rng.randrange(1, len(rows)) for rows in bank]
         with open(folder / f"samples_{t}_{DATE}.jsonl", "w", encoding="utf-8") as fh:
             fh.writelines(rows[v][0] + "\n" for rows, v in zip(bank, picks))
         prep = _PREP[t]
-        idx = [d * N_VARIANTS + v for d, v in enumerate(picks)]
+        idx = [d * len(rows) + v for d, (rows, v) in enumerate(zip(bank, picks))]
         results[t] = {"alias": t, **{f"{m},none": p.subset(idx).value for m, p in prep.items()},
                       **{f"{m}_stderr,none": "N/A" for m in prep}}
         configs[t] = {"task": t, "num_fewshot": 0, "output_type": task.OUTPUT_TYPE,
@@ -235,38 +261,76 @@ def write_run(out: Path, r: int, rng: Any) -> None:
     (folder / f"results_{DATE}.json").write_text(json.dumps(data, default=str), encoding="utf-8")
 
 
-def prepare_tasks(n_tasks: int, n_docs: int) -> None:
-    """Load the tasks (lm-eval task objects, data from the embedded sample or $ECOMSUITE_DATA_DIR) and
-    every document's answer variants, once, in this process (the writers fork from it)."""
+_PREPARED: list = []  # (tasks, docs, data_dir, variants) the bank was made for
+
+
+def prepare_tasks(n_tasks: int, n_docs: int, data_dir: str | None = None, variants: int = N_VARIANTS) -> None:
+    """Load the tasks (lm-eval task objects; their data from the embedded sample, or from ``data_dir``
+    as ``--metadata '{"data_dir": ...}'`` gives it to lm-eval) and every document's answer variants,
+    once, in this process (the writers fork from it)."""
     from ecomsuite import bootstrap as bs
     from ecomsuite.prompts import load_tasks, split_docs
 
-    if list(_TASKS) == TASKS[:n_tasks] and _BANK and len(next(iter(_BANK.values()))) == n_docs:
+    want = (n_tasks, n_docs, data_dir, variants)
+    if _PREPARED == [want]:
         return
+    if variants < 2:
+        raise SystemExit(f"--variants {variants}: at least 2 (the reference and one wrong output)")
+    _PREPARED.clear()
     _TASKS.clear()
     _BANK.clear()
     _PREP.clear()
-    _TASKS.update(load_tasks(TASKS[:n_tasks]))
+    _TASKS.update(load_tasks(TASKS[:n_tasks], metadata={"data_dir": data_dir} if data_dir else None))
     for t, task in _TASKS.items():
-        _BANK[t] = bank = task_variants(task, bench_docs(split_docs(task, "test"), n_docs))
+        _BANK[t] = bank = task_variants(task, bench_docs(split_docs(task, "test"), n_docs), variants)
         # a system's reported value is the task's aggregation over the variants it picked; per-document
         # sufficient statistics (pinned to the library's corpus value by tests/test_bootstrap*) are
         # computed once per (document, variant) instead of once per system (sacrebleu: ~4 s a system)
-        _PREP[t] = {m: bs.prepare(m, [rows[v][1][m] for rows in bank for v in range(N_VARIANTS)], verify=False)
+        _PREP[t] = {m: bs.prepare(m, [rows[v][1][m] for rows in bank for v in range(variants)], verify=False)
                     for m in task.aggregation() if m in bank[0][0][1]}
+    _PREPARED.append(want)
 
 
-def generate(workdir: Path, n_runs: int, n_tasks: int, n_docs: int, jobs: int) -> tuple[Path, float, bool]:
+def corpus_dir(root: str | os.PathLike, n_runs: int, n_tasks: int, n_docs: int, data_dir: str | None = None,
+               variants: int = N_VARIANTS) -> Path:
+    """The folder of a generated corpus under ``--workdir``: named by its size, and by its data and
+    variants where they are not the defaults (a corpus of other documents is never reused as this one)."""
+    name = f"r{n_runs}-t{n_tasks}-d{n_docs}"
+    if variants != N_VARIANTS:
+        name += f"-v{variants}"
+    if data_dir:
+        name += "-data" + hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:8]
+    return Path(root) / name
+
+
+def add_corpus_args(p: argparse.ArgumentParser, runs: int) -> None:
+    """The options that say which corpus a bench reads (every bench of the leaderboard takes the same)."""
+    p.add_argument("--runs", type=int, default=runs)
+    p.add_argument("--docs", type=int, default=1000)
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="documents from this data folder (the publishers' formats, as `ecomsuite eval --data-dir`); "
+                        "default: the embedded sample (4-16 test documents a task, cycled)")
+    p.add_argument("--variants", type=int, default=N_VARIANTS,
+                   help=f"model outputs per document, the reference one of them (default {N_VARIANTS})")
+    p.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "ecomsuite-bench-leaderboard"))
+
+
+def generate(workdir: Path, n_runs: int, n_tasks: int, n_docs: int, jobs: int, data_dir: str | None = None,
+             variants: int = N_VARIANTS) -> tuple[Path, float, bool]:
+    if data_dir and not Path(data_dir).is_dir():
+        raise SystemExit(f"--data-dir {data_dir}: not a folder")
     inputs = workdir / "inputs"
-    manifest = {"runs": n_runs, "tasks": n_tasks, "docs": n_docs, "version": 3,
-                "data": os.environ.get("ECOMSUITE_DATA_DIR") or "embedded sample"}
+    manifest: dict[str, Any] = {"runs": n_runs, "tasks": n_tasks, "docs": n_docs, "version": 3,
+                                "data": str(Path(data_dir).resolve()) if data_dir else "embedded sample"}
+    if variants != N_VARIANTS:
+        manifest["variants"] = variants
     mf = workdir / "manifest.json"
     if mf.is_file() and json.loads(mf.read_text()) == manifest and inputs.is_dir():
         return inputs, 0.0, True
     shutil.rmtree(inputs, ignore_errors=True)
     inputs.mkdir(parents=True)
     t = time.perf_counter()
-    prepare_tasks(n_tasks, n_docs)
+    prepare_tasks(n_tasks, n_docs, data_dir, variants)
     chunk = max(1, n_runs // (jobs * 8))
     pieces = [(inputs, s, min(n_runs, s + chunk)) for s in range(0, n_runs, chunk)]
     if jobs <= 1:
@@ -279,13 +343,14 @@ def generate(workdir: Path, n_runs: int, n_tasks: int, n_docs: int, jobs: int) -
     return inputs, time.perf_counter() - t, False
 
 
-def one_more_run(workdir: Path, r: int, n_tasks: int, n_docs: int, folder: str = "extra") -> Path:
+def one_more_run(workdir: Path, r: int, n_tasks: int, n_docs: int, folder: str = "extra", data_dir: str | None = None,
+                 variants: int = N_VARIANTS) -> Path:
     """A new run in its own results folder (the incremental rebuild's input); the cached inputs stay as named."""
     import random
 
     extra = workdir / folder
     shutil.rmtree(extra, ignore_errors=True)
-    prepare_tasks(n_tasks, n_docs)
+    prepare_tasks(n_tasks, n_docs, data_dir, variants)
     write_run(extra, r, random.Random(r))
     return extra
 
@@ -412,6 +477,20 @@ def cpu_calibration(lines: int = 20000) -> float:
     return round(time.process_time() - t, 3)
 
 
+def device_read_bytes(path: str | os.PathLike) -> int | None:
+    """Bytes read so far from the block device that holds ``path`` (Linux: /sys/dev/block/MAJ:MIN/stat,
+    sectors of 512 bytes), or None where that can't be asked. "Inputs cold" drops the files from this
+    VM's page cache only: on these VMs a cache below the VM then serves files read recently at ~4x the
+    rate of the disk (bench/README.md, session 11), so a cold build's figures need what the device read
+    beside them, and at what rate."""
+    try:
+        st = os.stat(path)
+        with open(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}/stat") as fh:
+            return int(fh.read().split()[2]) * 512
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **extra: Any) -> dict:
     """One build_site call: wall, CPU seconds (user and kernel) of this process and its workers, peak RSS,
     sizes, and how much of the samples files was in the page cache when it started (after ``--inputs``).
@@ -422,11 +501,13 @@ def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **
     resident = resident_fraction(results)
     ru0 = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     load = os.getloadavg()[0]
+    dev0 = device_read_bytes(results[0])
     t = time.perf_counter()
     summary = build.build_site(build.BuildOptions(results=results, out=str(site), jobs=a.jobs,
                                                   bootstrap_iters=a.bootstrap_iters, plots=not a.no_plots,
                                                   progress=a.progress, generated="(bench)", **extra))
     wall = time.perf_counter() - t
+    dev1 = device_read_bytes(results[0])
     ru1 = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     cpu = sum((b.ru_utime + b.ru_stime) - (a0.ru_utime + a0.ru_stime) for a0, b in zip(ru0, ru1))
     site_bytes, site_files = _du(site)
@@ -436,6 +517,9 @@ def timed_build(build, results: list[str], site: Path, a: argparse.Namespace, **
         "build_s": round(wall, 2), "cpu_s_all_processes": round(cpu, 1), "load_average_1min_at_start": round(load, 1),
         "kernel_cpu_s_all_processes": round(sum(b.ru_stime - a0.ru_stime for a0, b in zip(ru0, ru1)), 1),
         "inputs": a.inputs, "inputs_resident_at_start": resident,
+        # read from the inputs' block device during the build (anything else on it included), and its rate over the build
+        "device_read_mb": None if dev0 is None or dev1 is None else round((dev1 - dev0) / 2**20, 1),
+        "device_read_mb_per_s": None if dev0 is None or dev1 is None else round((dev1 - dev0) / 2**20 / wall, 1),
         "cpu_calibration_s_before": calibration, "cpu_calibration_s_after": cpu_calibration(),
         "stages_s": stages,
         # what build_site's "total" leaves out (before this bench's leaderboard: swapping the site in)
@@ -512,7 +596,7 @@ def run_builds(a: argparse.Namespace, workdir: Path, inputs: Path, site: Path) -
     if a.no_incremental:
         return out
     before = site_hashes(site)
-    extra = one_more_run(workdir, a.runs, a.tasks, a.docs)
+    extra = one_more_run(workdir, a.runs, a.tasks, a.docs, data_dir=a.data_dir, variants=a.variants)
     inc = out["incremental_one_new_run"] = timed_build(build, [str(inputs), str(extra)], site, a)
     cached = site_hashes(site)
     inc["site_changes"] = site_changes(before, cached)
@@ -527,7 +611,7 @@ def run_builds(a: argparse.Namespace, workdir: Path, inputs: Path, site: Path) -
         out["incremental_site_differs_from_no_cache"] = {"files": len(differ), "first": differ[:5]}
     # as a user runs it: a new process (its imports included: the metric libraries for the new run's files,
     # lm-eval for the task groups, matplotlib), the cache of the build before, one more new run
-    extra2 = one_more_run(workdir, a.runs + 1, a.tasks, a.docs, "extra2")
+    extra2 = one_more_run(workdir, a.runs + 1, a.tasks, a.docs, "extra2", a.data_dir, a.variants)
     out["incremental_one_new_run_new_process"] = cli_build(a, [inputs, extra, extra2], site)
     return out
 
@@ -554,12 +638,10 @@ def cli_build(a: argparse.Namespace, results: list[Path], site: Path) -> dict[st
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--small", action="store_true", help="50 runs x 6 tasks x 100 samples")
-    p.add_argument("--runs", type=int, default=1000)
+    add_corpus_args(p, runs=1000)
     p.add_argument("--tasks", type=int, default=len(TASKS))
-    p.add_argument("--docs", type=int, default=1000)
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--bootstrap-iters", type=int, default=2000)
-    p.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "ecomsuite-bench-leaderboard"))
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-incremental", action="store_true", help="skip the rebuild after one new run")
     p.add_argument("--impl", action="append", default=[], metavar="LABEL=CHECKOUT",
@@ -580,13 +662,14 @@ def main(argv: list[str] | None = None) -> int:
         a.runs, a.docs = 50, 100
     if a.checkout:
         use_checkout(a.checkout)
-    workdir = Path(a.workdir) / f"r{a.runs}-t{a.tasks}-d{a.docs}"
+    workdir = corpus_dir(a.workdir, a.runs, a.tasks, a.docs, a.data_dir, a.variants)
 
-    inputs, gen_s, reused = generate(workdir, a.runs, a.tasks, a.docs, a.jobs)
+    inputs, gen_s, reused = generate(workdir, a.runs, a.tasks, a.docs, a.jobs, a.data_dir, a.variants)
     in_bytes, in_files = _du(inputs)
     load0 = os.getloadavg()[0]
     figures: dict[str, Any] = {
         "runs": a.runs, "tasks": a.tasks, "samples_per_task": a.docs, "jobs": a.jobs, "cpus": os.cpu_count(),
+        "data": a.data_dir or "embedded sample", "variants": a.variants,
         "bootstrap_iters": a.bootstrap_iters,
         "input_generation_s": round(gen_s, 1), "inputs_reused": reused,
         "input_mb": round(in_bytes / 2**20, 1), "input_files": in_files,
@@ -606,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
                 child = [sys.executable, str(Path(__file__).resolve()), "--checkout", root, "--json", f"{tmp}/f.json",
                          "--runs", str(a.runs), "--tasks", str(a.tasks), "--docs", str(a.docs), "--jobs", str(a.jobs),
                          "--bootstrap-iters", str(a.bootstrap_iters), "--workdir", a.workdir, "--site-name", f"site-{label}",
-                         "--inputs", a.inputs]
+                         "--inputs", a.inputs, "--variants", str(a.variants)] + (["--data-dir", a.data_dir] if a.data_dir else [])
                 child += [f for f, on in (("--no-plots", a.no_plots), ("--no-incremental", a.no_incremental),
                                           ("--progress", a.progress)) if on]
                 subprocess.run(child, check=True, stdout=subprocess.DEVNULL)

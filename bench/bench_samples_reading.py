@@ -100,18 +100,16 @@ def _figures(cpu: dict[tuple[str, bool], float], n: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=int, default=50)
-    p.add_argument("--docs", type=int, default=1000)
+    bl.add_corpus_args(p, runs=50)
     p.add_argument("--files", type=int, default=20, help="files per task, each read both ways")
     p.add_argument("--files-own", type=int, default=6,
                    help="files per task copied with prompts of their own (no beginning repeats), each read both ways")
-    p.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "ecomsuite-bench-leaderboard"))
     p.add_argument("--json", metavar="FILE")
     a = p.parse_args(argv)
     if max(a.files, a.files_own) + 2 > a.runs:
         p.error("--files and --files-own must be at most --runs - 2 (two files per task warm up)")
-    inputs, _, _ = bl.generate(Path(a.workdir) / f"r{a.runs}-t{len(bl.TASKS)}-d{a.docs}", a.runs, len(bl.TASKS), a.docs,
-                               os.cpu_count() or 1)
+    inputs, _, _ = bl.generate(bl.corpus_dir(a.workdir, a.runs, len(bl.TASKS), a.docs, a.data_dir, a.variants), a.runs,
+                               len(bl.TASKS), a.docs, os.cpu_count() or 1, a.data_dir, a.variants)
     from ecomsuite.leaderboard import samples
     from ecomsuite.leaderboard.stats import get_aggregate
 
@@ -134,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         cpu = _interleaved({t: by_task[t][2:2 + a.files] for t in tasks})
         cpu_own = _interleaved(own)
         samples._init_worker({})
-    figures = {"runs": a.runs, "docs": a.docs, "cpu_calibration_s": bl.cpu_calibration(),
+    figures = {"runs": a.runs, "docs": a.docs, "data": a.data_dir or "embedded sample", "variants": a.variants,
+               "cpu_calibration_s": bl.cpu_calibration(),
                "files_per_task": a.files, **_figures(cpu, a.files),
                "beginnings_never_repeating": {"files_per_task": a.files_own, **_figures(cpu_own, a.files_own)}}
     bl.emit(figures, a.json)

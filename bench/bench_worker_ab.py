@@ -83,10 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--impl", action="append", default=[], metavar="LABEL=CHECKOUT",
                    help="a checkout to measure (at least two; the first is the base of the ratios)")
-    p.add_argument("--runs", type=int, default=50)
-    p.add_argument("--docs", type=int, default=1000)
+    bl.add_corpus_args(p, runs=50)
     p.add_argument("--files", type=int, default=20, help="files per task measured (after two that warm up)")
-    p.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "ecomsuite-bench-leaderboard"))
     p.add_argument("--no-cache", action="store_true",
                    help="as a build without its samples cache (default: with it, empty, as a full build)")
     p.add_argument("--json", metavar="FILE")
@@ -104,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--impl: at least two, with distinct labels")
     if a.files + 2 > a.runs:
         p.error("--files must be at most --runs - 2 (two files per task warm up)")
-    inputs, _, _ = bl.generate(Path(a.workdir) / f"r{a.runs}-t{len(bl.TASKS)}-d{a.docs}", a.runs, len(bl.TASKS), a.docs,
-                               os.cpu_count() or 1)
+    inputs, _, _ = bl.generate(bl.corpus_dir(a.workdir, a.runs, len(bl.TASKS), a.docs, a.data_dir, a.variants), a.runs,
+                               len(bl.TASKS), a.docs, os.cpu_count() or 1, a.data_dir, a.variants)
     with tempfile.TemporaryDirectory() as tmp:
         procs = {}
         for label, root in impls:
@@ -153,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                     **{f"{label}_ratio": round(cpu[(t, label)] / cpu[(t, base)], 3) for label in labels[1:]}}
                 for t in tasks}
     totals = {label: sum(cpu[(t, label)] for t in tasks) for label in labels}
-    figures = {"runs": a.runs, "docs": a.docs, "files_per_task": a.files, "cache": not a.no_cache, "cpu_calibration_s": bl.cpu_calibration(),
+    figures = {"runs": a.runs, "docs": a.docs, "data": a.data_dir or "embedded sample", "variants": a.variants,
+               "files_per_task": a.files, "cache": not a.no_cache, "cpu_calibration_s": bl.cpu_calibration(),
                "impls": dict(impls), "per_task": per_task,
                "cpu_s": {label: round(v, 3) for label, v in totals.items()},
                "ratio_to_" + base: {label: round(totals[label] / totals[base], 3) for label in labels[1:]},

@@ -52,10 +52,9 @@ def _bench():
 
 def _bench_script(name: str, monkeypatch):
     """bench/<name>.py loaded as the module ``name`` (registered: its pools pickle its functions by name),
-    with bench/ on sys.path (the scripts import bench_leaderboard) and no data folder from the environment."""
+    with bench/ on sys.path (the scripts import bench_leaderboard)."""
     import sys
 
-    monkeypatch.delenv("ECOMSUITE_DATA_DIR", raising=False)
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
     spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
@@ -108,8 +107,7 @@ def test_bench_of_disk_reading_reads_every_samples_file_whole(tmp_path, monkeypa
     assert mod.read_files([str(p) for p in sorted((tmp_path / "in").rglob("samples_*"))])[0] == sum(sizes)
 
 
-def test_bench_builds_a_site_from_the_tasks_own_items(tmp_path, monkeypatch):
-    monkeypatch.delenv("ECOMSUITE_DATA_DIR", raising=False)
+def test_bench_builds_a_site_from_the_tasks_own_items(tmp_path):
     bench = _bench()
     out = tmp_path / "figures.json"
     assert bench.main(["--runs", "3", "--docs", "20", "--jobs", "1", "--bootstrap-iters", "50", "--no-plots",
@@ -117,6 +115,10 @@ def test_bench_builds_a_site_from_the_tasks_own_items(tmp_path, monkeypatch):
     fig = json.loads(out.read_text())
     # how much of the inputs was in the page cache (mincore) as each build started: just written, all of it
     assert fig["full"]["inputs_resident_at_start"] in (1.0, None)
+    # what the inputs' block device read during the build, where Linux tells (the cache below a VM is not this one's)
+    dev = fig["full"]["device_read_mb"]
+    assert dev is None or (dev >= 0 and fig["full"]["device_read_mb_per_s"] >= 0)
+    assert fig["data"] == "embedded sample" and fig["variants"] == 6
     site = tmp_path / "w" / "r3-t6-d20" / "site"
     assert (site / "index.html").is_file()
     assert fig["full"]["systems"] == 3 and fig["incremental_one_new_run"]["systems"] == 4
@@ -134,6 +136,50 @@ def test_bench_builds_a_site_from_the_tasks_own_items(tmp_path, monkeypatch):
         smp = next(res.parent.glob(f"samples_{task}_*.jsonl"))
         items = [json.loads(line)[metric] for line in smp.read_text().splitlines()]
         assert math.isclose(data["results"][task][f"{metric},none"], float(aggregate(metric, items)), rel_tol=1e-9)
+
+
+def test_bench_variants_are_distinct_outputs_scored_by_the_task_and_name_their_corpus(tmp_path):
+    """--variants K: K outputs per document, no two the same (the default corpus repeats ~100 lines a task, which
+    flatters anything the build remembers by content); each line's items are the task's own for its output."""
+    bench = _bench()
+    bench.prepare_tasks(6, 6, None, 12)
+    try:
+        for t, bank in bench._BANK.items():
+            for rows in bank:
+                assert len(rows) == 12
+                lines = [json.loads(line) for line, _ in rows]
+                outs = [json.dumps(x["filtered_resps"]) for x in lines]
+                if t not in ("ecom_esci", "ecom_esci_gen"):  # labels: few outputs; their loglikelihoods differ below
+                    assert len(set(outs)) == 12, (t, outs)
+                assert len({line for line, _ in rows}) == 12, t
+                for x, (_, items) in zip(lines, rows):
+                    assert all(x[m] == v for m, v in items.items())
+        task = bench._TASKS["ecom_queryner"]
+        rows = bench._BANK["ecom_queryner"][0]
+        doc = json.loads(rows[0][0])["doc"]
+        for line, items in rows:  # the items are process_results of that line's own output
+            out = json.loads(line)["filtered_resps"]
+            assert task.process_results(doc, out) == items
+    finally:
+        bench._PREPARED.clear()
+    # each corpus its own folder: never one reused as another
+    names = {bench.corpus_dir(tmp_path, 10, 6, 20, d, v).name for d in (None, str(tmp_path)) for v in (6, 40)}
+    assert len(names) == 4 and bench.corpus_dir(tmp_path, 10, 6, 20).name == "r10-t6-d20"
+    with pytest.raises(SystemExit, match="not a folder"):
+        bench.generate(tmp_path / "w", 2, 6, 5, 1, data_dir=str(tmp_path / "missing"))
+    with pytest.raises(SystemExit, match="at least 2"):
+        bench.prepare_tasks(6, 5, None, 1)
+
+
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "data").is_dir(), reason="no ../shared/data here")
+def test_bench_reads_the_documents_of_its_data_dir():
+    bench = _bench()
+    bench.prepare_tasks(1, 50, str(ROOT.parent / "shared" / "data"), 2)  # ESCI: 16 documents in the embedded sample
+    try:
+        ids = {json.loads(rows[0][0])["doc"]["id"] for rows in bench._BANK["ecom_esci"]}
+        assert len(ids) == 50 and not any("~" in str(i) for i in ids)  # 50 distinct real documents, none cycled
+    finally:
+        bench._PREPARED.clear()
 
 
 def test_bench_tells_how_much_of_the_inputs_is_in_the_page_cache(tmp_path):
