@@ -51,7 +51,10 @@ DOCS_GLOBAL = "LB_DOCS"
 MAX_TEXT = 20000  # characters per shown field; longer text is cut with a marker
 LL_DECIMALS = 3  # multiple-choice loglikelihoods are stored (and shown) at this precision
 VIEW_FORMAT = 1  # data files: columns, gzip, base64 (see encode_view); the viewer checks it
-GZIP_LEVEL = 6  # zlib's default: level 9 is ~2x the CPU for <1% smaller files on real outputs (~4% on the bench's)
+# zlib level 5: on long distinct outputs (product descriptions, 866 KB of viewer JSON a file) 0.8% larger than
+# level 6 (zlib's default) for ~45% less CPU (30 vs 54 ms a file); level 4 is 4% larger, level 9 ~2x the CPU
+# of 6 for <1% smaller (bench/README.md, session 12)
+GZIP_LEVEL = 5
 PARSE_FAIL = "parse_fail"
 
 
