@@ -171,6 +171,24 @@ def test_bench_variants_are_distinct_outputs_scored_by_the_task_and_name_their_c
         bench.prepare_tasks(6, 5, None, 1)
 
 
+def test_bench_extra_run_is_reused_only_as_the_same_run_of_the_same_corpus(tmp_path):
+    bench = _bench()
+    w = tmp_path / "w"
+    bench.generate(w, 2, 1, 5, 1)
+    try:
+        extra = bench.one_more_run(w, 2, 1, 5)
+        res = next(extra.glob("run-*/results_*.json"))
+        res.write_text("{}")  # the same run asked again: not written again (its marker says it is that run)
+        assert bench.one_more_run(w, 2, 1, 5) == extra and res.read_text() == "{}"
+        bench.one_more_run(w, 3, 1, 5)  # another run: written anew
+        assert not res.exists() and next(extra.glob("run-*/results_*.json")).read_text() != "{}"
+        (w / "manifest.json").write_text(json.dumps({"another": "corpus"}))
+        bench.one_more_run(w, 3, 1, 5)
+        assert json.loads((extra / ".bench-run.json").read_text())["corpus"] == {"another": "corpus"}
+    finally:
+        bench._PREPARED.clear()
+
+
 @pytest.mark.skipif(not (ROOT.parent / "shared" / "data").is_dir(), reason="no ../shared/data here")
 def test_bench_reads_the_documents_of_its_data_dir():
     bench = _bench()
