@@ -84,9 +84,11 @@ def pack(members: dict[str, np.ndarray]) -> bytes:
     return MAGIC + len(head).to_bytes(8, "little") + head + b"".join(blobs)
 
 
-def unpack(data: bytes) -> dict[str, np.ndarray]:
+def unpack(data: bytes, total: int | None = None, omit: str | None = None) -> dict[str, np.ndarray]:
     """The members of :func:`pack`'s bytes (read-only views of ``data``); Unusable when anything
-    is not as :func:`pack` writes it."""
+    is not as :func:`pack` writes it. ``data`` may be the first bytes of an entry of ``total``
+    bytes that stop where member ``omit`` begins (:func:`_read`): that member is checked against
+    ``total`` like the others and left out."""
     _need(data[:len(MAGIC)] == MAGIC, "not a cache entry of this tool (no magic line)")
     start = len(MAGIC) + 8
     _need(len(data) >= start, "truncated")
@@ -94,7 +96,7 @@ def unpack(data: bytes) -> dict[str, np.ndarray]:
     _need(n <= len(data) - start, "truncated index")
     index = _loads_ascii(data[start:start + n])  # ASCII JSON; anything odd raises
     _need(isinstance(index, dict), "index is not an object")
-    base, size = start + n, len(data) - start - n
+    base, size = start + n, (len(data) if total is None else total) - start - n
     out: dict[str, np.ndarray] = {}
     for name, spec in index.items():  # plain loops: this runs for every member of every entry of a rebuild
         if type(spec) is not list or len(spec) != 4 or spec[0] not in _DTYPES:
@@ -112,6 +114,8 @@ def unpack(data: bytes) -> dict[str, np.ndarray]:
         dt = _DTYPE_OF[dts]
         if count * dt.itemsize != length or off + length > size:
             raise Unusable(f"{str(name)[:40]}: truncated or inconsistent")
+        if name == omit:
+            continue
         a = np.frombuffer(data, dtype=dt, count=count, offset=base + off)
         out[name] = a if len(shape) == 1 else a.reshape(shape)
     return out
@@ -581,7 +585,10 @@ def load(folder: Path, k: str, job: SampleJob, with_view: bool = True) -> tuple[
     when there is a file that is not a usable entry. Never unpickles anything (see :func:`unpack`)."""
     path = folder / f"{k}{SUFFIX}"
     try:
-        return decode(unpack(_read(path)), k, job, with_view)
+        if with_view:
+            return decode(unpack(_read(path)), k, job)
+        data, total = _read_before(path, "view")
+        return decode(unpack(data, total, "view"), k, job, False)
     except FileNotFoundError:
         return None
     except Unusable as e:
@@ -607,6 +614,54 @@ def _read(path: str | os.PathLike) -> bytes:
             data += more
             _need(len(data) <= safeio.MAX_SAMPLES_BYTES, "too large")
         return data
+    finally:
+        os.close(fd)
+
+
+_FADV_RANDOM = getattr(os, "POSIX_FADV_RANDOM", None)
+_HEAD_BYTES = 1 << 16  # an entry's first read where its viewer bytes are not wanted: its index and, mostly, the rest
+
+
+def _read_before(path: str | os.PathLike, last: str) -> tuple[bytes, int]:
+    """(an entry's bytes up to where its member ``last`` begins, the entry's size) when ``last`` is the
+    entry's final member (:func:`encode` writes the viewer bytes last: ~45% of an entry, and a rebuild
+    links the published viewer file instead of reading them), else (all its bytes, their size). The
+    same checks as :func:`_read`; anything odd in the index reads the whole entry, for :func:`unpack`
+    to judge."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        _need(stat.S_ISREG(st.st_mode), "not a regular file")
+        _need(st.st_size <= safeio.MAX_SAMPLES_BYTES, f"too large: {st.st_size:,} bytes")
+        size = st.st_size
+        if _FADV_RANDOM is not None:  # no readahead past what is asked: it would read the viewer bytes in
+            try:
+                os.posix_fadvise(fd, 0, 0, _FADV_RANDOM)
+            except OSError:
+                pass
+        start = len(MAGIC) + 8
+        data = os.pread(fd, min(size, max(_HEAD_BYTES, start)), 0)
+        end = size
+        if len(data) >= start and data[:len(MAGIC)] == MAGIC:
+            n = int.from_bytes(data[len(MAGIC):start], "little")
+            if len(data) < start + n <= size:  # an index past the first read: read to its end
+                data += os.pread(fd, start + n - len(data), len(data))
+            if n <= len(data) - start:
+                try:
+                    spec = _loads_ascii(data[start:start + n]).get(last)
+                    if type(spec) is list and len(spec) == 4 and type(spec[2]) is int and type(spec[3]) is int \
+                            and start + n + spec[2] + spec[3] == size and spec[2] >= 0:
+                        end = start + n + spec[2]
+                except Exception:  # noqa: BLE001 - read whole: unpack says what is wrong
+                    end = size
+        if len(data) > end:
+            data = data[:end]
+        while len(data) < end:  # the rest, up to ``end`` (a regular file is not read short, but loop anyway)
+            more = os.pread(fd, end - len(data), len(data))
+            if not more:
+                break
+            data += more
+        return data, size
     finally:
         os.close(fd)
 

@@ -146,3 +146,41 @@ def test_prune_removes_only_unused_regular_entry_files(tmp_path):
     assert outside.read_bytes() == b"y"
     assert cache.prune(folder, set(), ".lbpairs") == 1 and not (folder / "other.lbpairs").exists()
     assert cache.prune(tmp_path / "absent", set()) == 0
+
+
+def test_a_hit_without_its_view_reads_the_entry_only_up_to_the_view(tmp_path, monkeypatch):
+    """A rebuild links the published viewer file: the entry's viewer bytes (written last, ~45% of an entry on
+    long outputs) are not read. The entry is still checked against its whole size, and one whose view is not
+    last (or has none) is read whole."""
+    job = _job(tmp_path)
+    view = b"v" * 100_000
+    assert cache.store(tmp_path, "k", _data(job), view)
+    entry = tmp_path / f"k{cache.SUFFIX}"
+    whole = entry.read_bytes()
+    data, total = cache._read_before(entry, "view")
+    assert total == len(whole) and data == whole[:len(whole) - len(view)]
+    with monkeypatch.context() as m:
+        m.setattr(cache, "_read", lambda path: pytest.fail("the whole entry read"))
+        got, ref = cache.load(tmp_path, "k", job, with_view=False)
+    assert isinstance(ref, cache.ViewRef) and ref.size == len(view)
+    want, full = cache.load(tmp_path, "k", job)
+    assert full == view and got.warnings == want.warnings and np.array_equal(got.items, want.items)
+    # a view member cut short: the entry is not what its index says, refused either way
+    entry.write_bytes(whole[:-5])
+    with pytest.raises(cache.Unusable, match="truncated or inconsistent"):
+        cache.load(tmp_path, "k", job, with_view=False)
+    # the view elsewhere than last (an entry written otherwise): read whole, decoded the same
+    members = {n: a.copy() for n, a in cache.unpack(whole).items()}
+    entry.write_bytes(cache.pack({"view": members.pop("view"), **members}))
+    data, total = cache._read_before(entry, "view")
+    assert data == entry.read_bytes()
+    assert cache.load(tmp_path, "k", job, with_view=False)[1] == ref
+    # no view at all: read whole
+    assert cache.store(tmp_path, "n", _data(job), None)
+    data, total = cache._read_before(tmp_path / f"n{cache.SUFFIX}", "view")
+    assert data == (tmp_path / f"n{cache.SUFFIX}").read_bytes()
+    # a big index (past the first read) and an entry smaller than the first read both work
+    monkeypatch.setattr(cache, "_HEAD_BYTES", 16)
+    entry.write_bytes(whole)
+    data, total = cache._read_before(entry, "view")
+    assert data == whole[:len(whole) - len(view)]
