@@ -291,13 +291,16 @@ def _meta_text(meta: dict) -> bytes:
     return json.dumps(meta, ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode("ascii")
 
 
+_COMPACT = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.int32))  # compact_integers' types
+
+
 def compact_integers(a: np.ndarray) -> np.ndarray:
     """The smallest integer dtype that holds ``a`` exactly (counts), else ``a`` as it is."""
     if a.size == 0 or not np.all(np.isfinite(a)) or not np.array_equal(a, np.round(a)) or \
             bool(np.any(np.signbit(a) & (a == 0))):
         return a
     lo, hi = float(a.min()), float(a.max())
-    for dt in (np.uint8, np.int8, np.uint16, np.int16, np.int32):
+    for dt in _COMPACT:
         info = np.iinfo(dt)
         if info.min <= lo and hi <= info.max:
             return a.astype(dt)
@@ -559,6 +562,10 @@ def _decode_cell(cell: dict, data: SampleData, job: SampleJob, members: dict[str
     if stats is not None and not (isinstance(fid, str) and fid in bs.FINISHERS):
         raise Unusable(f"cell finish: unknown {str(fid)[:40]!r}")
     out.prepared = bs.restore(job.metric, n, float(v[0]), stats, fid, items, note)
+    if source == "array" and st.dtype in _COMPACT:
+        # integer counts as encode wrote them (compact_integers): what the build's HeldCells.slim would make of the
+        # float copy again, kept instead (every use converts them to floats: the same numbers)
+        out.prepared.stats = st.copy()  # not a view of the entry's bytes
     out.docs_fp = cell["docs_fp"]
     return out
 
