@@ -53,7 +53,7 @@ from . import safeio
 from .samples import SampleData, SampleJob, _fast_dumps, _fast_loads  # orjson's, or None (samples imports it)
 
 SUFFIX = ".lbcache"
-FORMAT = "ecomsuite-lbcache/5"
+FORMAT = "ecomsuite-lbcache/6"
 CELL_FORMAT = "cell/1"
 HEAD_BYTES = 1 << 12  # hashed at each end of a samples file (see file_identity)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -235,9 +235,11 @@ _KEY_SOURCES = ("id", "hash", "position")
 
 
 def _encode_field(value: Any, name: str, arrays: dict[str, np.ndarray]) -> Any:
-    """None | "array" (a numeric numpy array, stored as its own member) | {"strings": [...]} (an
-    object array of str) | {"lazy": member, "len": n, "crc32": c} (a list of JSON items, stored as
-    JSON text in its own member and decoded only when read: see :class:`CachedSampleData`)."""
+    """None | "array" (a numeric numpy array, stored as its own member) | {"texts": member, "len": n,
+    "crc32": c} (an object array of str, stored as the ASCII JSON text of its list in its own member:
+    a task's document keys are the same text in every system's entry, decoded once per process, see
+    :func:`_strings`) | {"lazy": member, "len": n, "crc32": c} (a list of JSON items, stored as JSON
+    text in its own member and decoded only when read: see :class:`CachedSampleData`)."""
     if value is None:
         return None
     if isinstance(value, np.ndarray):
@@ -247,7 +249,10 @@ def _encode_field(value: Any, name: str, arrays: dict[str, np.ndarray]) -> Any:
         if value.dtype == object:
             strings = value.tolist()
             if all(map(isinstance, strings, repeat(str))):
-                return {"strings": strings}
+                text = _orjson_ascii(strings) or json.dumps(strings, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+                member = f"{name}.texts"
+                arrays[member] = np.frombuffer(text, dtype=np.uint8)
+                return {"texts": member, "len": len(strings), "crc32": zlib.crc32(text)}
         raise TypeError(f"{name}: {value.dtype} array of {value.ndim} dimension(s) is not cached")
     if isinstance(value, list):
         text = _items_text(value)
@@ -377,11 +382,12 @@ def _decode_field(spec: Any, name: str, members: dict[str, np.ndarray]) -> Any:
         _need(a.ndim == 1 and a.dtype.kind in "biuf", "not a 1-D numeric array", name)
         return a.copy()  # not a view: it would keep the whole entry's bytes alive
     _need(isinstance(spec, dict), "unknown encoding", name)
-    if "strings" in spec:
-        v = spec["strings"]
-        _need(len(spec) == 1 and isinstance(v, list) and all(map(isinstance, v, repeat(str))),
-              "not a list of strings", name)
-        return np.asarray(v, dtype=object).reshape(len(v))
+    if "texts" in spec:
+        member, n, crc = spec.get("texts"), spec.get("len"), spec.get("crc32")
+        _need(len(spec) == 3 and isinstance(member, str) and type(n) is int and type(crc) is int, "unknown encoding", name)
+        raw = members.get(member)
+        _need(raw is not None and raw.dtype == np.uint8 and raw.ndim == 1, f"{name}: {member[:40]} missing")
+        return _strings(raw.tobytes(), n, crc, name)
     member, n, crc = spec.get("lazy"), spec.get("len"), spec.get("crc32")
     _need(len(spec) == 3 and isinstance(member, str) and isinstance(n, int) and isinstance(crc, int),
           "unknown encoding", name)
@@ -390,6 +396,29 @@ def _decode_field(spec: Any, name: str, members: dict[str, np.ndarray]) -> Any:
     text = raw.tobytes()
     _need(zlib.crc32(text) == crc, f"{name}: {member[:40]} corrupt (CRC)")
     return _Pending(text, n)
+
+
+_STRINGS: dict[bytes, tuple[np.ndarray, int]] = {}  # a "texts" member's bytes -> (its strings, its CRC), per process
+_STRINGS_MAX = 256  # distinct texts remembered (a build's tasks x the few key sets each has); then it starts again
+
+
+def _strings(text: bytes, n: int, crc: int, name: str) -> np.ndarray:
+    """The object array of strings of a "texts" member (ASCII JSON of a list of text), checked against the
+    entry's length and CRC. The same text gives the identical array, read-only (nothing changes a cell's
+    document keys in place; the build holds one copy of each task's keys, ``samples._HeldCells``)."""
+    known = _STRINGS.get(text)
+    if known is not None:
+        _need(known[1] == crc and len(known[0]) == n, f"{name}: corrupt (CRC or length)")
+        return known[0]
+    _need(zlib.crc32(text) == crc, f"{name}: corrupt (CRC)")
+    v = _loads_ascii(text)
+    _need(isinstance(v, list) and len(v) == n and all(map(isinstance, v, repeat(str))), "not a list of strings", name)
+    a = np.asarray(v, dtype=object).reshape(n)
+    a.flags.writeable = False
+    if len(_STRINGS) >= _STRINGS_MAX:
+        _STRINGS.clear()
+    _STRINGS[text] = (a, crc)
+    return a
 
 
 class _Pending:

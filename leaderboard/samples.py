@@ -1214,10 +1214,14 @@ class _HeldCells:
             # float32 product), and sums of integers are exact in any order, so every number is the same
             prep.stats = compact_integers(prep.stats)
         if type(d.doc_ids) is np.ndarray and d.doc_ids.dtype == object and d.doc_ids.ndim == 1:
-            try:
-                d.doc_ids = self._one(d.task, "ids", d.doc_ids, tuple(d.doc_ids.tolist()))
-            except TypeError:  # an unhashable key: kept as it is
-                pass
+            held = self.seen.get((d.task, "ids"))
+            if held is not None and any(v is d.doc_ids for v in held.values()):
+                pass  # the copy already held (a cache hit's keys: cache._strings gives one array per text)
+            else:
+                try:
+                    d.doc_ids = self._one(d.task, "ids", d.doc_ids, tuple(d.doc_ids.tolist()))
+                except TypeError:  # an unhashable key: kept as it is
+                    pass
         if type(d.clusters) is list:
             try:
                 d.clusters = self._one(d.task, "clusters", d.clusters, tuple(d.clusters))

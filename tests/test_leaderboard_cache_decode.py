@@ -184,3 +184,41 @@ def test_a_hit_without_its_view_reads_the_entry_only_up_to_the_view(tmp_path, mo
     entry.write_bytes(whole)
     data, total = cache._read_before(entry, "view")
     assert data == whole[:len(whole) - len(view)]
+
+
+def test_document_keys_are_a_member_decoded_once_per_text_and_still_checked(tmp_path):
+    """A task's document keys are the same text in every system's entry: stored as their own member, decoded
+    once per process (the identical read-only array after), and every entry's length and CRC still checked."""
+    cache._STRINGS.clear()
+    job = _job(tmp_path)
+    for k in ("a", "b"):
+        assert cache.store(tmp_path, k, _data(job), None)
+    a = cache.load(tmp_path, "a", job)[0].doc_ids
+    b = cache.load(tmp_path, "b", job)[0].doc_ids
+    assert a is b and a.tolist() == ["id:1", "id:2", "id:3"] and a.dtype == object and not a.flags.writeable
+    entry = tmp_path / f"b{cache.SUFFIX}"
+    good = entry.read_bytes()
+    _rewrite_meta(entry, b'"len":3', b'"len":2')  # the text known, the entry's own length wrong: refused
+    with pytest.raises(cache.Unusable, match="doc_ids: corrupt"):
+        cache.load(tmp_path, "b", job)
+    members = {n: x.copy() for n, x in cache.unpack(good).items()}
+    members["doc_ids.texts"] = np.frombuffer(members["doc_ids.texts"].tobytes().replace(b"id:3", b"id:4"), dtype=np.uint8)
+    entry.write_bytes(cache.pack(members))  # other keys under the old CRC: refused
+    with pytest.raises(cache.Unusable, match="doc_ids: corrupt"):
+        cache.load(tmp_path, "b", job)
+    # keys with non-ASCII text (escaped), or not a list of text, each under its own right CRC and length
+    import zlib
+
+    for text, n, ok in (('["id:\\u00e9","x"]'.encode(), 2, True), (b'["a",1]', 2, False), (b'{"a":1}', 1, False)):
+        cache._STRINGS.clear()
+        m = {k: x.copy() for k, x in cache.unpack(good).items()}
+        meta = json.loads(m["meta"].tobytes())
+        meta["doc_ids"].update({"len": n, "crc32": zlib.crc32(text)})
+        m["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        m["doc_ids.texts"] = np.frombuffer(text, dtype=np.uint8)
+        entry.write_bytes(cache.pack(m))
+        if ok:
+            assert cache._strings(text, n, zlib.crc32(text), "doc_ids").tolist() == ["id:\u00e9", "x"]
+        else:
+            with pytest.raises(cache.Unusable, match="not a list of strings"):
+                cache.load(tmp_path, "b", job)
