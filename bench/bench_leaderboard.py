@@ -315,6 +315,13 @@ def add_corpus_args(p: argparse.ArgumentParser, runs: int) -> None:
     p.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "ecomsuite-bench-leaderboard"))
 
 
+def corpus(a: argparse.Namespace, n_tasks: int, jobs: int) -> tuple[Path, Path, float, bool]:
+    """(its folder, and :func:`generate`'s inputs, seconds, reused) of the corpus the options of
+    :func:`add_corpus_args` name."""
+    workdir = corpus_dir(a.workdir, a.runs, n_tasks, a.docs, a.data_dir, a.variants)
+    return (workdir, *generate(workdir, a.runs, n_tasks, a.docs, jobs, a.data_dir, a.variants))
+
+
 def generate(workdir: Path, n_runs: int, n_tasks: int, n_docs: int, jobs: int, data_dir: str | None = None,
              variants: int = N_VARIANTS) -> tuple[Path, float, bool]:
     if data_dir and not Path(data_dir).is_dir():
@@ -676,9 +683,7 @@ def main(argv: list[str] | None = None) -> int:
         a.runs, a.docs = 50, 100
     if a.checkout:
         use_checkout(a.checkout)
-    workdir = corpus_dir(a.workdir, a.runs, a.tasks, a.docs, a.data_dir, a.variants)
-
-    inputs, gen_s, reused = generate(workdir, a.runs, a.tasks, a.docs, a.jobs, a.data_dir, a.variants)
+    workdir, inputs, gen_s, reused = corpus(a, a.tasks, a.jobs)
     in_bytes, in_files = _du(inputs)
     load0 = os.getloadavg()[0]
     figures: dict[str, Any] = {

@@ -108,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if max(a.files, a.files_own) + 2 > a.runs:
         p.error("--files and --files-own must be at most --runs - 2 (two files per task warm up)")
-    inputs, _, _ = bl.generate(bl.corpus_dir(a.workdir, a.runs, len(bl.TASKS), a.docs, a.data_dir, a.variants), a.runs,
-                               len(bl.TASKS), a.docs, os.cpu_count() or 1, a.data_dir, a.variants)
+    _, inputs, _, _ = bl.corpus(a, len(bl.TASKS), os.cpu_count() or 1)
     from ecomsuite.leaderboard import samples
     from ecomsuite.leaderboard.stats import get_aggregate
 

@@ -102,8 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--impl: at least two, with distinct labels")
     if a.files + 2 > a.runs:
         p.error("--files must be at most --runs - 2 (two files per task warm up)")
-    inputs, _, _ = bl.generate(bl.corpus_dir(a.workdir, a.runs, len(bl.TASKS), a.docs, a.data_dir, a.variants), a.runs,
-                               len(bl.TASKS), a.docs, os.cpu_count() or 1, a.data_dir, a.variants)
+    _, inputs, _, _ = bl.corpus(a, len(bl.TASKS), os.cpu_count() or 1)
     with tempfile.TemporaryDirectory() as tmp:
         procs = {}
         for label, root in impls:

@@ -87,7 +87,7 @@ def pack(members: dict[str, np.ndarray]) -> bytes:
 def unpack(data: bytes, total: int | None = None, omit: str | None = None) -> dict[str, np.ndarray]:
     """The members of :func:`pack`'s bytes (read-only views of ``data``); Unusable when anything
     is not as :func:`pack` writes it. ``data`` may be the first bytes of an entry of ``total``
-    bytes that stop where member ``omit`` begins (:func:`_read`): that member is checked against
+    bytes that stop where member ``omit`` begins (:func:`_read_before`): that member is checked against
     ``total`` like the others and left out."""
     _need(data[:len(MAGIC)] == MAGIC, "not a cache entry of this tool (no magic line)")
     start = len(MAGIC) + 8
@@ -382,18 +382,15 @@ def _decode_field(spec: Any, name: str, members: dict[str, np.ndarray]) -> Any:
         _need(a.ndim == 1 and a.dtype.kind in "biuf", "not a 1-D numeric array", name)
         return a.copy()  # not a view: it would keep the whole entry's bytes alive
     _need(isinstance(spec, dict), "unknown encoding", name)
-    if "texts" in spec:
-        member, n, crc = spec.get("texts"), spec.get("len"), spec.get("crc32")
-        _need(len(spec) == 3 and isinstance(member, str) and type(n) is int and type(crc) is int, "unknown encoding", name)
-        raw = members.get(member)
-        _need(raw is not None and raw.dtype == np.uint8 and raw.ndim == 1, f"{name}: {member[:40]} missing")
-        return _strings(raw.tobytes(), n, crc, name)
-    member, n, crc = spec.get("lazy"), spec.get("len"), spec.get("crc32")
+    texts = "texts" in spec  # else "lazy": the same shape, {kind: member, "len": n, "crc32": c}
+    member, n, crc = spec.get("texts" if texts else "lazy"), spec.get("len"), spec.get("crc32")
     _need(len(spec) == 3 and isinstance(member, str) and isinstance(n, int) and isinstance(crc, int),
           "unknown encoding", name)
     raw = members.get(member)
     _need(raw is not None and raw.dtype == np.uint8 and raw.ndim == 1, f"{name}: {member[:40]} missing")
     text = raw.tobytes()
+    if texts:
+        return _strings(text, n, crc, name)
     _need(zlib.crc32(text) == crc, f"{name}: {member[:40]} corrupt (CRC)")
     return _Pending(text, n)
 
@@ -633,18 +630,28 @@ def load(folder: Path, k: str, job: SampleJob, with_view: bool = True) -> tuple[
         raise Unusable(f"{path.name}: {type(e).__name__}: {str(e)[:120]}") from None
 
 
-def _read(path: str | os.PathLike) -> bytes:
-    """An entry's bytes: a regular file (O_NONBLOCK: a FIFO is not waited on) of at most
-    safeio.MAX_SAMPLES_BYTES, read in one call where it can (safeio.read_bytes without its buffered
-    file object: this runs for every entry of a rebuild). FileNotFoundError when there is none."""
+def _open_entry(path: str | os.PathLike) -> tuple[int, int]:
+    """(descriptor, size) of an entry file: a regular file (O_NONBLOCK: a FIFO is not waited on) of at
+    most safeio.MAX_SAMPLES_BYTES; Unusable otherwise (closed), FileNotFoundError when there is none."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
     try:
         st = os.fstat(fd)
         _need(stat.S_ISREG(st.st_mode), "not a regular file")
         _need(st.st_size <= safeio.MAX_SAMPLES_BYTES, f"too large: {st.st_size:,} bytes")
-        data = os.read(fd, st.st_size + 1)  # all of it in one call: a regular file is not read short
-        while len(data) < st.st_size:  # short read: read on to the end
-            more = os.read(fd, max(1 << 16, st.st_size + 1 - len(data)))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st.st_size
+
+
+def _read(path: str | os.PathLike) -> bytes:
+    """An entry's bytes (:func:`_open_entry`), read in one call where it can (safeio.read_bytes without
+    its buffered file object: this runs for every entry of a rebuild)."""
+    fd, size = _open_entry(path)
+    try:
+        data = os.read(fd, size + 1)  # all of it in one call: a regular file is not read short
+        while len(data) < size:  # short read: read on to the end
+            more = os.read(fd, max(1 << 16, size + 1 - len(data)))
             if not more:
                 break
             data += more
@@ -655,28 +662,24 @@ def _read(path: str | os.PathLike) -> bytes:
 
 
 _FADV_RANDOM = getattr(os, "POSIX_FADV_RANDOM", None)
-_HEAD_BYTES = 1 << 16  # an entry's first read where its viewer bytes are not wanted: its index and, mostly, the rest
+_FIRST_READ = 1 << 16  # an entry's first read where its viewer bytes are not wanted: its index and, mostly, the rest
 
 
 def _read_before(path: str | os.PathLike, last: str) -> tuple[bytes, int]:
     """(an entry's bytes up to where its member ``last`` begins, the entry's size) when ``last`` is the
     entry's final member (:func:`encode` writes the viewer bytes last: ~45% of an entry, and a rebuild
     links the published viewer file instead of reading them), else (all its bytes, their size). The
-    same checks as :func:`_read`; anything odd in the index reads the whole entry, for :func:`unpack`
-    to judge."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC)
+    same checks as :func:`_read` (:func:`_open_entry`); anything odd in the index reads the whole entry,
+    for :func:`unpack` to judge."""
+    fd, size = _open_entry(path)
     try:
-        st = os.fstat(fd)
-        _need(stat.S_ISREG(st.st_mode), "not a regular file")
-        _need(st.st_size <= safeio.MAX_SAMPLES_BYTES, f"too large: {st.st_size:,} bytes")
-        size = st.st_size
         if _FADV_RANDOM is not None:  # no readahead past what is asked: it would read the viewer bytes in
             try:
                 os.posix_fadvise(fd, 0, 0, _FADV_RANDOM)
             except OSError:
                 pass
         start = len(MAGIC) + 8
-        data = os.pread(fd, min(size, max(_HEAD_BYTES, start)), 0)
+        data = os.pread(fd, min(size, max(_FIRST_READ, start)), 0)
         end = size
         if len(data) >= start and data[:len(MAGIC)] == MAGIC:
             n = int.from_bytes(data[len(MAGIC):start], "little")

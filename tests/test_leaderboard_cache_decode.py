@@ -180,7 +180,7 @@ def test_a_hit_without_its_view_reads_the_entry_only_up_to_the_view(tmp_path, mo
     data, total = cache._read_before(tmp_path / f"n{cache.SUFFIX}", "view")
     assert data == (tmp_path / f"n{cache.SUFFIX}").read_bytes()
     # a big index (past the first read) and an entry smaller than the first read both work
-    monkeypatch.setattr(cache, "_HEAD_BYTES", 16)
+    monkeypatch.setattr(cache, "_FIRST_READ", 16)
     entry.write_bytes(whole)
     data, total = cache._read_before(entry, "view")
     assert data == whole[:len(whole) - len(view)]
